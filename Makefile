@@ -1,0 +1,76 @@
+# Forewarn: `make run` to see it work, `make test` to prove it. Nothing else is needed first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps lint test test-unit test-integration test-e2e run stop schemas bench broker-start broker-stop clean lock
+
+help:
+	@echo "make run    - install, start the local Kafka broker and every service, feed demo traffic"
+	@echo "make test   - install, lint, start what the tests need, run unit + integration + e2e"
+	@echo "make lint   - ruff and mypy";  echo "make bench  - benchmarks (never part of make test)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,rocksdb]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests need: PostgreSQL's server binaries, Java and Maven for the broker.
+system-deps:
+	@missing=""; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install system-deps lint
+	deploy/kafka/broker.sh fetch
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest tests -m unit $(PYTEST_ARGS)
+
+test-integration: install system-deps
+	$(PY) -m pytest tests -m integration $(PYTEST_ARGS)
+
+test-e2e: install system-deps
+	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
+
+schemas: install
+	$(PY) -m schemas.generate
+
+run: install
+	deploy/local/run.sh
+
+stop:
+	deploy/local/run.sh stop
+
+broker-start:
+	deploy/kafka/broker.sh start
+
+broker-stop:
+	deploy/kafka/broker.sh stop
+
+bench: install system-deps
+	$(PY) -m bench
+
+clean:
+	deploy/kafka/broker.sh wipe || true
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Plumbing every Forewarn service shares: settings, clock, Faust app, dead letters, DB, metrics."""

@@ -1,0 +1,107 @@
+"""Deadlines indexed by due time, so a tick touches only what is due (no scan of open work).
+
+The index lives in any mutable mapping: a Faust table in the services (its writes happen while
+an agent processes a tick or an event, so they reach the changelog), a dict in unit tests.
+Keys are `"<partition>|<minute bucket>"`; each value is a small list of `[due_iso, ref, kind]`.
+A cursor per partition remembers the last bucket drained, so each tick reads at most the
+buckets between the previous tick and now."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["DeadlineIndex", "DueEntry"]
+
+BUCKET_SECONDS = 60
+
+
+@dataclass(frozen=True, order=True)
+class DueEntry:
+    due: datetime
+    ref: str  # what the deadline is about (an order id, a return id)
+    kind: str  # which deadline (ship_by, delivery_by, refund_sla, ...)
+
+
+def _bucket(at: datetime) -> int:
+    return int(at.timestamp()) // BUCKET_SECONDS
+
+
+class DeadlineIndex:
+    """Schedule, cancel and pop due entries for one partition at a time."""
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+
+    @staticmethod
+    def _key(partition: int, bucket: int) -> str:
+        return f"{partition}|{bucket}"
+
+    @staticmethod
+    def _cursor_key(partition: int) -> str:
+        return f"{partition}|cursor"
+
+    def cursor(self, partition: int) -> int | None:
+        value = self.table.get(self._cursor_key(partition))
+        return int(value) if value is not None else None
+
+    def schedule(self, partition: int, entry: DueEntry) -> None:
+        """Add an entry (idempotent per ref+kind+due). A due time already drained lands in the next bucket read."""
+        bucket = _bucket(entry.due)
+        cursor = self.cursor(partition)
+        if cursor is not None and bucket <= cursor:
+            bucket = cursor + 1 if bucket < cursor + 1 else bucket
+        key = self._key(partition, bucket)
+        row = [entry.due.astimezone(UTC).isoformat(), entry.ref, entry.kind]
+        current = list(self.table.get(key) or [])
+        if row not in current:
+            current.append(row)
+            self.table[key] = current  # reassign: an in-place change would not reach the changelog
+
+    def cancel(self, partition: int, entry: DueEntry) -> None:
+        for bucket in {_bucket(entry.due), (self.cursor(partition) or 0) + 1}:
+            key = self._key(partition, bucket)
+            current = self.table.get(key)
+            if not current:
+                continue
+            row = [entry.due.astimezone(UTC).isoformat(), entry.ref, entry.kind]
+            kept = [r for r in current if r != row]
+            if len(kept) != len(current):
+                self._put(key, kept)
+
+    def pop_due(self, partition: int, now: datetime) -> list[DueEntry]:
+        """Remove and return every entry due at or before `now`, earliest first."""
+        now_bucket = _bucket(now)
+        cursor = self.cursor(partition)
+        start = now_bucket - 1 if cursor is None else cursor
+        due: list[DueEntry] = []
+        if cursor is None:
+            # First tick on this partition: anything scheduled before a cursor existed sits in
+            # buckets at or before its due time; scan back over the scheduled keys once.
+            start = min([now_bucket, *self._buckets(partition)]) - 1
+        for bucket in range(start, now_bucket + 1):
+            key = self._key(partition, bucket)
+            rows = self.table.get(key)
+            if not rows:
+                continue
+            ready = [r for r in rows if datetime.fromisoformat(r[0]) <= now]
+            if not ready:
+                continue
+            due.extend(DueEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in ready)
+            self._put(key, [r for r in rows if r not in ready])
+        drained = now_bucket - 1  # the current bucket may still hold entries due later this minute
+        if cursor is None or drained > cursor:
+            self.table[self._cursor_key(partition)] = drained
+        return sorted(due)
+
+    def _buckets(self, partition: int) -> list[int]:
+        prefix = f"{partition}|"
+        return [int(k[len(prefix):]) for k in list(self.table.keys()) if k.startswith(prefix) and k[len(prefix):].isdigit()]
+
+    def _put(self, key: str, rows: list[list[str]]) -> None:
+        if rows:
+            self.table[key] = rows
+        else:
+            del self.table[key]

@@ -1,0 +1,52 @@
+"""Typed, frozen settings shared by every service (env prefix `FOREWARN_`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CommonSettings", "PLACEHOLDER_SECRETS", "refuse_placeholder"]
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "test", "xxx"})
+
+
+def refuse_placeholder(env: str, name: str, value: SecretStr | None) -> None:
+    """Outside development and tests a secret must be set to something real."""
+    if env == "production" and (value is None or value.get_secret_value().lower() in PLACEHOLDER_SECRETS):
+        raise ValueError(f"{name} must be set to a real secret in production")
+
+
+class CommonSettings(BaseSettings):
+    """What every process needs: where Kafka and the database are, how to name topics, logging."""
+
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_", frozen=True, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("FOREWARN_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    topic_prefix: str = Field(default="", description="prefix for every topic name (tests use a random one)")
+    partitions: int = Field(default=4, ge=1, description="partitions for topics created by Forewarn")
+    store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdb://")
+    data_dir: str = Field(default="var", description="Faust table data and local files")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/forewarn.db",
+        validation_alias=AliasChoices("FOREWARN_DATABASE_URL", "DATABASE_URL"),
+    )
+    tick_interval_s: float = Field(default=1.0, gt=0, description="how often deadline ticks are sent")
+    log_level: str = "INFO"
+    log_json: bool = False
+    metrics_port: int | None = Field(default=None, description="serve Prometheus /metrics on this port")
+
+    @model_validator(mode="after")
+    def _production_needs_durable_store(self) -> CommonSettings:
+        if self.env == "production" and self.store.startswith("memory"):
+            raise ValueError("production needs a durable table store (FOREWARN_STORE=rocksdb://)")
+        return self
+
+    def topic(self, base: str) -> str:
+        """The full name of a registry topic for this deployment."""
+        return self.topic_prefix + base

@@ -1,0 +1,131 @@
+"""The Faust app factory and the guarded loop every agent runs its events through."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import OperationalError
+
+from schemas import CloudEvent, ContractError, dlq_topic, parse_event
+from services.common.deadletter import DeadLetterSink
+from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+from services.common.settings import CommonSettings
+
+__all__ = ["Guard", "TransientError", "create_app", "raw_topic"]
+
+logger = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """A failure worth retrying (a dependency is briefly away), as opposed to a bad message."""
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    TransientError, ConnectionError, TimeoutError, asyncio.TimeoutError, KafkaError, OperationalError,
+)
+
+
+def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.App:
+    """A Faust app for one service; nothing connects until the worker starts."""
+    brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()]
+    options: dict[str, Any] = {
+        "broker": brokers,
+        "store": settings.store,
+        "datadir": str(Path(settings.data_dir) / f"{settings.topic_prefix}{service}"),
+        "web_enabled": False,
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": 1,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "broker_commit_every": 100,
+        "broker_commit_interval": 1.0,
+        "stream_wait_empty": True,
+        "table_standby_replicas": 0,
+        "autodiscover": False,
+    }
+    options.update(overrides)
+    return faust.App(f"{settings.topic_prefix}forewarn-{service}", **options)
+
+
+def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> faust.TopicT:
+    """A topic whose keys and values stay bytes: we validate them ourselves, so bad ones can be dead-lettered."""
+    return app.topic(
+        *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        partitions=partitions, internal=False, allow_empty=True,
+    )
+
+
+Handler = Callable[[CloudEvent, Any], Awaitable[None]]
+
+
+class Guard:
+    """Per message: parse, handle with bounded retries, else dead-letter. Never lets an error ack silently.
+
+    `topics` maps each full topic name this guard consumes to its registry base name, so a
+    parsed event is checked against the contract of the topic it came from."""
+
+    def __init__(
+        self, *, service: str, app: faust.App, topics: dict[str, str], attempts: int = 5,
+        backoff_s: float = 0.2, backoff_max_s: float = 5.0,
+    ) -> None:
+        self.service = service
+        self.topics = topics
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
+        self.sink = DeadLetterSink({full: raw_topic(app, dlq_topic(full)) for full in topics}, service)
+
+    def base(self, topic: str) -> str:
+        return self.topics[topic]
+
+    async def handle(self, event: Any, handler: Callable[[Any], Awaitable[None]], *, parse: bool = True) -> bool:
+        """Run one Faust event through `handler`; return True if handled, False if dead-lettered."""
+        message = event.message
+        topic = message.topic
+        EVENTS_CONSUMED.labels(self.service, topic).inc()
+        started = time.perf_counter()
+        payload: Any = event.value
+        if parse:
+            try:
+                payload = parse_event(event.value, topic=self.topics.get(topic))
+            except ContractError as exc:
+                await self._dead_letter(event, exc, attempts=1)
+                return False
+        delay = self.backoff_s
+        for attempt in range(1, self.attempts + 1):
+            try:
+                await handler(payload)
+            except TRANSIENT as exc:
+                if attempt == self.attempts:
+                    await self._dead_letter(event, exc, attempts=attempt)
+                    return False
+                logger.warning("transient failure on %s (attempt %d): %s", topic, attempt, exc.__class__.__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max_s)
+            except Exception as exc:  # a bug or a bad message: keep it, with why, and go on
+                logger.exception("handler failed on %s[%d]@%d", topic, message.partition, message.offset)
+                await self._dead_letter(event, exc, attempts=attempt)
+                return False
+            else:
+                HANDLER_SECONDS.labels(self.service, topic).observe(time.perf_counter() - started)
+                return True
+        return False  # pragma: no cover - the loop always returns
+
+    async def _dead_letter(self, event: Any, exc: BaseException, *, attempts: int) -> None:
+        message = event.message
+        await self.sink.send(
+            topic=message.topic, partition=message.partition, offset=message.offset,
+            key=message.key, value=message.value, exc=exc, attempts=attempts,
+        )
+
+
+def full_names(settings: CommonSettings, bases: Sequence[str]) -> dict[str, str]:
+    """Map full topic names to registry base names for a Guard."""
+    return {settings.topic(base): base for base in bases}

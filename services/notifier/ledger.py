@@ -1,0 +1,159 @@
+"""The delivery ledger: one row per (incident, customer, channel), reserved before any provider call."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "Delivery", "Ledger", "Reservation", "STATES"]
+
+logger = logging.getLogger(__name__)
+
+# reserved -> sending -> sent -> delivered | undelivered | failed
+#          -> deferred (due_at) -> reserved ...     sending -> ambiguous -> sent | reserved (after a lookup)
+#          -> suppressed | withdrawn
+STATES = (
+    "reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered", "failed",
+    "bounced", "suppressed", "withdrawn",
+)
+TERMINAL = {"sent", "delivered", "undelivered", "failed", "bounced", "suppressed", "withdrawn"}
+# A status callback never moves a row backwards (a late `sent` after `delivered`).
+RANK = {"sent": 1, "undelivered": 2, "failed": 2, "bounced": 2, "delivered": 3}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("incident_id", "customer_id", "channel", name="uq_delivery_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    body: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(255))
+    incident: Mapped[str | None] = mapped_column(Text)  # the incident event, to render a deferred message later
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The outcome of trying to reserve a delivery: `fresh` is False when another attempt owns it."""
+
+    notification_id: str
+    fresh: bool
+    state: str
+
+
+class Ledger:
+    """Ledger operations; each is one short transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def reserve(
+        self, *, notification_id: str, incident_id: str, customer_id: str, channel: str, order_id: str | None,
+        now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
+        incident: str | None = None,
+    ) -> Reservation:
+        """Insert the row unless it exists; the unique constraint is the dedupe."""
+        async with self.sessions() as session:
+            session.add(Delivery(
+                notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
+                order_id=order_id, channel=channel, state=state, reason=reason, due_at=due_at,
+                incident=incident, attempts=0, created_at=now, updated_at=now,
+            ))
+            try:
+                await session.commit()
+                return Reservation(notification_id, True, state)
+            except IntegrityError:
+                await session.rollback()
+        existing = await self.find(incident_id=incident_id, customer_id=customer_id, channel=channel)
+        assert existing is not None  # the constraint said it exists
+        return Reservation(existing.notification_id, False, existing.state)
+
+    async def find(self, *, incident_id: str, customer_id: str, channel: str) -> Delivery | None:
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id, Delivery.channel == channel))
+            return result.scalar_one_or_none()
+
+    async def get(self, notification_id: str) -> Delivery | None:
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(Delivery.notification_id == notification_id))
+            return result.scalar_one_or_none()
+
+    async def transition(
+        self, notification_id: str, state: str, *, now: datetime, expect: tuple[str, ...] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a row to `state` (only from one of `expect`, when given). Returns whether it moved."""
+        statement = update(Delivery).where(Delivery.notification_id == notification_id)
+        if expect is not None:
+            statement = statement.where(Delivery.state.in_(expect))
+        async with self.sessions() as session:
+            result = await session.execute(statement.values(state=state, updated_at=now, **fields))
+            await session.commit()
+            return bool(getattr(result, "rowcount", 0))
+
+    async def record_status(self, provider_message_id: str, status: str, *, now: datetime) -> bool:
+        """Apply a provider status callback without ever moving a row backwards."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(Delivery.provider_message_id == provider_message_id))
+            row = result.scalar_one_or_none()
+            if row is None or RANK.get(status, 0) <= RANK.get(row.state, 0):
+                return False
+            row.state, row.updated_at = status, now
+            await session.commit()
+            return True
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Deferred rows whose time has come."""
+        async with self.sessions() as session:
+            result = await session.execute(
+                select(Delivery).where(Delivery.state == "deferred", Delivery.due_at <= now)
+                .order_by(Delivery.due_at).limit(limit))
+            return list(result.scalars())
+
+    async def by_state(self, *states: str) -> list[Delivery]:
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(Delivery.state.in_(states)).order_by(Delivery.id))
+            return list(result.scalars())
+
+    async def withdraw(self, incident_id: str, *, now: datetime, reason: str) -> list[Delivery]:
+        """Withdraw every not-yet-sent row of an incident; returns the rows withdrawn."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.incident_id == incident_id, Delivery.state.in_(("deferred", "reserved"))))
+            rows = list(result.scalars())
+            for row in rows:
+                row.state, row.reason, row.updated_at = "withdrawn", reason, now
+            await session.commit()
+            return rows
+
+    async def sent_since(self, customer_id: str, since: datetime) -> list[datetime]:
+        """When this customer's messages went out since `since` (for the frequency cap)."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery.updated_at).where(
+                Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
+                Delivery.updated_at >= since))
+            return list(result.scalars())

@@ -1,0 +1,64 @@
+"""The notifier's settings (env prefix `FOREWARN_NOTIFIER_`): providers, store voice, policy knobs."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import refuse_placeholder
+
+__all__ = ["NotifierSettings"]
+
+
+class NotifierSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FOREWARN_NOTIFIER_", frozen=True, extra="ignore")
+
+    env: str = Field(default="development", validation_alias="FOREWARN_ENV")
+    # Twilio: all three set -> real SMS through the SDK; otherwise the console outbox.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str | None = Field(default=None, description="override the API host (a local fake in tests)")
+    # SendGrid: api key set -> real email through the SDK.
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_from: str = "care@forewarn.example"
+    sendgrid_host: str | None = None
+    outbox_path: str = "var/outbox.jsonl"
+    provider_timeout_s: float = 10.0
+    # Where providers call back (the gateway) and where unsubscribe links point.
+    public_base_url: str = "http://127.0.0.1:8080"
+    # The store's voice.
+    store_name: str = "Acme Outfitters"
+    support_phone: str = "+1 415 555 0100"
+    support_email: str = "help@acme.example"
+    help_url: str = "https://acme.example/help"
+    store_timezone: str = "UTC"
+    # Policy.
+    sms_window_start: time = time(8, 0)
+    sms_window_end: time = time(21, 0)
+    coalesce_window_s: int = 600
+    cap_per_24h: int = 3
+    require_explicit_consent: bool = False
+    # Sending.
+    send_concurrency: int = Field(default=32, ge=1)
+    max_attempts: int = Field(default=6, ge=1)
+    retry_backoff_max_s: float = 60.0
+    deferred_poll_s: float = 2.0
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> NotifierSettings:
+        if self.twilio_account_sid:
+            refuse_placeholder(self.env, "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN", self.twilio_auth_token)
+        if self.sendgrid_api_key is not None:
+            refuse_placeholder(self.env, "FOREWARN_NOTIFIER_SENDGRID_API_KEY", self.sendgrid_api_key)
+        return self
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def sendgrid_enabled(self) -> bool:
+        return self.sendgrid_api_key is not None

@@ -1,0 +1,75 @@
+"""Deterministic incident ids and the builders for incident and resolution payloads."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Final
+
+from schemas import CustomerRef, IncidentDetectedData, IncidentFacts, IncidentResolvedData
+from schemas.values import IncidentKind, Severity
+
+__all__ = ["CHOICES", "SEVERITY", "build_incident", "build_resolution", "incident_id"]
+
+CHOICES: Final = ["wait", "substitute", "cancel_refund"]
+"""What a customer waiting on stock may choose."""
+
+SEVERITY: Final[dict[str, Severity]] = {
+    "not_shipped": "normal",
+    "tracking_stalled": "normal",
+    "delivery_exception": "high",
+    "eta_slipped": "normal",
+    "not_delivered": "high",
+    "stockout": "high",
+    "backordered": "normal",
+    "false_decline": "high",
+}
+"""How urgent each kind is for the notifier; a lost or damaged parcel is raised to critical."""
+
+
+def incident_id(kind: str, order_id: str, cause: str) -> str:
+    """`inc-` + 24 hex of sha256(kind, order, cause): the same cause always yields the same id."""
+    digest = hashlib.sha256(f"{kind}\x1f{order_id}\x1f{cause}".encode()).hexdigest()
+    return f"inc-{digest[:24]}"
+
+
+def build_incident(
+    *,
+    incident_id: str,
+    kind: IncidentKind,
+    order_id: str,
+    store_id: str,
+    customer: CustomerRef,
+    facts: IncidentFacts,
+    cause_event_ids: list[str],
+    detected_at: datetime,
+) -> IncidentDetectedData:
+    """An incident as the rules emit it: escalation is decided later, per customer."""
+    severity = SEVERITY.get(kind, "normal")
+    if facts.exception_reason in {"lost", "damaged"}:
+        severity = "critical"
+    return IncidentDetectedData(
+        incident_id=incident_id,
+        kind=kind,
+        order_id=order_id,
+        store_id=store_id,
+        customer=customer,
+        facts=facts,
+        severity=severity,
+        cause_event_ids=list(dict.fromkeys(cause_event_ids)),
+        detected_at=detected_at,
+    )
+
+
+def build_resolution(
+    *, incident_id: str, kind: IncidentKind, order_id: str, customer_id: str, reason: str, resolved_at: datetime
+) -> IncidentResolvedData:
+    """The withdrawal of an incident whose condition cleared."""
+    return IncidentResolvedData(
+        incident_id=incident_id,
+        kind=kind,
+        order_id=order_id,
+        customer_id=customer_id,
+        reason=reason,
+        resolved_at=resolved_at,
+    )

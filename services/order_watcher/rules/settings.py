@@ -1,0 +1,114 @@
+"""The knobs of order_watcher's detection rules, with per-store overrides."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+__all__ = ["WatchSettings"]
+
+_TEMPLATE_FIELDS = {"store": "acme", "store_id": "acme", "order_id": "o-1", "payment_id": "pay-1"}
+
+
+class WatchSettings(BaseModel):
+    """Detection thresholds. Every default suits `make run`; `overrides` tunes them per store.
+
+    `overrides` maps a store id to a partial set of these fields, e.g.
+    `{"acme": {"ship_grace": "PT6H"}}`; `for_store(store_id)` returns the merged settings.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ship_grace: timedelta = Field(
+        default=timedelta(hours=2),
+        description="Slack after promised_ship_by before not_shipped fires: a label scanned a "
+        "little late is common and not worth a message.",
+    )
+    delivery_grace: timedelta = Field(
+        default=timedelta(0),
+        description="Slack after promised_delivery_by before not_delivered fires.",
+    )
+    tracking_stall_after: timedelta = Field(
+        default=timedelta(hours=48),
+        description="A parcel in transit with no carrier checkpoint for this long is stalled.",
+    )
+    eta_slip_min_step: timedelta = Field(
+        default=timedelta(days=1),
+        description="A further ETA slip is a new incident only when the new estimated delivery "
+        "date (customer's calendar) is at least this much later than the last one announced.",
+    )
+    decline_window: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="After a likely-false decline, how long to wait for a successful payment "
+        "before offering the customer a way to retry.",
+    )
+    escalation_window: timedelta = Field(
+        default=timedelta(days=90),
+        description="Rolling window, by event time, in which a second bad experience escalates.",
+    )
+    escalation_history_limit: int = Field(
+        default=16, ge=2, le=256, description="Most incidents remembered per customer for escalation."
+    )
+    high_value_threshold: Decimal = Field(
+        default=Decimal(200),
+        ge=0,
+        description="Order value (any currency) from which an escalation is at least tier 2.",
+    )
+    retry_url_template: str = Field(
+        default="https://{store_id}.example/pay/{order_id}",
+        description="Where a customer retries a payment; fields: {store}, {store_id}, {order_id}, {payment_id}.",
+    )
+    seen_ids_limit: int = Field(
+        default=64, ge=1, le=1024, description="Event ids remembered per order to drop duplicates."
+    )
+    early_events_limit: int = Field(
+        default=32, ge=1, le=1024, description="Events held for an order not seen yet; the oldest go first."
+    )
+    shipments_limit: int = Field(default=8, ge=1, le=64, description="Shipments tracked per order.")
+    orphan_ttl: timedelta = Field(
+        default=timedelta(days=7),
+        description="How long events for an order that never arrives are held before they are dropped.",
+    )
+    retain_for: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long an order's state is kept after it closed (cancelled, delivered) or, "
+        "for an order never delivered, after promised_delivery_by.",
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-store field overrides, keyed by store id."
+    )
+
+    _per_store: dict[str, WatchSettings] = PrivateAttr(default_factory=dict)
+
+    @field_validator("retry_url_template")
+    @classmethod
+    def _template_formats(cls, value: str) -> str:
+        try:
+            value.format_map(_TEMPLATE_FIELDS)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"retry_url_template uses an unknown or malformed field: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _build_overrides(self) -> WatchSettings:
+        base = self.model_dump(exclude={"overrides"})
+        for store_id, fields in self.overrides.items():
+            if "overrides" in fields:
+                raise ValueError(f"overrides for store {store_id!r} cannot nest overrides")
+            self._per_store[store_id] = WatchSettings.model_validate({**base, **fields})
+        return self
+
+    def for_store(self, store_id: str | None) -> WatchSettings:
+        """The settings in force for one store: this object when it has no overrides."""
+        if store_id is None:
+            return self
+        return self._per_store.get(store_id, self)
+
+    def retry_url(self, *, store_id: str, order_id: str, payment_id: str) -> str:
+        """The payment retry link for one order."""
+        return self.retry_url_template.format_map(
+            {"store": store_id, "store_id": store_id, "order_id": order_id, "payment_id": payment_id}
+        )

@@ -1,0 +1,56 @@
+"""Produce and read raw records on the real broker from tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+__all__ = ["Record", "produce", "read_topic"]
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0,
+                     settle: float = 0.0) -> list[Record]:
+    """Read from the beginning until `expect` records arrived (or timeout), then `settle` more seconds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4().hex}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[Record] = []
+    loop = asyncio.get_running_loop()
+    try:
+        deadline = loop.time() + timeout
+        settle_until: float | None = None
+        while loop.time() < deadline:
+            if len(records) >= expect and settle_until is None:
+                settle_until = loop.time() + settle
+            if settle_until is not None and loop.time() >= settle_until:
+                break
+            batch = await consumer.getmany(timeout_ms=300)
+            for messages in batch.values():
+                records.extend(Record(m.topic, m.partition, m.offset, m.key, m.value,
+                                      {k: v for k, v in (m.headers or ())}) for m in messages)
+    finally:
+        await consumer.stop()
+    return records

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.values import Id
+from schemas.values import Id, JsonExtra
 
 __all__ = ["CloudEvent", "ContractError"]
 
@@ -48,6 +48,8 @@ class ContractError(ValueError):
             loc = tuple(error["loc"])
             if loc and isinstance(loc[0], str) and loc[0] in tags:
                 loc = loc[1:]
+            if "[key]" in loc:  # a rejected mapping key: name the mapping, not the key itself
+                loc = (*loc[: loc.index("[key]") - 1], "[key]")
             ctx = error.get("ctx") or {}
             if isinstance(ctx.get("contract_field"), str):
                 loc = (*loc, ctx["contract_field"])
@@ -93,6 +95,9 @@ def _envelope_schema(schema: dict[str, Any], model: type[Any]) -> None:
     if isinstance(properties, dict) and isinstance(required, list):
         wanted = {*map(str, required), *_ALWAYS_REQUIRED}
         schema["required"] = [name for name in properties if name in wanted]
+    path = getattr(model, "subject_path", None)
+    if path and "description" not in schema:
+        schema["description"] = f"A CloudEvents 1.0 event; its subject (the Kafka key) equals {path}."
 
 
 class CloudEvent(BaseModel):
@@ -105,6 +110,7 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra=_envelope_schema)
 
     subject_path: ClassVar[str | None] = None
+    __pydantic_extra__: dict[str, JsonExtra] = Field(init=False)
 
     specversion: Literal["1.0"] = "1.0"
     id: Id = Field(description="unique per event; the dedupe key")

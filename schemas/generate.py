@@ -34,7 +34,19 @@ def render_json_schema(type_: str) -> str:
         "$comment": GENERATED_NOTE,
         **EVENT_TYPES[type_].model_json_schema(mode="validation"),
     }
-    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(_open_objects(schema), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _open_objects(node: Any) -> Any:
+    """Spell "unknown fields are kept" as `additionalProperties: true` (pydantic writes an empty schema)."""
+    if isinstance(node, dict):
+        return {
+            key: True if key == "additionalProperties" and value == {} else _open_objects(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_open_objects(item) for item in node]
+    return node
 
 
 def _channel(topic: Topic) -> dict[str, Any]:
@@ -58,10 +70,11 @@ def _channel(topic: Topic) -> dict[str, Any]:
 
 def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
     action = "receive" if topic.name in INBOUND_TOPICS else "send"
+    what = topic.description[:1].lower() + topic.description[1:]
     return f"{action}-{topic.name}", {
         "action": action,
         "channel": {"$ref": f"#/channels/{topic.name}"},
-        "summary": f"Forewarn {action}s the {topic.name} topic: {topic.description[:1].lower()}{topic.description[1:]}.",
+        "summary": f"Forewarn {action}s the {topic.name} topic: {what}.",
         "messages": [{"$ref": f"#/channels/{topic.name}/messages/{type_}"} for type_ in topic.event_types],
     }
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +30,7 @@ __all__ = [
     "ExceptionReason",
     "Id",
     "IncidentKind",
+    "JsonExtra",
     "Locale",
     "Money",
     "OrderLine",
@@ -50,10 +52,35 @@ _LOCALE = re.compile(LOCALE_PATTERN)
 _CURRENCY = re.compile(CURRENCY_PATTERN)
 
 
+def _json_value(value: Any) -> Any:
+    """Accept only what JSON can carry and give back unchanged: no NaN, no infinity, no other objects."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                raise ValueError("value is not a JSON value (object keys must be strings)")
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError("value is not a JSON value (number out of range)")
+        elif item is not None and not isinstance(item, str | int):
+            raise ValueError("value is not a JSON value")
+    return value
+
+
+JsonExtra = Annotated[Any, AfterValidator(_json_value)]
+"""An unknown (extra) field's value: kept as is, provided JSON can carry it unchanged."""
+
+
 class ContractModel(BaseModel):
-    """Base of every data model: immutable, and unknown fields are kept, not rejected."""
+    """Base of every data model: immutable, and unknown fields are kept (as JSON values), not rejected."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    __pydantic_extra__: dict[str, JsonExtra] = Field(init=False)
 
 
 # Validators name what is wrong and never repeat the value: it may be a phone number or an email.

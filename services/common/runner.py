@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import faust
 from faust.worker import Worker
@@ -19,6 +20,18 @@ __all__ = ["run_service"]
 logger = logging.getLogger(__name__)
 
 
+class _Worker(Worker):
+    """Faust's worker, announcing readiness (tables recovered, agents running) in our log."""
+
+    def __init__(self, service: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.service = service
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        logger.info("%s ready", self.service)
+
+
 def run_service(
     name: str, build: Callable[[CommonSettings], faust.App], *, extra_topics: Iterable[str] = (),
     settings: CommonSettings | None = None,
@@ -31,13 +44,8 @@ def run_service(
     loop.run_until_complete(ensure_topics(common, extra_topics))
     serve_metrics(common.metrics_port)
     app = build(common)
-
-    async def _ready() -> None:
-        logger.info("%s ready", name)
-
-    app.on_startup_finished = _ready
     logger.info("%s starting against %s", name, common.kafka_bootstrap_servers)
-    worker = Worker(app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True)
+    worker = _Worker(name, app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True)
     # Faust would install its own (unmasked) log handler; ours is already on the root logger.
     worker._setup_logging = lambda: None  # type: ignore[method-assign]
     worker.execute_from_commandline()

@@ -34,11 +34,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     """A Faust app for one service; nothing connects until the worker starts."""
+    datadir = Path(settings.data_dir) / f"{settings.topic_prefix}{service}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()]
     options: dict[str, Any] = {
         "broker": brokers,
         "store": settings.store,
-        "datadir": str(Path(settings.data_dir) / f"{settings.topic_prefix}{service}"),
+        "datadir": str(datadir),
         "web_enabled": False,
         "topic_partitions": settings.partitions,
         "topic_replication_factor": 1,

@@ -101,11 +101,16 @@ _last_twilio_response: contextvars.ContextVar[Response | None] = contextvars.Con
 
 
 class _RecordingTwilioClient(AsyncTwilioHttpClient):
-    """The SDK's async client, remembering each response per task so we can read Retry-After."""
+    """The SDK's async client, remembering each response per task so we can read Retry-After,
+    and bounding each request by `timeout` (the SDK keeps the value but does not apply it)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._request_timeout = timeout
 
     async def request(self, *args: Any, **kwargs: Any) -> Response:
         _last_twilio_response.set(None)
-        response = await super().request(*args, **kwargs)
+        response = await asyncio.wait_for(super().request(*args, **kwargs), self._request_timeout)
         _last_twilio_response.set(response)
         return response
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "KIND_ORDER",
+    "KNOWN_CHOICES",
     "SEVERITY_RANK",
     "IncidentFacts",
     "IncidentItem",
@@ -61,6 +62,18 @@ KIND_ORDER: tuple[IncidentKind, ...] = (
     "return_stalled",
     "refund_issued",
     "return_received",
+)
+
+# The choices templates know how to offer; anything else in `facts.choices` is not shown.
+KNOWN_CHOICES: tuple[str, ...] = (
+    "wait",
+    "substitute",
+    "cancel_refund",
+    "cancel",
+    "refund",
+    "reship",
+    "retry_payment",
+    "update_address",
 )
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
@@ -161,6 +174,11 @@ class IncidentItem(BaseModel):
     escalation_tier: int | None = None
     incident_id: str | None = None
     detected_at: datetime | None = None
+
+    @property
+    def offered_choices(self) -> tuple[str, ...]:
+        """The choices of the facts that templates can offer, in the order given, once each."""
+        return tuple(dict.fromkeys(c for c in self.facts.choices if c in KNOWN_CHOICES))
 
     def lead_key(self) -> tuple[int, int, int, float]:
         """Sort key: most severe first, escalated first, then by kind, then earliest."""

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from .locales import TEMPLATES_DIR
 
-__all__ = ["clip", "environment", "flatten", "is_html_template"]
+__all__ = ["capfirst", "clip", "environment", "flatten", "is_html_template"]
 
 # Line breaks, other C0/C1 controls and Unicode line/paragraph separators in data become one
 # space: a name cannot add a line to an SMS or a header to an email.
@@ -65,6 +65,15 @@ def _local(context: Context | Mapping[str, Any], value: datetime) -> datetime:
     return value.astimezone(zone)
 
 
+def capfirst(value: Any) -> str:
+    """Upper-case the first character only ("your order" -> "Your order"); keeps markup safe."""
+    if isinstance(value, Markup):
+        text = value.strip()
+        return Markup(text[:1].upper()) + text[1:]
+    text = "" if value is None else str(value).strip()
+    return text[:1].upper() + text[1:]
+
+
 @pass_context
 def _date(context: Context, value: date | datetime | None, format: str | None = None) -> str:  # noqa: A002
     """A calendar date in the customer's locale, seen from the customer's timezone."""
@@ -97,16 +106,24 @@ def _money(context: Context, value: Any) -> str:
 
 
 @cache
-def environment() -> ImmutableSandboxedEnvironment:
-    """The one template environment: sandboxed, strict, autoescaping HTML templates only."""
+def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
+    """The sandboxed, strict template environment for text (SMS, subject, plain text) or HTML.
+
+    HTML gets an environment of its own that escapes in *every* template it loads, the shared
+    phrase modules included: a macro imported from a module compiled without autoescape would
+    come back marked safe in an HTML template, with its customer data unescaped. The text
+    environment still escapes a `*.html.j2` template should one be rendered through it.
+    """
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         undefined=StrictUndefined,
-        autoescape=is_html_template,
+        autoescape=True if html else is_html_template,
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_finalize,
         auto_reload=False,
     )
-    env.filters.update(date=_date, datetime=_datetime, money=_money, clip=clip)
+    env.filters.update(
+        date=_date, datetime=_datetime, money=_money, clip=clip, capfirst=capfirst
+    )
     return env

@@ -19,7 +19,8 @@ Channel = Literal["sms", "email"]
 MAX_SMS_SEGMENTS = 2
 ELLIPSIS = "..."
 
-_SPACE_BEFORE_MARK = re.compile(r"\s+([.,;:!?])(?=\s|$)")
+_SPACE_BEFORE_MARK = re.compile(r"[ \t]+([.,;:!?)])")
+_SPACE_AFTER_OPEN = re.compile(r"([(¿¡])[ \t]+")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -73,16 +74,22 @@ def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str
 
 def _layout(language: str, name: str) -> Template:
     """A layout, the language's own when it has one, else the shared one."""
-    return environment().select_template([f"{language}/{name}", name])
+    env = environment(html=name.endswith(".html.j2"))
+    return env.select_template([f"{language}/{name}", name])
 
 
 def one_line(text: str) -> str:
     """Collapse all whitespace (line breaks included) to single spaces."""
-    return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(flatten(text).split()))
+    return _marks(" ".join(flatten(text).split()))
+
+
+def _marks(text: str) -> str:
+    """Drop the space an empty optional piece leaves before a mark or after an opening one."""
+    return _SPACE_AFTER_OPEN.sub(r"\1", _SPACE_BEFORE_MARK.sub(r"\1", text))
 
 
 def _tidy_text(text: str) -> str:
-    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    lines = [_marks(_SPACES.sub(" ", line)).strip() for line in text.splitlines()]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"
 
 

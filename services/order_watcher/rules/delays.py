@@ -1,16 +1,33 @@
-"""Shipment facts for delay detection: the latest carrier word per shipment, and the order's ETA."""
+"""Delay rules: carrier facts per shipment, exceptions and ETA slips as they come, and the delay deadlines."""
 
 from __future__ import annotations
 
 import zoneinfo
 from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from schemas import ShipmentUpdated
+from services.order_watcher.rules.effects import Step, utc_iso
+from services.order_watcher.rules.incidents import incident_id
+from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import POSSESSION, OrderState, ShipmentFacts
 
-__all__ = ["POSSESSION", "STALL_STATUSES", "apply_shipment", "local_date", "order_eta"]
+__all__ = [
+    "POSSESSION",
+    "STALL_STATUSES",
+    "apply_shipment",
+    "check_eta",
+    "delivery_by_due",
+    "fire_delivery_by",
+    "fire_ship_by",
+    "fire_stalls",
+    "local_date",
+    "note_exception",
+    "order_eta",
+    "ship_by_due",
+    "stall_dues",
+]
 
 STALL_STATUSES: Final = frozenset({"in_transit", "out_for_delivery", "attempt_failed"})
 """Statuses in which silence from the carrier means the parcel is stuck."""
@@ -20,8 +37,8 @@ def apply_shipment(state: OrderState, event: ShipmentUpdated, limit: int) -> Shi
     """Fold a carrier update into the state; None when the order already tracks `limit` other shipments.
 
     The latest checkpoint (by checkpoint time, then event id) sets status and tracking; a stale
-    update still counts for the facts that only ever grow: shipped, delivered, and (in the
-    caller) a carrier exception it reports.
+    update still counts for the facts that only ever grow: shipped, delivered, and a carrier
+    exception it reports (see `note_exception`).
     """
     data = event.data
     shipment = state.shipment(data.shipment_id)
@@ -46,10 +63,8 @@ def apply_shipment(state: OrderState, event: ShipmentUpdated, limit: int) -> Shi
         shipment.checkpoint_time = data.checkpoint_time
         shipment.event_id = event.id
     if data.estimated_delivery is not None:
-        newest = shipment.eta_checkpoint is None or shipment.eta is None
-        if not newest and shipment.eta_checkpoint is not None and shipment.eta is not None:
-            newest = (data.checkpoint_time, data.estimated_delivery) > (shipment.eta_checkpoint, shipment.eta)
-        if newest:
+        held = (shipment.eta_checkpoint, shipment.eta)
+        if held[0] is None or held[1] is None or (data.checkpoint_time, data.estimated_delivery) > held:
             shipment.eta = data.estimated_delivery
             shipment.eta_checkpoint = data.checkpoint_time
     if data.status in POSSESSION:
@@ -57,6 +72,28 @@ def apply_shipment(state: OrderState, event: ShipmentUpdated, limit: int) -> Shi
     if data.status == "delivered":
         shipment.delivered_at = min(filter(None, [shipment.delivered_at, data.checkpoint_time]))
     return shipment
+
+
+def note_exception(step: Step, event: ShipmentUpdated, shipment: ShipmentFacts | None) -> None:
+    """delivery_exception: once per (order, shipment, reason); returned_to_sender counts as one."""
+    state, data = step.state, event.data
+    if data.status not in ("exception", "returned_to_sender"):
+        return
+    if shipment is None or shipment.delivered_at is not None or state.closed_at is not None:
+        return
+    reason = data.exception_reason or data.status
+    facts = {
+        "carrier": data.carrier,
+        "tracking_number": data.tracking_number,
+        "tracking_url": data.tracking_url,
+        "exception_reason": data.exception_reason,
+        "reason_text": None if data.exception_reason else data.status,
+        "new_estimated_delivery": data.estimated_delivery,
+    }
+    causes = [state.placed_event_id, event.id]
+    step.emit(
+        "delivery_exception", f"{data.shipment_id}:{reason}", facts, causes, event.time, shipment_id=data.shipment_id
+    )
 
 
 def order_eta(state: OrderState) -> datetime | None:
@@ -78,3 +115,123 @@ def _zone(key: str | None) -> tzinfo:
 def local_date(at: datetime, timezone: str | None) -> date:
     """The calendar date of `at` for the customer (UTC when their zone is unknown)."""
     return at.astimezone(_zone(timezone)).date()
+
+
+def check_eta(step: Step, at: datetime, cause_event_id: str) -> None:
+    """eta_slipped: the order's estimated delivery (latest carrier word) is past the promise.
+
+    A further slip is a new incident (superseding the last) only when its date, on the
+    customer's calendar, is at least `eta_slip_min_step` later than the last one announced;
+    an ETA that moves earlier but stays late changes nothing; one back within the promise
+    withdraws the incident.
+    """
+    state = step.state
+    promise = state.promised_delivery_by
+    eta = order_eta(state)
+    if promise is None or eta is None or state.closed_at is not None:
+        return
+    live = state.live("eta_slipped")
+    if eta <= promise:
+        for mark in live:
+            step.resolve(mark, "eta_within_promise", at)
+        return
+    tz = state.customer.timezone if state.customer else None
+    new_date = local_date(eta, tz)
+    last = live[-1].at if live else None
+    if last is not None and new_date - local_date(last, tz) < step.settings.eta_slip_min_step:
+        return
+    facts = {"new_estimated_delivery": eta, **tracking_facts(state)}
+    causes = [state.placed_event_id, cause_event_id]
+    if step.emit("eta_slipped", new_date.isoformat(), facts, causes, at, mark_at=eta):
+        for mark in live:
+            step.resolve(mark, "superseded", at)
+
+
+def tracking_facts(state: OrderState) -> dict[str, Any]:
+    """Carrier and tracking of the first shipment still on its way (else the first one)."""
+    shipment = next((s for s in state.shipments if s.delivered_at is None), None) or (
+        state.shipments[0] if state.shipments else None
+    )
+    if shipment is None:
+        return {}
+    return {
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "tracking_url": shipment.tracking_url,
+    }
+
+
+# -- deadlines: when each is due (None: nothing to wait for), and what firing it detects --------
+
+
+def ship_by_due(state: OrderState, settings: WatchSettings) -> datetime | None:
+    """not_shipped is due at promised_ship_by + ship_grace unless the carrier has the parcel."""
+    if state.promised_ship_by is None or state.shipped:
+        return None
+    if state.mark(incident_id("not_shipped", state.order_id, utc_iso(state.promised_ship_by))):
+        return None
+    return state.promised_ship_by + settings.ship_grace
+
+
+def fire_ship_by(step: Step, now: datetime) -> None:
+    state = step.state
+    due = ship_by_due(state, step.settings)
+    if due is not None and due <= now and state.promised_ship_by is not None:
+        step.emit("not_shipped", utc_iso(state.promised_ship_by), {}, [state.placed_event_id], due)
+
+
+def _stall_id(state: OrderState, shipment_id: str, checkpoint: datetime) -> str:
+    return incident_id("tracking_stalled", state.order_id, f"{shipment_id}@{utc_iso(checkpoint)}")
+
+
+def stall_dues(state: OrderState, settings: WatchSettings) -> list[tuple[datetime, str]]:
+    """(due, shipment id) for each parcel in transit whose last checkpoint has not been reported stalled."""
+    dues = []
+    for s in state.shipments:
+        waiting = s.delivered_at is None and s.status in STALL_STATUSES
+        if waiting and state.mark(_stall_id(state, s.shipment_id, s.checkpoint_time)) is None:
+            dues.append((s.checkpoint_time + settings.tracking_stall_after, s.shipment_id))
+    return sorted(dues)
+
+
+def fire_stalls(step: Step, now: datetime) -> None:
+    state = step.state
+    for due, shipment_id in stall_dues(state, step.settings):
+        shipment = state.shipment(shipment_id)
+        if due > now or shipment is None:
+            continue
+        facts = {
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+            "tracking_url": shipment.tracking_url,
+            "new_estimated_delivery": shipment.eta,
+        }
+        cause = f"{shipment_id}@{utc_iso(shipment.checkpoint_time)}"
+        causes = [state.placed_event_id, shipment.event_id]
+        step.emit(
+            "tracking_stalled", cause, facts, causes, due, mark_at=shipment.checkpoint_time, shipment_id=shipment_id
+        )
+
+
+def delivery_by_due(state: OrderState, settings: WatchSettings) -> datetime | None:
+    """not_delivered is due at promised_delivery_by + delivery_grace, for an order the carrier holds.
+
+    Without tracking we cannot know whether it arrived, so an order never scanned by a carrier
+    is left to not_shipped.
+    """
+    promise = state.promised_delivery_by
+    if promise is None or not any(s.shipped for s in state.shipments):
+        return None
+    if state.mark(incident_id("not_delivered", state.order_id, utc_iso(promise))):
+        return None
+    return promise + settings.delivery_grace
+
+
+def fire_delivery_by(step: Step, now: datetime) -> None:
+    state = step.state
+    due = delivery_by_due(state, step.settings)
+    if due is None or due > now or state.promised_delivery_by is None:
+        return
+    facts = {**tracking_facts(state), "new_estimated_delivery": order_eta(state)}
+    causes = [state.placed_event_id, *(s.event_id for s in state.shipments)]
+    step.emit("not_delivered", utc_iso(state.promised_delivery_by), facts, causes, due)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from string import Formatter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -87,9 +88,12 @@ class WatchSettings(BaseModel):
     @classmethod
     def _template_formats(cls, value: str) -> str:
         try:
-            value.format_map(_TEMPLATE_FIELDS)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"retry_url_template uses an unknown or malformed field: {exc}") from None
+            fields = [name for _, name, spec, conv in Formatter().parse(value) if name is not None or spec or conv]
+        except ValueError:
+            raise ValueError("retry_url_template is not a valid format string") from None
+        unknown = [name for name in fields if name not in _TEMPLATE_FIELDS]
+        if unknown:
+            raise ValueError(f"retry_url_template may only use {sorted(_TEMPLATE_FIELDS)}, not {unknown}")
         return value
 
     @model_validator(mode="after")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
 from schemas import (
     CustomerRef,
+    IncidentKind,
     Money,
     OrderCancelled,
     OrderFulfilled,
@@ -34,13 +35,15 @@ EarlyEvent = Annotated[
 ]
 """An event that may arrive before its order.placed, and is held until the order is known."""
 
-POSSESSION = frozenset({"in_transit", "out_for_delivery", "delivered", "attempt_failed", "exception", "returned_to_sender"})
+POSSESSION = frozenset(
+    {"in_transit", "out_for_delivery", "delivered", "attempt_failed", "exception", "returned_to_sender"}
+)
 """Statuses that show the carrier has the parcel (so the order has shipped)."""
 
 
 def event_digest(event_id: str) -> str:
     """A short stable fingerprint of a CloudEvent id, for the bounded dedupe memory."""
-    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:12]
 
 
 class _Compact(BaseModel):
@@ -77,7 +80,7 @@ class IncidentMark(_Compact):
     """An incident this order emitted: enough to withdraw it, and never to emit it twice."""
 
     id: str
-    kind: str
+    kind: IncidentKind
     at: AwareDatetime | None = Field(default=None, description="the checkpoint or ETA it was about, where one")
     shipment_id: str | None = None
     resolved: bool = False
@@ -106,6 +109,11 @@ class OrderState(_Compact):
     incidents: list[IncidentMark] = Field(default_factory=list)
     seen: list[str] = Field(default_factory=list, description="digests of recent event ids, oldest first")
     early: list[EarlyEvent] = Field(default_factory=list, description="events held until order.placed")
+
+    @field_serializer("early")
+    def _early_in_full(self, early: list[EarlyEvent]) -> list[dict[str, Any]]:
+        """Held events are dumped whole (even with exclude_defaults), so they parse back as the same events."""
+        return [event.model_dump(mode="json") for event in early]
 
     @property
     def placed(self) -> bool:

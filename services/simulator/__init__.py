@@ -1,0 +1,1 @@
+"""A store simulator: realistic demo traffic for `make run`."""

@@ -1,0 +1,107 @@
+"""The delivery ledger on real SQLite and real PostgreSQL: same tests, both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from services.common.db import create_engine, session_factory
+from services.notifier.ledger import Ledger
+from services.notifier.migrate import upgrade
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ledger]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+        engine = create_engine(url)
+    else:
+        base_url = request.getfixturevalue("postgres")
+        schema_db = f"t_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(base_url)
+        async with admin.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{schema_db}"'))
+        await admin.dispose()
+        engine = create_engine(base_url.rsplit("/", 1)[0] + f"/{schema_db}")
+    await upgrade(engine)
+    await upgrade(engine)  # idempotent at every start
+    try:
+        yield Ledger(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _reserve(ledger: Ledger, nid: str = "n1", incident: str = "inc-1", **kw: object) -> object:
+    return await ledger.reserve(notification_id=nid, incident_id=incident, customer_id="cus_1", channel="sms",
+                                order_id="ord-1", now=NOW, **kw)  # type: ignore[arg-type]
+
+
+async def test_reserve_is_unique_per_incident_customer_channel(ledger: Ledger) -> None:
+    first = await _reserve(ledger)
+    second = await _reserve(ledger, nid="n1-again")
+    assert first.fresh is True  # type: ignore[attr-defined]
+    assert second.fresh is False  # type: ignore[attr-defined]
+    assert second.notification_id == "n1"  # type: ignore[attr-defined]
+    other_channel = await ledger.reserve(notification_id="n2", incident_id="inc-1", customer_id="cus_1",
+                                         channel="email", order_id="ord-1", now=NOW)
+    assert other_channel.fresh is True
+
+
+async def test_concurrent_reservations_have_one_winner(ledger: Ledger) -> None:
+    results = await asyncio.gather(*(_reserve(ledger, nid=f"n{i}", incident="inc-race") for i in range(8)))
+    assert sum(r.fresh for r in results) == 1  # type: ignore[attr-defined]
+
+
+async def test_transitions_guard_expected_state(ledger: Ledger) -> None:
+    await _reserve(ledger)
+    assert await ledger.transition("n1", "sending", now=NOW, expect=("reserved",))
+    assert not await ledger.transition("n1", "sending", now=NOW, expect=("reserved",))
+    assert await ledger.transition("n1", "sent", now=NOW, provider="twilio", provider_message_id="SM1")
+    row = await ledger.get("n1")
+    assert row is not None and row.state == "sent" and row.provider_message_id == "SM1"
+
+
+async def test_status_callbacks_never_regress(ledger: Ledger) -> None:
+    await _reserve(ledger)
+    await ledger.transition("n1", "sent", now=NOW, provider_message_id="SM1")
+    assert await ledger.record_status("SM1", "delivered", now=NOW)
+    assert not await ledger.record_status("SM1", "sent", now=NOW)  # late, out of order
+    row = await ledger.get("n1")
+    assert row is not None and row.state == "delivered"
+    assert not await ledger.record_status("SM-unknown", "delivered", now=NOW)
+
+
+async def test_deferred_rows_come_due(ledger: Ledger) -> None:
+    await _reserve(ledger, state="deferred", due_at=NOW + timedelta(hours=9))
+    assert await ledger.due(NOW) == []
+    due = await ledger.due(NOW + timedelta(hours=9, seconds=1))
+    assert [r.notification_id for r in due] == ["n1"]
+    assert due[0].due_at is not None and due[0].due_at.astimezone(UTC) == NOW + timedelta(hours=9)
+
+
+async def test_withdraw_only_unsent_rows(ledger: Ledger) -> None:
+    await _reserve(ledger, state="deferred", due_at=NOW)
+    await ledger.reserve(notification_id="n2", incident_id="inc-1", customer_id="cus_1", channel="email",
+                         order_id="ord-1", now=NOW, state="sent")
+    withdrawn = await ledger.withdraw("inc-1", now=NOW, reason="resolved_before_send:delivered")
+    assert [r.notification_id for r in withdrawn] == ["n1"]
+    row = await ledger.get("n2")
+    assert row is not None and row.state == "sent"
+
+
+async def test_sent_since_counts_for_the_cap(ledger: Ledger) -> None:
+    await _reserve(ledger)
+    await ledger.transition("n1", "sent", now=NOW)
+    assert len(await ledger.sent_since("cus_1", NOW - timedelta(hours=24))) == 1
+    assert await ledger.sent_since("cus_1", NOW + timedelta(seconds=1)) == []

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from services.common.masking import mask_pii
 
-__all__ = ["DeadLetterSink", "dead_letter_headers", "describe_error", "HEADER_PREFIX"]
+__all__ = ["HEADER_PREFIX", "DeadLetterSink", "dead_letter_headers", "describe_error"]
 
 logger = logging.getLogger(__name__)
 

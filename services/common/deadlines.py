@@ -98,7 +98,8 @@ class DeadlineIndex:
 
     def _buckets(self, partition: int) -> list[int]:
         prefix = f"{partition}|"
-        return [int(k[len(prefix):]) for k in list(self.table.keys()) if k.startswith(prefix) and k[len(prefix):].isdigit()]
+        suffixes = (key[len(prefix):] for key in list(self.table.keys()) if key.startswith(prefix))
+        return [int(suffix) for suffix in suffixes if suffix.isdigit()]
 
     def _put(self, key: str, rows: list[list[str]]) -> None:
         if rows:

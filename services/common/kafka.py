@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -64,10 +65,8 @@ async def ensure_topics(settings: CommonSettings, extra: Iterable[str] = ()) -> 
         wanted = [spec for spec in registry_topic_specs(settings, extra) if spec.name not in existing]
         if not wanted:
             return []
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
             await admin.create_topics(wanted)
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
         # create_topics may report per-topic errors in its response; check what exists now.
         now_existing = set(await admin.list_topics())
         missing = [spec.name for spec in wanted if spec.name not in now_existing]

@@ -47,5 +47,5 @@ def run_service(
     logger.info("%s starting against %s", name, common.kafka_bootstrap_servers)
     worker = _Worker(name, app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True)
     # Faust would install its own (unmasked) log handler; ours is already on the root logger.
-    worker._setup_logging = lambda: None  # type: ignore[method-assign]
+    worker._setup_logging = lambda: None
     worker.execute_from_commandline()

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CommonSettings", "PLACEHOLDER_SECRETS", "refuse_placeholder"]
+__all__ = ["PLACEHOLDER_SECRETS", "CommonSettings", "refuse_placeholder"]
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "test", "xxx"})
 

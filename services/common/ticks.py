@@ -10,7 +10,7 @@ import faust
 
 from services.common.clock import Clock
 
-__all__ = ["encode_tick", "install_ticker", "parse_tick", "TICK_TOPIC"]
+__all__ = ["TICK_TOPIC", "encode_tick", "install_ticker", "parse_tick"]
 
 logger = logging.getLogger(__name__)
 

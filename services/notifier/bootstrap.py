@@ -22,12 +22,10 @@ def build_providers(settings: NotifierSettings) -> Providers:
     outbox = ConsoleOutbox(settings.outbox_path)
     sms: SmsProvider = outbox
     email: EmailProvider = outbox
-    if settings.twilio_enabled:
-        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
         sms = TwilioSms(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
                         settings.twilio_from, base_url=settings.twilio_base_url, timeout=settings.provider_timeout_s)
-    if settings.sendgrid_enabled:
-        assert settings.sendgrid_api_key is not None
+    if settings.sendgrid_api_key is not None:
         email = SendGridEmail(settings.sendgrid_api_key.get_secret_value(), settings.sendgrid_from,
                               host=settings.sendgrid_host)
     logger.info("providers: sms=%s email=%s", sms.name, email.name)

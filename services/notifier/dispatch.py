@@ -132,12 +132,14 @@ class Dispatcher:
         for attempt in range(1, self.settings.max_attempts + 1):
             await self.ledger.transition(nid, "sending", now=self.clock.now(), attempts=Delivery.attempts + 1)
             if channel == "sms":
-                assert profile.phone is not None
+                if profile.phone is None:
+                    return SendResult("failed", "none", reason="no_phone")
                 result = await self.providers.sms.send_sms(SmsMessage(
                     nid, profile.phone, rendered.text,
                     status_callback=f"{self.settings.public_base_url}/webhooks/twilio/status"))
             else:
-                assert profile.email is not None
+                if profile.email is None:
+                    return SendResult("failed", "none", reason="no_email")
                 result = await self.providers.email.send_email(EmailMessage(
                     nid, profile.email, rendered.subject or "", rendered.text, rendered.html,
                     headers=list_unsubscribe_headers(
@@ -196,7 +198,8 @@ class Dispatcher:
             await self.ledger.transition(row.notification_id, "failed", now=self.clock.now(), reason="no_incident")
             return
         event = parse_event(row.incident)
-        assert isinstance(event, IncidentDetected)
+        if not isinstance(event, IncidentDetected):
+            raise TypeError(f"ledger row {row.notification_id} holds a {event.type}, not an incident")
         incident = event.data
         await self._send(incident, self._profile(incident), row.channel, row.notification_id)
 

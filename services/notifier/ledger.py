@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Delivery", "Ledger", "Reservation", "STATES"]
+__all__ = ["STATES", "Base", "Delivery", "Ledger", "Reservation"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ class Ledger:
             except IntegrityError:
                 await session.rollback()
         existing = await self.find(incident_id=incident_id, customer_id=customer_id, channel=channel)
-        assert existing is not None  # the constraint said it exists
+        if existing is None:  # the constraint said it exists: a concurrent delete is a bug elsewhere
+            raise RuntimeError(f"delivery for {incident_id}/{channel} vanished after a unique violation")
         return Reservation(existing.notification_id, False, existing.state)
 
     async def find(self, *, incident_id: str, customer_id: str, channel: str) -> Delivery | None:

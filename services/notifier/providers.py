@@ -142,7 +142,7 @@ class TwilioSms:
             return self._classify(exc)
         except aiohttp.ClientConnectorError as exc:  # never reached Twilio: safe to repeat
             return SendResult("retry", self.name, retry_after=1.0, reason=f"connect: {exc.__class__.__name__}")
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return SendResult("ambiguous", self.name, reason=f"transport: {exc.__class__.__name__}")
         return SendResult("sent", self.name, provider_message_id=created.sid)
 

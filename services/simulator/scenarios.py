@@ -29,7 +29,8 @@ def _order(order_id: str, customer: dict[str, Any], product: tuple[str, str, str
     sku, name, price = product
     data = {
         "order_id": order_id, "store_id": "acme", "customer": customer,
-        "lines": [{"sku": sku, "product_name": name, "quantity": 1, "unit_price": {"amount": price, "currency": "USD"}}],
+        "lines": [{"sku": sku, "product_name": name, "quantity": 1,
+                   "unit_price": {"amount": price, "currency": "USD"}}],
         "total": {"amount": price, "currency": "USD"}, "shipping_method": "standard", "placed_at": placed_at,
         "promised_ship_by": placed_at + ship_in, "promised_delivery_by": placed_at + ship_in + timedelta(days=3),
         "customer_paid_orders_count": 3, "order_status_url": f"https://acme.example/orders/{order_id}",

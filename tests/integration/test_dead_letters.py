@@ -16,7 +16,9 @@ from tests.support.processes import ServiceProcess
 pytestmark = pytest.mark.integration
 
 
-def test_malformed_order_is_dead_lettered_and_next_order_processed(kafka: str, topic_prefix: str, tmp_path: Path) -> None:
+def test_malformed_order_is_dead_lettered_and_next_order_processed(
+    kafka: str, topic_prefix: str, tmp_path: Path
+) -> None:
     env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": topic_prefix,
            "FOREWARN_PARTITIONS": "2", "FOREWARN_DATA_DIR": str(tmp_path / "data"), "FOREWARN_TICK_INTERVAL_S": "0.5"}
     watcher = ServiceProcess("services.order_watcher", env, tmp_path).start()

@@ -19,6 +19,14 @@ from aiohttp import web
 __all__ = ["FakeProviders", "RecordedRequest"]
 
 
+def _accepted_then_failed(answer: Any) -> bool:
+    """A scripted 5xx: the provider took the message, then answered with an error (the ambiguous case)."""
+    if answer is None or answer == "timeout":
+        return False
+    status = answer[0] if isinstance(answer, tuple) else answer
+    return 500 <= int(status) < 600
+
+
 @dataclass
 class RecordedRequest:
     service: str  # "twilio" or "sendgrid"
@@ -150,7 +158,7 @@ class FakeProviders:
         record = await self._record("twilio", request)
         answer = self._next_answer("twilio")
         scripted = await self._scripted(answer, "twilio")
-        if scripted is not None and not (answer != "timeout" and 500 <= (answer[0] if isinstance(answer, tuple) else answer) < 600):
+        if scripted is not None and not _accepted_then_failed(answer):
             return scripted
         sid = f"SM{next(self._ids):032d}"
         message = {
@@ -179,7 +187,7 @@ class FakeProviders:
         record = await self._record("sendgrid", request)
         answer = self._next_answer("sendgrid")
         scripted = await self._scripted(answer, "sendgrid")
-        accepted = scripted is None or (answer != "timeout" and 500 <= (answer[0] if isinstance(answer, tuple) else answer) < 600)
+        accepted = scripted is None or _accepted_then_failed(answer)
         message_id = f"sg-{next(self._ids)}"
         if accepted:
             custom = (record.json or {}).get("custom_args", {}) if isinstance(record.json, dict) else {}

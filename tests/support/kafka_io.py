@@ -50,7 +50,7 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float 
             batch = await consumer.getmany(timeout_ms=300)
             for messages in batch.values():
                 records.extend(Record(m.topic, m.partition, m.offset, m.key, m.value,
-                                      {k: v for k, v in (m.headers or ())}) for m in messages)
+                                      dict(m.headers or ())) for m in messages)
     finally:
         await consumer.stop()
     return records

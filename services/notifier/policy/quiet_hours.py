@@ -43,20 +43,19 @@ def _first_instant_at(day: date, start: time, zone: ZoneInfo) -> datetime:
     passes `start`.
     """
     wall = datetime.combine(day, start)
-    earlier = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if _wall(earlier, zone) == wall:
-        return earlier
-    # A gap: fold=0 and fold=1 bracket the jump; search the second it happens.
-    low = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    high = earlier
-    low, high = min(low, high), max(low, high)
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if _wall(middle, zone) >= wall:
-            high = middle
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if _wall(first, zone) == wall:
+        return first
+    # A gap: fold=1 lands before the jump (wall time still earlier), fold=0 after it.
+    before = int(wall.replace(tzinfo=zone, fold=1).timestamp())
+    after = int(first.timestamp())
+    while after - before > 1:
+        middle = (before + after) // 2
+        if _wall(datetime.fromtimestamp(middle, UTC), zone) >= wall:
+            after = middle
         else:
-            low = middle
-    return high.replace(microsecond=0) if _wall(high.replace(microsecond=0), zone) >= wall else high
+            before = middle
+    return datetime.fromtimestamp(after, UTC)
 
 
 def next_window_start(now: datetime, zone: ZoneInfo, start: time) -> datetime:

@@ -75,7 +75,7 @@ def capfirst(value: Any) -> str:
 
 
 @pass_context
-def _date(context: Context, value: date | datetime | None, format: str | None = None) -> str:  # noqa: A002
+def _date(context: Context, value: date | datetime | None, format: str | None = None) -> str:
     """A calendar date in the customer's locale, seen from the customer's timezone."""
     if value is None:
         return ""
@@ -85,7 +85,7 @@ def _date(context: Context, value: date | datetime | None, format: str | None = 
 
 
 @pass_context
-def _datetime(context: Context, value: datetime | None, format: str = "medium") -> str:  # noqa: A002
+def _datetime(context: Context, value: datetime | None, format: str = "medium") -> str:
     """A date and time in the customer's locale and timezone."""
     if value is None:
         return ""

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.unit
 
 
 def test_defaults_fit_make_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KAFKA_BOOTSTRAP_SERVERS", "FOREWARN_KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "FOREWARN_DATABASE_URL"):
+    names = ("KAFKA_BOOTSTRAP_SERVERS", "FOREWARN_KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "FOREWARN_DATABASE_URL")
+    for name in names:
         monkeypatch.delenv(name, raising=False)
     settings = CommonSettings()
     assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"

@@ -29,6 +29,8 @@ def test_late_order_to_one_sms(kafka: str, topic_prefix: str, tmp_path: Path, fa
         "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006",
         "FOREWARN_NOTIFIER_TWILIO_BASE_URL": fake_providers.url,
         "FOREWARN_NOTIFIER_OUTBOX_PATH": str(tmp_path / "outbox.jsonl"),
+        # The services read the wall clock: an always-open SMS window keeps this test independent of the hour.
+        "FOREWARN_NOTIFIER_SMS_WINDOW_START": "00:00", "FOREWARN_NOTIFIER_SMS_WINDOW_END": "00:00",
     }
     services = [ServiceProcess(m, env, tmp_path) for m in
                 ("services.order_watcher", "services.notifier", "services.returns")]

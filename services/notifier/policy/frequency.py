@@ -10,9 +10,7 @@ from .model import CapDecision, PolicySettings, Reason, require_aware
 __all__ = ["frequency_cap"]
 
 
-def frequency_cap(
-    sent_at: Sequence[datetime], severity: str, now: datetime, settings: PolicySettings
-) -> CapDecision:
+def frequency_cap(sent_at: Sequence[datetime], severity: str, now: datetime, settings: PolicySettings) -> CapDecision:
     """Allow a message unless `cap_per_24h` were sent within `cap_window` before `now`.
 
     `sent_at` holds the send times of the customer's messages that count against the cap

@@ -68,9 +68,7 @@ def next_window_start(now: datetime, zone: ZoneInfo, start: time) -> datetime:
     raise AssertionError("a window start exists within three days")  # pragma: no cover
 
 
-def quiet_hours(
-    channel: str, profile_tz: str | None, now: datetime, settings: PolicySettings
-) -> datetime | None:
+def quiet_hours(channel: str, profile_tz: str | None, now: datetime, settings: PolicySettings) -> datetime | None:
     """None when `channel` may send at `now`; else the next allowed instant (aware UTC).
 
     Only channels in `settings.quiet_hours_channels` (SMS by default) are restricted. The

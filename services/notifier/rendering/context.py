@@ -152,6 +152,11 @@ class IncidentFacts(BaseModel):
     def _links(cls, value: object) -> str | None:
         return _web_url(value)
 
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _choices(cls, value: object) -> object:
+        return () if value is None else value
+
     @field_validator("exception_reason", mode="before")
     @classmethod
     def _reason(cls, value: object) -> str | None:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 __all__ = ["list_unsubscribe_headers"]
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-_FORBIDDEN = set("<>,\"\\") | {chr(c) for c in range(0x21)} | {"\x7f"}
+_FORBIDDEN = set('<>,"\\') | {chr(c) for c in range(0x21)} | {"\x7f"}
 
 
 def _clean(value: str, what: str) -> str:
@@ -18,16 +18,18 @@ def _clean(value: str, what: str) -> str:
 
 
 def list_unsubscribe_headers(unsubscribe_url: str, mailto: str | None = None) -> dict[str, str]:
-    """`List-Unsubscribe` (URL, plus mailto if given) and one-click `List-Unsubscribe-Post`.
+    """`List-Unsubscribe` (mailto first if given, then the URL) and one-click `List-Unsubscribe-Post`.
 
-    One-click needs an https URL (plain http is accepted for localhost during development);
-    values that could break out of the header (CR/LF, `<`, `>`, `,`) are refused.
+    One-click (RFC 8058) needs an https URL, so `List-Unsubscribe-Post` is added for https
+    URLs and, for development, plain http on localhost; any other http URL still gets
+    `List-Unsubscribe` alone rather than failing the send. A value that is not a web URL, or
+    that could break out of the header (CR/LF, `<`, `>`, `,`, spaces), raises ValueError.
     """
     url = _clean(unsubscribe_url, "unsubscribe URL")
     parts = urlsplit(url)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS)
-    if not secure or not parts.netloc:
-        raise ValueError("one-click unsubscribe needs an https URL")
+    if parts.scheme not in {"https", "http"} or not parts.netloc:
+        raise ValueError("the unsubscribe URL must be an http(s) URL")
+    one_click = parts.scheme == "https" or parts.hostname in _LOCAL_HOSTS
     targets = []
     if mailto:
         address = _clean(mailto, "unsubscribe mailto")
@@ -37,7 +39,7 @@ def list_unsubscribe_headers(unsubscribe_url: str, mailto: str | None = None) ->
             raise ValueError("unsubscribe mailto needs an address")
         targets.append(f"<{address}>")
     targets.append(f"<{url}>")
-    return {
-        "List-Unsubscribe": ", ".join(targets),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    headers = {"List-Unsubscribe": ", ".join(targets)}
+    if one_click:
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers

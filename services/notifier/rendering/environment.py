@@ -68,8 +68,8 @@ def _local(context: Context | Mapping[str, Any], value: datetime) -> datetime:
 def capfirst(value: Any) -> str:
     """Upper-case the first character only ("your order" -> "Your order"); keeps markup safe."""
     if isinstance(value, Markup):
-        text = value.strip()
-        return Markup(text[:1].upper()) + text[1:]
+        markup = value.strip()
+        return markup[:1].upper() + markup[1:]  # Markup methods keep it Markup, escaped as it was
     text = "" if value is None else str(value).strip()
     return text[:1].upper() + text[1:]
 
@@ -123,7 +123,5 @@ def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
         finalize=_finalize,
         auto_reload=False,
     )
-    env.filters.update(
-        date=_date, datetime=_datetime, money=_money, clip=clip, capfirst=capfirst
-    )
+    env.filters.update(date=_date, datetime=_datetime, money=_money, clip=clip, capfirst=capfirst)
     return env

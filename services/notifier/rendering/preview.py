@@ -19,12 +19,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kind", choices=INCIDENT_KINDS, default="not_shipped")
     parser.add_argument("--channel", choices=get_args(Channel), default="sms")
     parser.add_argument("--locale", default="en", help="customer locale, e.g. de or de-DE")
-    parser.add_argument("--also", action="append", default=[], choices=INCIDENT_KINDS,
-                        help="another incident on the same order (repeatable)")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        choices=INCIDENT_KINDS,
+        help="another incident on the same order (repeatable)",
+    )
     parser.add_argument("--escalated", action="store_true", help="a person will reach out")
     parser.add_argument("--html", action="store_true", help="print the HTML part of an email")
-    parser.add_argument("--all", action="store_true",
-                        help="render every kind x channel x locale and print SMS segment counts")
+    parser.add_argument(
+        "--all", action="store_true", help="render every kind x channel x locale and print SMS segment counts"
+    )
     return parser
 
 
@@ -48,7 +54,8 @@ def _render_all(out: list[str]) -> int:
             render(ctx, "email")
             sms = render(ctx, "sms")
             info = sms.segments
-            assert info is not None
+            if info is None:  # an SMS always carries its segment count
+                raise RuntimeError(f"no segment count for {kind}/{locale}")
             total += 1
             fits_one += info.segments == 1
             too_long += info.segments > MAX_SMS_SEGMENTS

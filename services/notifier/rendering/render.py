@@ -124,7 +124,7 @@ def _render_sms(language: str, variables: dict[str, Any], support: tuple[str, ..
     if short_info.segments <= MAX_SMS_SEGMENTS:
         return done(short, short_info, short_t, "short")
     common = environment().get_template(f"{language}/common.j2").make_module(variables)
-    hint = gsm7_friendly(one_line(str(common.support_short())))
+    hint = gsm7_friendly(one_line(str(getattr(common, "support_short")())))  # noqa: B009 (a template macro)
     fitted = fit_segments(short, hint, MAX_SMS_SEGMENTS)
     return done(fitted, count_segments(fitted), short_t, "truncated")
 

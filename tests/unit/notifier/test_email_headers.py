@@ -24,12 +24,18 @@ def test_mailto_comes_first_and_gets_its_scheme() -> None:
     assert already["List-Unsubscribe"].startswith("<mailto:u@acme.example?subject=stop>")
 
 
-def test_plain_http_is_only_accepted_for_localhost() -> None:
-    assert list_unsubscribe_headers("http://localhost:8080/u/1")["List-Unsubscribe"] == "<http://localhost:8080/u/1>"
-    with pytest.raises(ValueError, match="https"):
-        list_unsubscribe_headers("http://acme.example/u/1")
-    with pytest.raises(ValueError, match="https"):
-        list_unsubscribe_headers("javascript:alert(1)")
+def test_one_click_only_for_https_and_local_development() -> None:
+    local = list_unsubscribe_headers("http://localhost:8080/u/1")
+    assert local["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "List-Unsubscribe-Post" in list_unsubscribe_headers("http://127.0.0.1:8080/u/1")
+    insecure = list_unsubscribe_headers("http://acme.example/u/1")
+    assert insecure == {"List-Unsubscribe": "<http://acme.example/u/1>"}
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://acme.example/u", "https://", "mailto:u@acme.example"])
+def test_non_web_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        list_unsubscribe_headers(url)
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def test_basic_table_has_128_minus_escape_characters() -> None:
         assert char in GSM7_BASIC
 
 
-@pytest.mark.parametrize("text", ["ñandú"[:1], "Müller", "Straße", "señor", "café", "¿Dudas?", "¡Gracias!", "Ça"])
+@pytest.mark.parametrize("text", ["ñ", "Müller", "Straße", "señor", "café", "¿Dudas?", "¡Gracias!", "Ça"])
 def test_german_and_spanish_letters_in_the_basic_set_stay_gsm7(text: str) -> None:
     assert count_segments(text).encoding == "GSM-7"
 
@@ -102,7 +102,7 @@ def test_a_surrogate_pair_is_not_split_across_segments() -> None:
 
 def test_gsm7_friendly_swaps_typographic_characters() -> None:
     text = gsm7_friendly("12,50\u00a0€ – it’s “fine”…")
-    assert text == "12,50 € - it's \"fine\"..."
+    assert text == '12,50 € - it\'s "fine"...'
     assert is_gsm7(text)
 
 

@@ -1,0 +1,104 @@
+"""Deterministic incident and escalation ids, and the builders for their payloads."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Final
+
+from schemas import CustomerRef, EscalationOpenedData, IncidentDetectedData, IncidentFacts, IncidentResolvedData
+from schemas.values import IncidentKind, Severity, Tier
+
+__all__ = [
+    "ESCALATION_TIER",
+    "SEVERITY",
+    "build_escalation",
+    "build_incident",
+    "build_resolution",
+    "escalation_id",
+    "incident_id",
+]
+
+ESCALATION_TIER: Final[Tier] = 2
+"""Returns that need a person (money, or a decision outside policy) go to tier 2."""
+
+SEVERITY: Final[dict[str, Severity]] = {
+    "return_received": "low",
+    "refund_issued": "low",
+    "return_rejected": "normal",
+    "return_stalled": "low",
+    "return_window_exceeded": "normal",
+    "refund_overdue": "high",
+}
+"""How urgent each kind is for the notifier: money owed and late is high; journey updates are low."""
+
+
+def incident_id(kind: str, order_id: str, return_id: str, cause: str) -> str:
+    """`inc-` + 24 hex of sha256(kind, order, return, cause): the same cause always yields the same id."""
+    digest = hashlib.sha256(f"{kind}\x1f{order_id}\x1f{return_id}\x1f{cause}".encode()).hexdigest()
+    return f"inc-{digest[:24]}"
+
+
+def escalation_id(incident_id: str, reason: str) -> str:
+    """`esc-` + 24 hex of sha256(incident, reason): replaying the cause opens the same case."""
+    return "esc-" + hashlib.sha256(f"{incident_id}\x1f{reason}".encode()).hexdigest()[:24]
+
+
+def build_incident(
+    *,
+    incident_id: str,
+    kind: IncidentKind,
+    order_id: str,
+    store_id: str,
+    customer: CustomerRef,
+    facts: IncidentFacts,
+    cause_event_ids: list[str],
+    detected_at: datetime,
+    escalate: bool = False,
+) -> IncidentDetectedData:
+    """An incident as the return rules emit it; an escalated one carries tier 2."""
+    return IncidentDetectedData(
+        incident_id=incident_id,
+        kind=kind,
+        order_id=order_id,
+        store_id=store_id,
+        customer=customer,
+        facts=facts,
+        severity=SEVERITY.get(kind, "normal"),
+        escalate=escalate,
+        escalation_tier=ESCALATION_TIER if escalate else None,
+        cause_event_ids=list(dict.fromkeys(cause_event_ids)),
+        detected_at=detected_at,
+    )
+
+
+def build_resolution(
+    *, incident_id: str, kind: IncidentKind, order_id: str, customer_id: str, reason: str, resolved_at: datetime
+) -> IncidentResolvedData:
+    """The withdrawal of an incident whose condition cleared."""
+    return IncidentResolvedData(
+        incident_id=incident_id,
+        kind=kind,
+        order_id=order_id,
+        customer_id=customer_id,
+        reason=reason,
+        resolved_at=resolved_at,
+    )
+
+
+def build_escalation(
+    *, incident_id: str, kind: IncidentKind, reason: str, order_id: str, store_id: str, customer_id: str,
+    opened_at: datetime,
+) -> EscalationOpenedData:
+    """A case for a person at tier 2, named after the incident it is about."""
+    return EscalationOpenedData(
+        escalation_id=escalation_id(incident_id, reason),
+        customer_id=customer_id,
+        incident_id=incident_id,
+        kind=kind,
+        tier=ESCALATION_TIER,
+        reason=reason,
+        order_id=order_id,
+        store_id=store_id,
+        opened_at=opened_at,
+    )

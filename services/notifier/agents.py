@@ -1,23 +1,27 @@
 """The notifier's reaction graph.
 
-Reads : incidents (keyed by customer id)
-Writes: notifications (outcome events, keyed by customer id), incidents.dlq
-Timers: deferred messages whose time has come (state lives in the ledger, so it survives restarts)
+Reads : incidents (keyed by customer id)        -> Dispatcher: policy, render, ledger, send
+        customers (keyed by customer id)        -> Inbound: profiles, consent, opt-outs
+        provider-events (message or customer id) -> Inbound: delivery status, STOP/START/HELP, replies, bounces
+Writes: notifications (outcome events), customers (opt-outs and replies heard by SMS), <topic>.dlq
+Timers: deferred messages whose time has come (they live in the ledger, so they survive restarts)
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from schemas import INCIDENTS, NOTIFICATIONS, CloudEvent, IncidentDetected, IncidentResolved
+from schemas import CUSTOMERS, INCIDENTS, NOTIFICATIONS, PROVIDER_EVENTS, CloudEvent, IncidentDetected, IncidentResolved
 from services.common.clock import Clock, SystemClock
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.notifier.bootstrap import build_ledger, build_providers
-from services.notifier.dispatch import Dispatcher
+from services.notifier.bootstrap import build_providers, open_database
+from services.notifier.dispatch import Dispatcher, Providers
+from services.notifier.inbound import Inbound
 from services.notifier.settings import NotifierSettings
 
 __all__ = ["SERVICE", "build"]
@@ -27,47 +31,87 @@ logger = logging.getLogger(__name__)
 SERVICE = "notifier"
 
 
+@dataclass
+class _Wiring:
+    dispatcher: Dispatcher
+    inbound: Inbound
+    providers: Providers
+
+
 def build(common: CommonSettings, *, settings: NotifierSettings | None = None, clock: Clock | None = None) -> faust.App:
     settings = settings or NotifierSettings()
     clock = clock or SystemClock()
     app = create_app(SERVICE, common)
-    inputs = full_names(common, [INCIDENTS])
-    incidents = raw_topic(app, *inputs)
+    incident_names = full_names(common, [INCIDENTS])
+    customer_names = full_names(common, [CUSTOMERS])
+    provider_names = full_names(common, [PROVIDER_EVENTS])
     notifications = raw_topic(app, common.topic(NOTIFICATIONS))
-    guard = Guard(service=SERVICE, app=app, topics=inputs)
-    holder: dict[str, Dispatcher] = {}
+    customers_out = raw_topic(app, common.topic(CUSTOMERS))
+    guard = Guard(service=SERVICE, app=app, topics={**incident_names, **customer_names, **provider_names})
+    wired: dict[str, _Wiring] = {}
 
-    async def emit(event: CloudEvent) -> None:
-        pending = await notifications.send(key=event.key(), value=event.to_bytes())
+    async def send_to(topic: faust.TopicT, event: CloudEvent) -> None:
+        pending = await topic.send(key=event.key(), value=event.to_bytes())
         await pending
+
+    async def emit_notification(event: CloudEvent) -> None:
+        await send_to(notifications, event)
+
+    async def emit_customer(event: CloudEvent) -> None:
+        await send_to(customers_out, event)
+
+    async def wiring() -> _Wiring:
+        while "w" not in wired:
+            await app.sleep(0.05)
+        return wired["w"]
 
     @app.task
     async def open_ledger() -> None:
-        ledger = await build_ledger(common)
-        holder["dispatcher"] = Dispatcher(
-            ledger=ledger, providers=build_providers(settings), settings=settings, clock=clock, emit=emit)
-        await holder["dispatcher"].recover()
-
-    async def dispatcher() -> Dispatcher:
-        while "dispatcher" not in holder:
-            await app.sleep(0.05)
-        return holder["dispatcher"]
+        ledger, profiles = await open_database(common)
+        providers = build_providers(settings)
+        dispatcher = Dispatcher(ledger=ledger, profiles=profiles, providers=providers, settings=settings,
+                                clock=clock, emit=emit_notification)
+        inbound = Inbound(ledger=ledger, profiles=profiles, sms=providers.sms, settings=settings, clock=clock,
+                          emit_customer=emit_customer, emit_notification=emit_notification)
+        wired["w"] = _Wiring(dispatcher, inbound, providers)
+        await dispatcher.recover()
 
     async def on_incident_event(event: CloudEvent) -> None:
-        d = await dispatcher()
+        dispatcher = (await wiring()).dispatcher
         if isinstance(event, IncidentDetected):
-            await d.on_incident(event)
+            await dispatcher.on_incident(event)
         elif isinstance(event, IncidentResolved):
-            await d.on_resolved(event.data.incident_id, event.data.reason)
+            await dispatcher.on_resolved(event.data.incident_id, event.data.reason)
 
-    @app.agent(incidents, concurrency=1)
+    async def on_customer_event(event: CloudEvent) -> None:
+        await (await wiring()).inbound.on_customer_event(event)
+
+    async def on_provider_event(event: CloudEvent) -> None:
+        await (await wiring()).inbound.on_provider_event(event)
+
+    @app.agent(raw_topic(app, *incident_names), concurrency=1)
     async def notify(stream: Any) -> None:
         async for event in stream.events():
             await guard.handle(event, on_incident_event)
 
+    @app.agent(raw_topic(app, *customer_names), concurrency=1)
+    async def keep_profiles(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.handle(event, on_customer_event)
+
+    @app.agent(raw_topic(app, *provider_names), concurrency=1)
+    async def hear_providers(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.handle(event, on_provider_event)
+
     @app.timer(interval=settings.deferred_poll_s)
     async def send_deferred() -> None:
-        if "dispatcher" in holder:
-            await holder["dispatcher"].send_due()
+        if "w" in wired:
+            await wired["w"].dispatcher.send_due()
 
+    async def close_providers(*_: Any, **__: Any) -> None:
+        if "w" in wired:
+            await wired["w"].providers.close()
+
+    app.on_before_shutdown.connect(close_providers)
     return app

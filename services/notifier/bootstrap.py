@@ -9,10 +9,11 @@ from services.common.settings import CommonSettings
 from services.notifier.dispatch import Providers
 from services.notifier.ledger import Ledger
 from services.notifier.migrate import upgrade
+from services.notifier.profiles import ProfileStore
 from services.notifier.providers import ConsoleOutbox, EmailProvider, SendGridEmail, SmsProvider, TwilioSms
 from services.notifier.settings import NotifierSettings
 
-__all__ = ["build_ledger", "build_providers"]
+__all__ = ["build_providers", "open_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,9 @@ def build_providers(settings: NotifierSettings) -> Providers:
     return Providers(sms=sms, email=email)
 
 
-async def build_ledger(common: CommonSettings) -> Ledger:
-    """Open the database and bring its schema up to date."""
+async def open_database(common: CommonSettings) -> tuple[Ledger, ProfileStore]:
+    """Open the database, bring its schema up to date, and hand out the ledger and the profile store."""
     engine = create_engine(common.database_url)
     await upgrade(engine)
-    return Ledger(session_factory(engine))
+    sessions = session_factory(engine)
+    return Ledger(sessions), ProfileStore(sessions)

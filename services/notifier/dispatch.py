@@ -1,7 +1,7 @@
-"""The notifier's use cases: an incident becomes at most one message per channel, sent once.
+"""The notifier's use cases: an incident becomes at most one message, sent once, at a humane hour.
 
 Policy and rendering are pure (policy/, rendering/); this module does the I/O around them:
-the ledger (SQL), the provider call and the outcome events."""
+the ledger and profiles (SQL), the provider call and the outcome events."""
 
 from __future__ import annotations
 
@@ -10,23 +10,26 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, make_event, parse_event
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.ledger import Delivery, Ledger
-from services.notifier.policy import PolicySettings, Profile, choose_channel, quiet_hours
+from services.notifier.policy import IncidentRef, OrderMessage, PolicySettings, Profile, evaluate
+from services.notifier.profiles import ProfileStore
 from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider
 from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, list_unsubscribe_headers, render
 from services.notifier.settings import NotifierSettings
 
-__all__ = ["Dispatcher", "notification_id_for"]
+__all__ = ["Dispatcher", "Providers", "notification_id_for"]
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
+SENT_STATES = ("sending", "sent", "delivered", "undelivered", "ambiguous")
+PENDING_STATES = ("reserved", "deferred")
 
 
 def notification_id_for(incident_id: str, customer_id: str, channel: str) -> str:
@@ -40,14 +43,21 @@ class Providers:
     sms: SmsProvider
     email: EmailProvider
 
+    async def close(self) -> None:
+        await self.sms.close()
+        if id(self.email) != id(self.sms):  # the console outbox may serve both
+            await self.email.close()
+
 
 class Dispatcher:
-    """Turns incidents into sends, deferrals or suppressions, and reports each as an event."""
+    """Turns incidents into sends, deferrals, joins or suppressions, and reports each as an event."""
 
     def __init__(
-        self, *, ledger: Ledger, providers: Providers, settings: NotifierSettings, clock: Clock, emit: Emit,
+        self, *, ledger: Ledger, profiles: ProfileStore, providers: Providers, settings: NotifierSettings,
+        clock: Clock, emit: Emit,
     ) -> None:
         self.ledger = ledger
+        self.profiles = profiles
         self.providers = providers
         self.settings = settings
         self.clock = clock
@@ -59,72 +69,141 @@ class Dispatcher:
         )
         self.store = StoreInfo(
             name=settings.store_name, support_phone=settings.support_phone, support_email=settings.support_email,
-            help_url=settings.help_url,
+            help_url=settings.help_url, timezone=settings.store_timezone,
         )
         self._pool = asyncio.Semaphore(settings.send_concurrency)
 
     # -- incidents ---------------------------------------------------------------------------
     async def on_incident(self, event: IncidentDetected) -> None:
         incident = event.data
-        profile = self._profile(incident)
-        choice = choose_channel(profile, self.policy)
+        customer_id = incident.customer.id
+        existing = await self.ledger.find_any(incident_id=incident.incident_id, customer_id=customer_id)
+        if existing is not None and existing.state != "reserved":
+            logger.info("incident %s already handled (%s)", incident.incident_id, existing.state)
+            return  # a redelivery or a replay: never a second message
         now = self.clock.now()
-        if choice.channel is None:
-            await self._record_suppressed(incident, None, choice.reason or "no_channel", now)
-            return
-        channel = choice.channel
-        nid = notification_id_for(incident.incident_id, incident.customer.id, channel)
-        due = quiet_hours(channel, profile.timezone, now, self.policy)
-        reservation = await self.ledger.reserve(
-            notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
-            channel=channel, order_id=incident.order_id, now=now,
-            state="deferred" if due is not None else "reserved", due_at=due, incident=event.to_bytes().decode(),
+        profile = await self._profile(incident)
+        decision = evaluate(
+            IncidentRef.of(incident), profile, now=now, settings=self.policy,
+            messages_same_order=await self._order_messages(incident, now),
+            sent_at=await self.ledger.sent_since(customer_id, now - self.policy.cap_window),
+            resolved_ids=({incident.incident_id} if await self.ledger.is_resolved(incident.incident_id) else ()),
         )
-        if not reservation.fresh:
-            if reservation.state != "reserved":
-                logger.info("incident %s already handled on %s (%s)", incident.incident_id, channel, reservation.state)
+        channel = decision.channel or "none"
+        nid = existing.notification_id if existing is not None else notification_id_for(
+            incident.incident_id, customer_id, channel)
+        reason = str(decision.reason) if decision.reason is not None else None
+        state = {"send": "reserved", "defer": "deferred", "suppress": "suppressed", "join": "joined"}[decision.action]
+        if existing is None:
+            reservation = await self.ledger.reserve(
+                notification_id=nid, incident_id=incident.incident_id, customer_id=customer_id, channel=channel,
+                order_id=incident.order_id, now=now, state=state, due_at=decision.due_at,
+                reason=decision.join_message_id if decision.action == "join" else reason,
+                incident=event.to_bytes().decode(), severity=str(incident.severity),
+            )
+            if not reservation.fresh:
                 return
-            if due is not None:  # a reservation left by a crash, now inside quiet hours
-                await self.ledger.transition(nid, "deferred", now=now, expect=("reserved",), due_at=due)
-        if due is not None:
-            await self._emit_outcome("notification.deferred", incident, nid, channel, now, due_at=due,
-                                     reason="quiet_hours")
-            return
-        await self._send(incident, profile, channel, nid)
+        elif decision.action != "send":
+            await self.ledger.transition(nid, state, now=now, expect=("reserved",), due_at=decision.due_at,
+                                         reason=decision.join_message_id if decision.action == "join" else reason)
+        if decision.action == "send":
+            await self._send(nid, [incident], profile, channel)
+        elif decision.action == "defer":
+            await self._emit(incident, "notification.deferred", nid, channel, now, due_at=decision.due_at,
+                             reason=reason)
+        else:
+            await self._emit(incident, "notification.suppressed", nid, decision.channel, now,
+                             reason="coalesced" if decision.action == "join" else reason)
 
-    async def _record_suppressed(
-        self, incident: IncidentDetectedData, channel: str | None, reason: str, now: datetime
-    ) -> None:
-        nid = notification_id_for(incident.incident_id, incident.customer.id, channel or "none")
-        reservation = await self.ledger.reserve(
-            notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
-            channel=channel or "none", order_id=incident.order_id, now=now, state="suppressed", reason=reason)
-        if reservation.fresh:
-            await self._emit_outcome("notification.suppressed", incident, nid, channel, now, reason=reason)
+    async def _order_messages(self, incident: IncidentDetectedData, now: datetime) -> list[OrderMessage]:
+        if incident.order_id is None:
+            return []
+        rows = await self.ledger.order_messages(incident.customer.id, incident.order_id,
+                                                now - max(self.policy.coalesce_window, timedelta(hours=24)))
+        joined: dict[str, set[str]] = {}
+        for row in rows:
+            if row.state == "joined" and row.reason:
+                joined.setdefault(row.reason, set()).add(row.incident_id)
+        messages = []
+        for row in rows:
+            if row.state not in (*PENDING_STATES, *SENT_STATES):
+                continue
+            messages.append(OrderMessage(
+                message_id=row.notification_id, order_id=incident.order_id,
+                incident_ids=frozenset({row.incident_id, *joined.get(row.notification_id, set())}),
+                first_incident_at=_aware(row.created_at), severity=row.severity or "normal",
+                sent_at=_aware(row.updated_at) if row.state in SENT_STATES else None,
+                due_at=_aware(row.due_at) if row.due_at else None,
+            ))
+        return messages
 
-    def _profile(self, incident: IncidentDetectedData) -> Profile:
+    async def _profile(self, incident: IncidentDetectedData) -> Profile:
         customer = incident.customer
-        return Profile(
+        return await self.profiles.profile_for(
             customer_id=customer.id, store_id=incident.store_id, first_name=customer.first_name,
             email=customer.email, phone=customer.phone, locale=customer.locale, timezone=customer.timezone,
         )
 
+    # -- resolution and deferred messages ----------------------------------------------------
+    async def on_resolved(self, incident_id: str, reason: str) -> None:
+        """The condition cleared before we spoke: withdraw what has not gone out."""
+        now = self.clock.now()
+        await self.ledger.mark_resolved(incident_id, reason, now)
+        for row in await self.ledger.withdraw(incident_id, now=now, reason=f"resolved_before_send:{reason}"):
+            await self._emit_row(row, "notification.suppressed", now, reason="resolved_before_send")
+
+    async def send_due(self) -> int:
+        """Send deferred messages whose time has come, and settle ambiguous sends old enough to look up."""
+        now = self.clock.now()
+        rows = await self.ledger.due(now)
+        for row in rows:
+            if await self.ledger.transition(row.notification_id, "reserved", now=now, expect=("deferred",)):
+                await self._resume(row)
+        settle_before = now - timedelta(seconds=self.settings.reconcile_after_s)
+        for row in await self.ledger.by_state("ambiguous"):
+            if _aware(row.updated_at) <= settle_before:
+                await self.reconcile(row.notification_id)
+        return len(rows)
+
+    async def recover(self) -> None:
+        """After a restart: a send cut off mid-call is ambiguous (look it up); a bare reservation is sent."""
+        now = self.clock.now()
+        for row in await self.ledger.by_state("sending"):
+            await self.ledger.transition(row.notification_id, "ambiguous", now=now, expect=("sending",),
+                                         reason="interrupted")
+        for row in await self.ledger.by_state("reserved"):
+            await self._resume(row)
+
+    async def _resume(self, row: Delivery) -> None:
+        incident = _incident_of(row)
+        if await self.ledger.is_resolved(incident.incident_id):
+            await self.ledger.transition(row.notification_id, "withdrawn", now=self.clock.now(),
+                                         reason="resolved_before_send")
+            await self._emit_row(row, "notification.suppressed", self.clock.now(), reason="resolved_before_send")
+            return
+        await self._send(row.notification_id, [incident], await self._profile(incident), row.channel)
+
     # -- sending -----------------------------------------------------------------------------
-    def _render(self, incident: IncidentDetectedData, profile: Profile, channel: str, nid: str) -> RenderedMessage:
+    async def _send(self, nid: str, incidents: list[IncidentDetectedData], profile: Profile, channel: str) -> None:
+        riders = [_incident_of(row) for row in await self.ledger.joined_to(nid)]
+        resolved = [i.incident_id for i in riders if await self.ledger.is_resolved(i.incident_id)]
+        incidents = incidents + [i for i in riders if i.incident_id not in resolved]
+        rendered = self._render(incidents, profile, channel, nid)
+        if not await self.ledger.transition(nid, "sending", now=self.clock.now(), expect=("reserved",),
+                                            body=rendered.text, subject=rendered.subject):
+            return  # someone else moved it (withdrawn, or already sending)
+        async with self._pool:
+            result = await self._deliver(channel, profile, nid, rendered)
+        await self._settle(incidents[0], nid, channel, result)
+
+    def _render(
+        self, incidents: list[IncidentDetectedData], profile: Profile, channel: str, nid: str
+    ) -> RenderedMessage:
         ctx = MessageContext.from_incidents(
-            [incident], store=self.store, timezone_fallback=self.settings.store_timezone,
+            incidents, store=self.store, timezone_fallback=self.settings.store_timezone,
             unsubscribe_url=f"{self.settings.public_base_url}/unsubscribe/{nid}",
         )
         return render(ctx, "sms" if channel == "sms" else "email")
-
-    async def _send(self, incident: IncidentDetectedData, profile: Profile, channel: str, nid: str) -> None:
-        rendered = self._render(incident, profile, channel, nid)
-        now = self.clock.now()
-        await self.ledger.transition(nid, "sending", now=now, expect=("reserved",), body=rendered.text,
-                                     subject=rendered.subject)
-        async with self._pool:
-            result = await self._deliver(channel, profile, nid, rendered)
-        await self._settle(incident, nid, channel, result)
 
     async def _deliver(self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage) -> SendResult:
         """Call the provider; a `retry` answer is repeated after the delay it asks for, a bounded number of times."""
@@ -156,52 +235,19 @@ class Dispatcher:
         if result.outcome == "sent":
             await self.ledger.transition(nid, "sent", now=now, provider=result.provider,
                                          provider_message_id=result.provider_message_id)
-            await self._emit_outcome("notification.sent", incident, nid, channel, now, provider=result.provider,
-                                     provider_message_id=result.provider_message_id)
+            await self._emit(incident, "notification.sent", nid, channel, now, provider=result.provider,
+                             provider_message_id=result.provider_message_id)
         elif result.outcome == "ambiguous":
+            # The request may still be in flight at the provider: look it up after `reconcile_after_s`.
             await self.ledger.transition(nid, "ambiguous", now=now, provider=result.provider, reason=result.reason)
-            await self.reconcile(nid)
         else:
             reason = result.reason or result.outcome
+            if result.outcome == "opted_out" and channel == "sms" and incident.customer.phone:
+                await self.profiles.set_opt_out("sms", incident.customer.phone, opted_out=True,
+                                                source="twilio_21610", now=now)
             await self.ledger.transition(nid, "failed", now=now, provider=result.provider, reason=reason)
-            await self._emit_outcome("notification.failed", incident, nid, channel, now, reason=reason,
-                                     provider=result.provider)
-
-    async def on_resolved(self, incident_id: str, reason: str) -> None:
-        """The condition cleared before we spoke: withdraw what has not gone out."""
-        now = self.clock.now()
-        for row in await self.ledger.withdraw(incident_id, now=now, reason=f"resolved_before_send:{reason}"):
-            await self._emit_row_outcome("notification.suppressed", row, now, reason="resolved_before_send")
-
-    async def send_due(self) -> int:
-        """Send deferred messages whose time has come, and retry reserved rows left by a crash."""
-        now = self.clock.now()
-        rows = await self.ledger.due(now)
-        for row in rows:
-            if not await self.ledger.transition(row.notification_id, "reserved", now=now, expect=("deferred",)):
-                continue
-            await self._send_row(row)
-        return len(rows)
-
-    async def recover(self) -> None:
-        """After a restart: a send cut off mid-call is ambiguous (look it up); a bare reservation is sent."""
-        now = self.clock.now()
-        for row in await self.ledger.by_state("sending"):
-            await self.ledger.transition(row.notification_id, "ambiguous", now=now, expect=("sending",),
-                                         reason="interrupted")
-            await self.reconcile(row.notification_id)
-        for row in await self.ledger.by_state("reserved"):
-            await self._send_row(row)
-
-    async def _send_row(self, row: Delivery) -> None:
-        if not row.incident:
-            await self.ledger.transition(row.notification_id, "failed", now=self.clock.now(), reason="no_incident")
-            return
-        event = parse_event(row.incident)
-        if not isinstance(event, IncidentDetected):
-            raise TypeError(f"ledger row {row.notification_id} holds a {event.type}, not an incident")
-        incident = event.data
-        await self._send(incident, self._profile(incident), row.channel, row.notification_id)
+            await self._emit(incident, "notification.failed", nid, channel, now, reason=reason,
+                             provider=result.provider)
 
     async def reconcile(self, nid: str) -> None:
         """An ambiguous send: ask the provider whether it went before deciding anything."""
@@ -213,42 +259,57 @@ class Dispatcher:
         if found is not None:
             await self.ledger.transition(nid, "sent", now=now, expect=("ambiguous",), provider_message_id=found,
                                          reason="reconciled")
-            await self._emit_row_outcome("notification.sent", row, now, provider_message_id=found)
+            await self._emit_row(row, "notification.sent", now, provider=row.provider or "unknown",
+                                 provider_message_id=found)
         elif row.attempts >= self.settings.max_attempts:
             await self.ledger.transition(nid, "failed", now=now, expect=("ambiguous",), reason="gave_up_ambiguous")
-            await self._emit_row_outcome("notification.failed", row, now, reason="gave_up_ambiguous")
-        else:
-            # It never reached the provider: sending again cannot duplicate it.
-            if await self.ledger.transition(nid, "reserved", now=now, expect=("ambiguous",),
-                                            reason="not_found_at_provider"):
-                await self._send_row(row)
+            await self._emit_row(row, "notification.failed", now, reason="gave_up_ambiguous")
+        elif await self.ledger.transition(nid, "reserved", now=now, expect=("ambiguous",),
+                                          reason="not_found_at_provider"):
+            await self._resume(row)  # it never reached the provider: sending again cannot duplicate it
 
     async def _lookup(self, row: Delivery) -> str | None:
-        since = row.created_at
-        customer = parse_event(row.incident or "").data.customer if row.incident else None
+        customer = _incident_of(row).customer
         if row.channel == "sms":
-            to = customer.phone if customer is not None and customer.phone else ""
-            return await self.providers.sms.find_sms(SmsMessage(row.notification_id, to, row.body or ""), since)
-        to = customer.email if customer is not None and customer.email else ""
-        return await self.providers.email.find_email(
-            EmailMessage(row.notification_id, to, row.subject or "", row.body or "", None), since)
+            message = SmsMessage(row.notification_id, customer.phone or "", row.body or "")
+            return await self.providers.sms.find_sms(message, _aware(row.created_at))
+        email = EmailMessage(row.notification_id, customer.email or "", row.subject or "", row.body or "", None)
+        return await self.providers.email.find_email(email, _aware(row.created_at))
 
     # -- outcomes ----------------------------------------------------------------------------
-    async def _emit_outcome(
-        self, type_: str, incident: IncidentDetectedData, nid: str, channel: str | None, now: datetime, **fields: object
+    async def _emit(
+        self, incident: IncidentDetectedData, type_: str, nid: str, channel: str | None, now: datetime,
+        **fields: object,
+    ) -> None:
+        await self._publish(type_, nid, [incident.incident_id], incident.customer.id, incident.order_id, channel,
+                            now, fields)
+
+    async def _emit_row(self, row: Delivery, type_: str, now: datetime, **fields: object) -> None:
+        channel = row.channel if row.channel in ("sms", "email") else None
+        await self._publish(type_, row.notification_id, [row.incident_id], row.customer_id, row.order_id, channel,
+                            now, fields)
+
+    async def _publish(
+        self, type_: str, nid: str, incident_ids: list[str], customer_id: str, order_id: str | None,
+        channel: str | None, now: datetime, fields: dict[str, object],
     ) -> None:
         status = type_.split(".", 1)[1]
         NOTIFICATIONS.labels(status, channel or "none").inc()
-        data = {"notification_id": nid, "incident_ids": [incident.incident_id], "customer_id": incident.customer.id,
-                "order_id": incident.order_id, "channel": channel, "status": status, "at": now, **fields}
-        await self.emit(make_event(type_, data, source=SOURCE, subject=incident.customer.id, time=now,
-                                   id=f"{nid}:{status}"))
+        data = {"notification_id": nid, "incident_ids": incident_ids, "customer_id": customer_id,
+                "order_id": order_id, "channel": channel, "status": status, "at": now,
+                **{k: v for k, v in fields.items() if v is not None}}
+        await self.emit(make_event(type_, data, source=SOURCE, subject=customer_id, time=now, id=f"{nid}:{status}"))
 
-    async def _emit_row_outcome(self, type_: str, row: Delivery, now: datetime, **fields: object) -> None:
-        status = type_.split(".", 1)[1]
-        NOTIFICATIONS.labels(status, row.channel).inc()
-        data = {"notification_id": row.notification_id, "incident_ids": [row.incident_id],
-                "customer_id": row.customer_id, "order_id": row.order_id, "channel": row.channel,
-                "status": status, "at": now, **fields}
-        await self.emit(make_event(type_, data, source=SOURCE, subject=row.customer_id, time=now,
-                                   id=f"{row.notification_id}:{status}"))
+
+def _incident_of(row: Delivery) -> IncidentDetectedData:
+    if not row.incident:
+        raise ValueError(f"ledger row {row.notification_id} holds no incident")
+    event = parse_event(row.incident)
+    if not isinstance(event, IncidentDetected):
+        raise TypeError(f"ledger row {row.notification_id} holds a {event.type}, not an incident")
+    return event.data
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every instant we store is UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

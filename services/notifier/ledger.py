@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy import Integer, String, Text, UniqueConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import UtcDateTime
 
 __all__ = ["STATES", "Base", "Delivery", "Ledger", "Reservation"]
 
@@ -18,12 +20,12 @@ logger = logging.getLogger(__name__)
 
 # reserved -> sending -> sent -> delivered | undelivered | failed
 #          -> deferred (due_at) -> reserved ...     sending -> ambiguous -> sent | reserved (after a lookup)
-#          -> suppressed | withdrawn
+#          -> suppressed | withdrawn | joined (rides along in another message: reason = its notification id)
 STATES = (
-    "reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered", "failed",
+    "joined", "reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered", "failed",
     "bounced", "suppressed", "withdrawn",
 )
-TERMINAL = {"sent", "delivered", "undelivered", "failed", "bounced", "suppressed", "withdrawn"}
+TERMINAL = {"joined", "sent", "delivered", "undelivered", "failed", "bounced", "suppressed", "withdrawn"}
 # A status callback never moves a row backwards (a late `sent` after `delivered`).
 RANK = {"sent": 1, "undelivered": 2, "failed": 2, "bounced": 2, "delivered": 3}
 
@@ -32,27 +34,38 @@ class Base(DeclarativeBase):
     pass
 
 
+class ResolvedIncident(Base):
+    """An incident whose condition cleared: anything not yet sent about it is withdrawn."""
+
+    __tablename__ = "resolved_incidents"
+
+    incident_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("incident_id", "customer_id", "channel", name="uq_delivery_once"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notification_id: Mapped[str] = mapped_column(String(64), unique=True)
-    incident_id: Mapped[str] = mapped_column(String(128))
+    incident_id: Mapped[str] = mapped_column(String(128), index=True)
     customer_id: Mapped[str] = mapped_column(String(128), index=True)
     order_id: Mapped[str | None] = mapped_column(String(128), index=True)
     channel: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(String(255))
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     body: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(255))
     incident: Mapped[str | None] = mapped_column(Text)  # the incident event, to render a deferred message later
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 @dataclass(frozen=True)
@@ -73,14 +86,14 @@ class Ledger:
     async def reserve(
         self, *, notification_id: str, incident_id: str, customer_id: str, channel: str, order_id: str | None,
         now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
-        incident: str | None = None,
+        incident: str | None = None, severity: str | None = None,
     ) -> Reservation:
         """Insert the row unless it exists; the unique constraint is the dedupe."""
         async with self.sessions() as session:
             session.add(Delivery(
                 notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
                 order_id=order_id, channel=channel, state=state, reason=reason, due_at=due_at,
-                incident=incident, attempts=0, created_at=now, updated_at=now,
+                incident=incident, severity=severity, attempts=0, created_at=now, updated_at=now,
             ))
             try:
                 await session.commit()
@@ -91,6 +104,49 @@ class Ledger:
         if existing is None:  # the constraint said it exists: a concurrent delete is a bug elsewhere
             raise RuntimeError(f"delivery for {incident_id}/{channel} vanished after a unique violation")
         return Reservation(existing.notification_id, False, existing.state)
+
+    async def find_any(self, *, incident_id: str, customer_id: str) -> Delivery | None:
+        """Any row of this incident for this customer, whatever the channel (a replay must not pick another)."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id).order_by(Delivery.id))
+            return result.scalars().first()
+
+    async def order_messages(self, customer_id: str, order_id: str, since: datetime) -> list[Delivery]:
+        """This customer's rows about this order since `since` (for coalescing)."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.customer_id == customer_id, Delivery.order_id == order_id, Delivery.created_at >= since,
+            ).order_by(Delivery.id))
+            return list(result.scalars())
+
+    async def joined_to(self, notification_id: str) -> list[Delivery]:
+        """Rows whose incident rides along in message `notification_id`."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.state == "joined", Delivery.reason == notification_id).order_by(Delivery.id))
+            return list(result.scalars())
+
+    async def customer_for_phone(self, phone: str) -> str | None:
+        """The customer we last texted at this number (to route a free-text reply to the store)."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery.customer_id).where(
+                Delivery.channel == "sms", Delivery.incident.is_not(None), Delivery.incident.contains(phone),
+            ).order_by(Delivery.id.desc()).limit(1))
+            return result.scalar_one_or_none()
+
+    async def mark_resolved(self, incident_id: str, reason: str, at: datetime) -> None:
+        async with self.sessions() as session:
+            if await session.get(ResolvedIncident, incident_id) is None:
+                session.add(ResolvedIncident(incident_id=incident_id, reason=reason, resolved_at=at))
+                try:
+                    await session.commit()
+                except IntegrityError:
+                    await session.rollback()
+
+    async def is_resolved(self, incident_id: str) -> bool:
+        async with self.sessions() as session:
+            return await session.get(ResolvedIncident, incident_id) is not None
 
     async def find(self, *, incident_id: str, customer_id: str, channel: str) -> Delivery | None:
         async with self.sessions() as session:
@@ -116,16 +172,16 @@ class Ledger:
             await session.commit()
             return bool(getattr(result, "rowcount", 0))
 
-    async def record_status(self, provider_message_id: str, status: str, *, now: datetime) -> bool:
-        """Apply a provider status callback without ever moving a row backwards."""
+    async def record_status(self, provider_message_id: str, status: str, *, now: datetime) -> Delivery | None:
+        """Apply a provider status callback without ever moving a row backwards; the row if it moved."""
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(Delivery.provider_message_id == provider_message_id))
             row = result.scalar_one_or_none()
             if row is None or RANK.get(status, 0) <= RANK.get(row.state, 0):
-                return False
+                return None
             row.state, row.updated_at = status, now
             await session.commit()
-            return True
+            return row
 
     async def due(self, now: datetime, limit: int = 100) -> list[Delivery]:
         """Deferred rows whose time has come."""

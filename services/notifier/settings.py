@@ -46,6 +46,7 @@ class NotifierSettings(BaseSettings):
     max_attempts: int = Field(default=6, ge=1)
     retry_backoff_max_s: float = 60.0
     deferred_poll_s: float = 2.0
+    reconcile_after_s: float = Field(default=30.0, description="wait this long before looking up an ambiguous send")
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> NotifierSettings:

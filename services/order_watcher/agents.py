@@ -1,106 +1,138 @@
-"""order_watcher's reaction graph: orders, shipments, payments and ticks in; incidents out.
+"""order_watcher's reaction graph: every topic it reads and writes, and the agent for each key.
 
-Reads : orders, shipments, payments (all keyed by order id, co-partitioned), ticks.order-watcher
-Writes: incidents (keyed by customer id), <topic>.dlq
-State : order state per order id, and the deadline index, both Faust tables (changelogged).
+    orders, shipments, payments, ticks.order-watcher  (order id)  --> watch_orders   [order-state, order-deadlines]
+        --> order-watcher.demand-by-sku (SKU), order-watcher.incident-candidates (customer id)
+    order-watcher.demand-by-sku, inventory            (SKU)       --> watch_stock    [sku-demand]
+        --> order-watcher.incident-candidates (customer id)
+    order-watcher.incident-candidates                 (customer)  --> escalate       [trouble-history]
+        --> incidents (customer id), escalations (customer id)
+    every input --> <input>.dlq when it cannot be handled
+
+Topics read by one agent are co-partitioned (same partition count, same key space), so a
+table written while handling a message lives in that message's partition. Each agent runs with
+concurrency 1. Every message a step produces is acknowledged by the broker before the step's
+table writes are applied and before the source message can be committed (see `steps`, `staging`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any, Final
 
 import faust
 
-from schemas import INCIDENTS, ORDERS, PAYMENTS, SHIPMENTS, CloudEvent, make_event
+from schemas import ESCALATIONS, INCIDENTS, INVENTORY, ORDERS, PAYMENTS, SHIPMENTS, CloudEvent
 from services.common.clock import Clock, SystemClock
-from services.common.deadlines import DeadlineIndex, DueEntry
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.common.ticks import install_ticker, parse_tick
-from services.order_watcher.rules import Deadline, OrderState, Outcome, WatchSettings, on_deadline, on_event
+from services.order_watcher import steps
+from services.order_watcher.rules import WatchSettings
+from services.order_watcher.settings import OrderWatcherSettings
 
-__all__ = ["SERVICE", "TICKS", "build"]
+__all__ = ["DEMAND_BY_SKU", "INCIDENT_CANDIDATES", "INTERNAL_TOPICS", "SERVICE", "TICKS", "build"]
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "order-watcher"
-TICKS = "ticks.order-watcher"
-SOURCE = "forewarn/order-watcher"
+SERVICE: Final = "order-watcher"
+TICKS: Final = "ticks.order-watcher"
+DEMAND_BY_SKU: Final = "order-watcher.demand-by-sku"
+"""Internal: order lines opened and closed, keyed by SKU, co-partitioned with `inventory`."""
+INCIDENT_CANDIDATES: Final = "order-watcher.incident-candidates"
+"""Internal: incidents and withdrawals before the escalation step, keyed by customer id."""
+INTERNAL_TOPICS: Final = (TICKS, DEMAND_BY_SKU, INCIDENT_CANDIDATES)
+"""Topics this service needs beyond the registry (created with the same partition count)."""
+
+Handler = Callable[[Any], Awaitable[None]]
 
 
 def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: Clock | None = None) -> faust.App:
     """Wire the app: every topic this service reads and writes is named here."""
-    watch = watch or WatchSettings()
+    watch = watch or OrderWatcherSettings().rules()
     clock = clock or SystemClock()
     app = create_app(SERVICE, common)
-    inputs = full_names(common, [ORDERS, SHIPMENTS, PAYMENTS])
-    tick_name = common.topic(TICKS)
-    source = raw_topic(app, *inputs, tick_name)
-    incidents = raw_topic(app, common.topic(INCIDENTS))
-    guard = Guard(service=SERVICE, app=app, topics={**inputs, tick_name: TICKS})
-    orders = app.Table("order-state", default=None, partitions=common.partitions, key_type=str, value_type=None)
-    index = DeadlineIndex(app.Table("order-deadlines", default=None, partitions=common.partitions, key_type=str))
-    install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s,
-                   partitions=common.partitions, clock=clock)
+    partitions = common.partitions
 
-    async def publish(outcome: Outcome, partition: int) -> None:
-        for incident in outcome.incidents:
-            event = make_event("incident.detected", incident, source=SOURCE, subject=incident.customer.id,
-                               time=incident.detected_at, id=incident.incident_id)
-            await _send(incidents, event)
-            INCIDENTS_EMITTED.labels(incident.kind).inc()
-            logger.info("incident %s %s on order %s", incident.kind, incident.incident_id, incident.order_id)
-        for resolved in outcome.resolutions:
-            event = make_event("incident.resolved", resolved, source=SOURCE, subject=resolved.customer_id,
-                               time=resolved.resolved_at, id=f"{resolved.incident_id}:resolved")
-            await _send(incidents, event)
-        for deadline in outcome.cancel:
-            index.cancel(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))
-        for deadline in outcome.schedule:
-            index.schedule(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))
+    def table(name: str) -> Any:
+        return {}
 
-    def save(order_id: str, state: OrderState | None) -> None:
-        if state is None:
-            if order_id in orders:
-                del orders[order_id]
-        else:
-            orders[order_id] = state.model_dump(mode="json", exclude_defaults=True)
+    order_inputs = full_names(common, [ORDERS, SHIPMENTS, PAYMENTS])
+    tick_name, demand_name, candidates_name = (common.topic(t) for t in INTERNAL_TOPICS)
+    inventory_name = common.topic(INVENTORY)
+    outlets: dict[str, faust.TopicT] = {
+        steps.DEMAND: raw_topic(app, demand_name),
+        steps.CANDIDATES: raw_topic(app, candidates_name),
+        steps.INCIDENTS: raw_topic(app, common.topic(INCIDENTS)),
+        steps.ESCALATIONS: raw_topic(app, common.topic(ESCALATIONS)),
+    }
+    install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=partitions, clock=clock)
 
-    def load(order_id: str) -> OrderState | None:
-        raw = orders.get(order_id)
-        return OrderState.model_validate(raw) if raw is not None else None
+    # -- by order id: orders, shipments, payments and ticks -------------------------------------------
+    order_steps = steps.OrderSteps(table("order-state"), table("order-deadlines"), watch)
+    order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
 
-    @app.agent(source, concurrency=1)
+    @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
         async for event in stream.events():
             partition = event.message.partition
             if event.message.topic == tick_name:
-                async def on_tick(value: bytes, partition: int = partition) -> None:
-                    now = parse_tick(value)
-                    for entry in index.pop_due(partition, now):
-                        state = load(entry.ref)
-                        if state is None:
-                            continue
-                        outcome = on_deadline(state, Deadline(entry.due, entry.kind, entry.ref), now, watch)
-                        save(entry.ref, outcome.state)
-                        await publish(outcome, partition)
-
-                await guard.handle(event, on_tick, parse=False)
+                on_tick = partial(_tick, order_steps, partition)
+                await order_guard.handle(event, _delivering(on_tick, outlets), parse=False)
             else:
-                async def on_order_event(parsed: CloudEvent, partition: int = partition) -> None:
-                    order_id = parsed.subject
-                    outcome = on_event(load(order_id), parsed, watch)
-                    save(order_id, outcome.state)
-                    await publish(outcome, partition)
+                on_event = partial(_order_event, order_steps, partition)
+                await order_guard.handle(event, _delivering(on_event, outlets))
 
-                await guard.handle(event, on_order_event)
+    # -- by SKU: order lines (from watch_orders) and stock levels -------------------------------------
+    stock_steps = steps.StockSteps(table("sku-demand"), watch)
+    stock_guard = Guard(service=SERVICE, app=app, topics={demand_name: DEMAND_BY_SKU, inventory_name: INVENTORY})
+    on_change = _delivering(lambda value: stock_steps.change(steps.parse_demand_change(value)), outlets)
+    on_stock = _delivering(stock_steps.stock, outlets)
+
+    @app.agent(raw_topic(app, demand_name, inventory_name), concurrency=1)
+    async def watch_stock(stream: Any) -> None:
+        async for event in stream.events():
+            if event.message.topic == demand_name:
+                await stock_guard.handle(event, on_change, parse=False)
+            else:
+                await stock_guard.handle(event, on_stock)
+
+    # -- by customer id: every incident candidate of both paths, for repeated trouble -----------------
+    escalation_steps = steps.EscalationSteps(table("trouble-history"), watch)
+    escalation_guard = Guard(service=SERVICE, app=app, topics={candidates_name: INCIDENTS})
+    on_candidate = _delivering(escalation_steps.candidate, outlets)
+
+    @app.agent(raw_topic(app, candidates_name), concurrency=1)
+    async def escalate(stream: Any) -> None:
+        async for event in stream.events():
+            await escalation_guard.handle(event, on_candidate)
 
     return app
 
 
-async def _send(topic: faust.TopicT, event: CloudEvent) -> None:
-    """Send and wait for the broker's ack before the source message can be committed."""
-    pending = await topic.send(key=event.key(), value=event.to_bytes())
-    await pending
+def _tick(order_steps: steps.OrderSteps, partition: int, value: bytes) -> steps.Work:
+    return order_steps.tick(parse_tick(value), partition)
+
+
+def _order_event(order_steps: steps.OrderSteps, partition: int, event: CloudEvent) -> steps.Work:
+    return order_steps.event(event, partition)
+
+
+def _delivering(step: Callable[[Any], steps.Work], outlets: Mapping[str, faust.TopicT]) -> Handler:
+    """A Guard handler: run the step, send its messages, wait for every ack, then apply its table writes."""
+
+    async def handle(payload: Any) -> None:
+        work = step(payload)
+        pending = [await outlets[s.to].send(key=s.key, value=s.value) for s in work.sends]
+        if pending:
+            await asyncio.gather(*pending)  # the broker has all of it before the writes and the commit
+        work.apply()
+        for incident in work.published:
+            INCIDENTS_EMITTED.labels(incident.kind).inc()
+            logger.info("incident %s %s on order %s%s", incident.kind, incident.incident_id, incident.order_id,
+                        f" (escalated, tier {incident.escalation_tier})" if incident.escalate else "")
+
+    return handle

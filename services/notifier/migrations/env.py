@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from services.common.db import create_engine
 from services.notifier.ledger import Base
+from services.notifier.profiles import CustomerProfile  # noqa: F401  (registers its tables)
 
 target_metadata = Base.metadata
 

@@ -13,7 +13,7 @@ from .environment import environment, flatten
 from .locales import format_locale, template_locale
 from .segments import SegmentInfo, count_segments, gsm7_friendly
 
-__all__ = ["MAX_SMS_SEGMENTS", "Channel", "RenderedMessage", "render"]
+__all__ = ["MAX_SMS_SEGMENTS", "Channel", "RenderedMessage", "fit_segments", "one_line", "render"]
 
 Channel = Literal["sms", "email"]
 MAX_SMS_SEGMENTS = 2

@@ -18,6 +18,7 @@ from schemas import (
     OrderCancelled,
     OrderFulfilled,
     OrderPlaced,
+    ShipmentUpdated,
     StockChanged,
 )
 from services.order_watcher.rules.incidents import CHOICES, build_incident, build_resolution, incident_id
@@ -102,9 +103,22 @@ class StockOutcome:
     resolutions: list[IncidentResolvedData] = field(default_factory=list)
 
 
-def demand_changes(event: CloudEvent, state: OrderState | None) -> list[DemandChange]:
-    """What an order event means for SKU demand; `state` is the order's state (for its SKUs)."""
+def demand_changes(
+    event: CloudEvent, state: OrderState | None, before: OrderState | None = None
+) -> list[DemandChange]:
+    """What an order event means for SKU demand.
+
+    `state` is the order's state after the event (for its SKUs and whether it is still open),
+    `before` its state before the event, where the caller has it. A line opens on order.placed
+    unless the order is already cancelled, fulfilled or shipped (events held until the order
+    arrived may have said so); it closes on order.cancelled or order.fulfilled, and when the
+    carrier first takes the parcel (a shipped line no longer waits for stock). Without `before`
+    a shipment update closes the order's lines whenever the order has shipped (harmless:
+    `on_demand` ignores a line closed twice).
+    """
     if isinstance(event, OrderPlaced):
+        if state is not None and (state.cancelled_at or state.fulfilled_at or state.shipped):
+            return []
         data = event.data
         merged: dict[str, tuple[int, str]] = {}
         for line in data.lines:
@@ -126,13 +140,19 @@ def demand_changes(event: CloudEvent, state: OrderState | None) -> list[DemandCh
             )
             for sku, (qty, name) in merged.items()
         ]
-    if isinstance(event, OrderCancelled | OrderFulfilled) and state is not None:
-        change: Literal["cancelled", "fulfilled"] = "cancelled" if isinstance(event, OrderCancelled) else "fulfilled"
-        return [
-            DemandChange(change=change, event_id=event.id, time=event.time, sku=sku, order_id=state.order_id)
-            for sku in state.skus
-        ]
-    return []
+    if state is None:
+        return []
+    change: Literal["cancelled", "fulfilled"]
+    if isinstance(event, OrderCancelled | OrderFulfilled):
+        change = "cancelled" if isinstance(event, OrderCancelled) else "fulfilled"
+    elif isinstance(event, ShipmentUpdated) and state.shipped and (before is None or not before.shipped):
+        change = "fulfilled"
+    else:
+        return []
+    return [
+        DemandChange(change=change, event_id=event.id, time=event.time, sku=sku, order_id=state.order_id)
+        for sku in state.skus
+    ]
 
 
 def _stockout_id(line: DemandLine, sku: str) -> str:

@@ -57,8 +57,12 @@ class ReturnSettings(BaseModel):
     journey_window_exceeded: bool = Field(
         default=False, description="Tell the customer at once that a late request went to a person."
     )
-    returns_limit: int = Field(default=16, ge=1, le=256, description="Returns tracked per order; later ones are dropped.")
-    seen_ids_limit: int = Field(default=64, ge=1, le=1024, description="Event ids remembered per order to drop duplicates.")
+    returns_limit: int = Field(
+        default=16, ge=1, le=256, description="Returns tracked per order; events of further ones are dropped."
+    )
+    seen_ids_limit: int = Field(
+        default=64, ge=1, le=1024, description="Event ids remembered per order to drop duplicates."
+    )
     early_events_limit: int = Field(
         default=32, ge=1, le=1024, description="Return events held for an order not seen yet; the oldest go first."
     )

@@ -75,11 +75,11 @@ async def test_transitions_guard_expected_state(ledger: Ledger) -> None:
 async def test_status_callbacks_never_regress(ledger: Ledger) -> None:
     await _reserve(ledger)
     await ledger.transition("n1", "sent", now=NOW, provider_message_id="SM1")
-    assert await ledger.record_status("SM1", "delivered", now=NOW)
-    assert not await ledger.record_status("SM1", "sent", now=NOW)  # late, out of order
+    assert await ledger.record_status("SM1", "delivered", now=NOW) is not None
+    assert await ledger.record_status("SM1", "sent", now=NOW) is None  # late, out of order
     row = await ledger.get("n1")
     assert row is not None and row.state == "delivered"
-    assert not await ledger.record_status("SM-unknown", "delivered", now=NOW)
+    assert await ledger.record_status("SM-unknown", "delivered", now=NOW) is None
 
 
 async def test_deferred_rows_come_due(ledger: Ledger) -> None:

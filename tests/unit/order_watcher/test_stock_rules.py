@@ -20,7 +20,7 @@ from services.order_watcher.rules import (
     on_event,
     on_stock,
 )
-from tests.unit.order_watcher.factories import T0, cancelled, fulfilled, order_placed, stock_changed
+from tests.unit.order_watcher.factories import T0, cancelled, fulfilled, order_placed, shipment, stock_changed
 
 pytestmark = pytest.mark.unit
 
@@ -159,6 +159,45 @@ def test_demand_changes_merge_lines_of_one_sku() -> None:
     state = on_event(None, placed, SETTINGS).state
     assert [c.sku for c in demand_changes(fulfilled(T0 + H), state)] == [SKU, "SAUCER"]
     assert demand_changes(fulfilled(T0 + H), None) == []
+
+
+def test_the_first_carrier_scan_closes_the_lines_once() -> None:
+    placed = order_placed()
+    before = on_event(None, placed, SETTINGS).state
+    labelled = shipment("label_created", T0 + H)
+    assert before is not None
+    after_label = on_event(before, labelled, SETTINGS).state
+    assert demand_changes(labelled, after_label, before) == []
+    scanned = shipment("in_transit", T0 + 2 * H)
+    after_scan = on_event(after_label, scanned, SETTINGS).state
+    assert [(c.change, c.sku) for c in demand_changes(scanned, after_scan, after_label)] == [("fulfilled", SKU)]
+    later = shipment("out_for_delivery", T0 + 3 * H)
+    assert demand_changes(later, on_event(after_scan, later, SETTINGS).state, after_scan) == []
+
+
+def test_an_order_closed_before_it_arrived_opens_no_demand() -> None:
+    placed = order_placed()
+    for early in (cancelled(T0 + H), fulfilled(T0 + H), shipment("in_transit", T0 + H)):
+        held = on_event(None, early, SETTINGS).state
+        assert demand_changes(early, held, None) == []  # nothing known of the order yet
+        state = on_event(held, placed, SETTINGS).state
+        assert demand_changes(placed, state, held) == []
+
+
+def test_a_shipped_order_stops_waiting_for_stock() -> None:
+    shelf = Shelf()
+    state = None
+    for n in (1, 2):
+        event = order_placed(f"o-{n}", at=T0 + n * H, customer_id=f"cus-{n}")
+        state = on_event(None, event, SETTINGS).state
+        shelf.order(event)
+    shelf.stock(1, 3)
+    assert shelf.incidents == ["o-2"]
+    scanned = shipment("in_transit", T0 + 4 * H, order_id="o-2")
+    shipped = on_event(state, scanned, SETTINGS).state
+    shelf.order(scanned, shipped)
+    assert shelf.resolved == [("o-2", "fulfilled")]
+    assert shelf.demand is not None and [ln.order_id for ln in shelf.demand.lines] == ["o-1"]
 
 
 def test_demand_state_round_trips_through_json() -> None:

@@ -1,0 +1,154 @@
+"""What customers and providers tell the notifier: profiles, consent, opt-outs, delivery status, replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from schemas import (
+    CloudEvent,
+    CustomerOptedIn,
+    CustomerOptedOut,
+    CustomerUpdated,
+    ProviderEmailEvent,
+    ProviderSmsInbound,
+    ProviderSmsStatus,
+    make_event,
+)
+from services.common.clock import Clock
+from services.common.masking import mask_phone
+from services.notifier.ledger import Delivery, Ledger
+from services.notifier.profiles import ProfileStore
+from services.notifier.providers import SmsMessage, SmsProvider
+from services.notifier.replies import classify_reply
+from services.notifier.settings import NotifierSettings
+
+__all__ = ["Inbound"]
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "forewarn/notifier"
+Emit = Callable[[CloudEvent], Awaitable[None]]
+# Twilio MessageStatus -> ledger state; SendGrid event -> ledger state.
+SMS_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "sent": "sent"}
+EMAIL_SUPPRESSING = {"bounce", "dropped", "spamreport"}
+
+
+class Inbound:
+    def __init__(
+        self, *, ledger: Ledger, profiles: ProfileStore, sms: SmsProvider, settings: NotifierSettings,
+        clock: Clock, emit_customer: Emit, emit_notification: Emit,
+    ) -> None:
+        self.ledger = ledger
+        self.profiles = profiles
+        self.sms = sms
+        self.settings = settings
+        self.clock = clock
+        self.emit_customer = emit_customer
+        self.emit_notification = emit_notification
+
+    # -- customers topic ---------------------------------------------------------------------
+    async def on_customer_event(self, event: CloudEvent) -> None:
+        if isinstance(event, CustomerUpdated):
+            data = event.data
+            await self.profiles.upsert(
+                data.customer_id, now=data.updated_at, store_id=data.store_id, first_name=data.first_name,
+                email=data.email, phone=data.phone, locale=data.locale, timezone=data.timezone,
+                channel_preferences=list(data.channel_preferences) or None,
+                consent={ch: rec.model_dump(mode="json") for ch, rec in data.consent.items()} or None,
+            )
+        elif isinstance(event, CustomerOptedOut | CustomerOptedIn):
+            choice = event.data
+            address: str | None = choice.phone if choice.channel == "sms" else choice.email
+            if address is None and choice.customer_id is not None:
+                stored = await self.profiles.get(choice.customer_id)
+                if stored is not None:
+                    address = stored.phone if choice.channel == "sms" else stored.email
+            if address is None:
+                logger.warning("opt change for %s on %s names no address we know", choice.customer_id, choice.channel)
+                return
+            await self.profiles.set_opt_out(choice.channel, address, opted_out=isinstance(event, CustomerOptedOut),
+                                            source=choice.source, now=choice.at)
+
+    # -- provider-events topic ---------------------------------------------------------------
+    async def on_provider_event(self, event: CloudEvent) -> None:
+        if isinstance(event, ProviderSmsStatus):
+            await self._sms_status(event)
+        elif isinstance(event, ProviderSmsInbound):
+            await self._sms_inbound(event)
+        elif isinstance(event, ProviderEmailEvent):
+            await self._email_event(event)
+
+    async def _sms_status(self, event: ProviderSmsStatus) -> None:
+        data = event.data
+        state = SMS_STATUS.get(data.status)
+        if data.error_code == "21610":
+            await self.profiles.set_opt_out("sms", data.to, opted_out=True, source="twilio_21610",
+                                            now=data.received_at)
+        if state is None:
+            return
+        row = await self.ledger.record_status(data.message_sid, state, now=data.received_at)
+        if row is not None and state in ("delivered", "undelivered", "failed"):
+            await self._outcome(row, "notification.delivered" if state == "delivered" else "notification.failed",
+                                reason=None if state == "delivered" else f"{state}:{data.error_code or ''}")
+
+    async def _sms_inbound(self, event: ProviderSmsInbound) -> None:
+        data = event.data
+        reply = classify_reply(data.body)
+        now = data.received_at
+        if reply in ("stop", "start"):
+            opted_out = reply == "stop"
+            await self.profiles.set_opt_out("sms", data.from_, opted_out=opted_out, source="sms_keyword", now=now)
+            kind = "customer.opted_out" if opted_out else "customer.opted_in"
+            await self.emit_customer(make_event(
+                kind, {"channel": "sms", "phone": data.from_, "source": "sms_keyword", "at": now},
+                source=SOURCE, subject=data.from_, time=now, id=f"{data.message_sid}:{reply}"))
+            logger.info("%s by SMS keyword from %s", kind, mask_phone(data.from_))
+        elif reply == "help":
+            help_text = (f"{self.settings.store_name}: order updates by text. Help: {self.settings.help_url} "
+                         f"or {self.settings.support_phone}. Reply STOP to opt out.")
+            await self.sms.send_sms(SmsMessage(f"help-{data.message_sid}", data.from_, help_text))
+        else:
+            customer_id = await self._customer_for_phone(data.from_)
+            if customer_id is None:
+                logger.info("reply from an unknown number %s", mask_phone(data.from_))
+                return
+            await self.emit_customer(make_event(
+                "customer.replied", {"customer_id": customer_id, "channel": "sms", "received_at": now,
+                                     "body": data.body}, source=SOURCE, subject=customer_id, time=now,
+                id=f"{data.message_sid}:reply"))
+
+    async def _customer_for_phone(self, phone: str) -> str | None:
+        return await self.ledger.customer_for_phone(phone)
+
+    async def _email_event(self, event: ProviderEmailEvent) -> None:
+        data = event.data
+        if data.event in EMAIL_SUPPRESSING:
+            await self.profiles.set_opt_out("email", data.email, opted_out=True, source=data.event,
+                                            now=data.occurred_at)
+        elif data.event == "unsubscribe":
+            await self.profiles.set_opt_out("email", data.email, opted_out=True, source="email_unsubscribe",
+                                            now=data.occurred_at)
+        if data.notification_id is None:
+            return
+        state = {"delivered": "delivered", "bounce": "bounced", "dropped": "failed"}.get(data.event)
+        row = await self.ledger.get(data.notification_id)
+        if state is None or row is None or row.provider_message_id is None:
+            return
+        moved = await self.ledger.record_status(row.provider_message_id, state, now=data.occurred_at)
+        if moved is not None:
+            kind = {"delivered": "notification.delivered", "bounced": "notification.bounced"}.get(
+                state, "notification.failed")
+            await self._outcome(moved, kind, reason=None if state == "delivered" else data.event)
+
+    async def _outcome(self, row: Delivery, type_: str, reason: str | None) -> None:
+        status = type_.split(".", 1)[1]
+        now = self.clock.now()
+        data = {"notification_id": row.notification_id, "incident_ids": [row.incident_id],
+                "customer_id": row.customer_id, "order_id": row.order_id, "channel": row.channel,
+                "status": status, "at": now, "provider": row.provider,
+                "provider_message_id": row.provider_message_id, "reason": reason or (None if status != "failed"
+                                                                                     else "failed")}
+        await self.emit_notification(make_event(type_, {k: v for k, v in data.items() if v is not None},
+                                                source=SOURCE, subject=row.customer_id, time=now,
+                                                id=f"{row.notification_id}:{status}"))

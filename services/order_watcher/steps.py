@@ -1,0 +1,247 @@
+"""What each order_watcher agent does with one message: run the rules over staged state, list what to send.
+
+No Kafka here. A step reads and writes its tables through `Staged` views and returns a `Work`:
+the messages to send and the staged writes. The agent sends the messages, waits for every ack,
+and only then applies the writes (see `staging`), so a crash never leaves state that claims an
+incident was published when it was not.
+
+Three steps, three keys:
+
+* `OrderSteps`  (keyed by order id): order, shipment and payment events, and ticks that fire deadlines.
+  Incidents and withdrawals go to the incident candidates; order lines go to the demand topic by SKU.
+* `StockSteps`  (keyed by SKU): demand changes and stock levels; stockouts go to the candidates.
+* `EscalationSteps` (keyed by customer id): every candidate, in order per customer; a detected
+  incident is counted in the customer's trouble history and published (escalated or not), with
+  an `escalation.opened` when it escalates; a withdrawal is passed on as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from schemas import (
+    CloudEvent,
+    ContractError,
+    IncidentDetected,
+    IncidentDetectedData,
+    IncidentResolved,
+    IncidentResolvedData,
+    StockChanged,
+    make_event,
+)
+from services.common.deadlines import DeadlineIndex, DueEntry
+from services.order_watcher.rules import (
+    Deadline,
+    DemandChange,
+    OrderState,
+    Outcome,
+    SkuDemand,
+    StockOutcome,
+    TroubleHistory,
+    WatchSettings,
+    demand_changes,
+    on_deadline,
+    on_demand,
+    on_event,
+    on_incident,
+    on_stock,
+)
+from services.order_watcher.rules.state import event_digest
+from services.order_watcher.staging import Staged
+
+__all__ = [
+    "CANDIDATES",
+    "DEMAND",
+    "ESCALATIONS",
+    "INCIDENTS",
+    "EscalationSteps",
+    "OrderSteps",
+    "Send",
+    "StockSteps",
+    "Work",
+    "parse_demand_change",
+]
+
+logger = logging.getLogger(__name__)
+
+SOURCE: Final = "forewarn/order-watcher"
+
+CANDIDATES: Final = "candidates"
+"""Incidents and withdrawals on their way to the escalation step (keyed by customer id)."""
+DEMAND: Final = "demand"
+"""Demand changes on their way to the stock step (keyed by SKU)."""
+INCIDENTS: Final = "incidents"
+ESCALATIONS: Final = "escalations"
+
+
+@dataclass(frozen=True)
+class Send:
+    """One message to produce: `to` names the outlet (CANDIDATES, DEMAND, INCIDENTS, ESCALATIONS)."""
+
+    to: str
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class Work:
+    """The outcome of one step: send these, wait for the acks, then `apply()` the staged writes."""
+
+    sends: list[Send] = field(default_factory=list)
+    staged: list[Staged] = field(default_factory=list)
+    published: list[IncidentDetectedData] = field(default_factory=list)
+
+    def apply(self) -> None:
+        for view in self.staged:
+            view.apply()
+
+
+def _detected(incident: IncidentDetectedData) -> CloudEvent:
+    return make_event(
+        "incident.detected", incident, source=SOURCE, subject=incident.customer.id,
+        time=incident.detected_at, id=incident.incident_id,
+    )
+
+
+def _resolved(resolved: IncidentResolvedData) -> CloudEvent:
+    return make_event(
+        "incident.resolved", resolved, source=SOURCE, subject=resolved.customer_id,
+        time=resolved.resolved_at, id=f"{resolved.incident_id}:resolved",
+    )
+
+
+def _candidates(incidents: list[IncidentDetectedData], resolutions: list[IncidentResolvedData]) -> list[Send]:
+    """Detections and withdrawals both go through the escalation step, so per customer they stay in order."""
+    events = [*map(_detected, incidents), *map(_resolved, resolutions)]
+    return [Send(CANDIDATES, event.key(), event.to_bytes()) for event in events]
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_defaults=True)
+    return dumped
+
+
+class OrderSteps:
+    """Order rules over the `order-state` and `order-deadlines` tables (both keyed by order id)."""
+
+    def __init__(self, orders: MutableMapping[str, Any], deadlines: MutableMapping[str, Any],
+                 watch: WatchSettings) -> None:
+        self.orders = orders
+        self.deadlines = deadlines
+        self.watch = watch
+
+    def event(self, event: CloudEvent, partition: int) -> Work:
+        """An order, shipment or payment event of the order `event.subject`."""
+        orders, deadlines = Staged(self.orders), Staged(self.deadlines)
+        work = Work(staged=[orders, deadlines])
+        order_id = event.subject
+        before = _load_order(orders, order_id)
+        if before is not None and event_digest(event.id) in before.seen:
+            return work  # seen: its effects were sent when it was first handled
+        outcome = on_event(before, event, self.watch)
+        self._fold(work, outcome, order_id, orders, DeadlineIndex(deadlines), partition)
+        for change in demand_changes(event, outcome.state, before):
+            work.sends.append(Send(DEMAND, change.sku.encode(), change.model_dump_json().encode()))
+        return work
+
+    def tick(self, now: datetime, partition: int) -> Work:
+        """The stream clock reached `now` on this partition: fire every deadline due by then."""
+        orders, deadlines = Staged(self.orders), Staged(self.deadlines)
+        work = Work(staged=[orders, deadlines])
+        index = DeadlineIndex(deadlines)
+        for entry in index.pop_due(partition, now):
+            state = _load_order(orders, entry.ref)
+            if state is None:
+                continue  # forgotten since
+            outcome = on_deadline(state, Deadline(entry.due, entry.kind, entry.ref), now, self.watch)
+            self._fold(work, outcome, entry.ref, orders, index, partition)
+        return work
+
+    @staticmethod
+    def _fold(work: Work, outcome: Outcome, order_id: str, orders: Staged, index: DeadlineIndex,
+              partition: int) -> None:
+        work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
+        if outcome.state is None:
+            if order_id in orders:
+                del orders[order_id]
+        else:
+            orders[order_id] = _dump(outcome.state)
+        for deadline in outcome.cancel:  # cancel before schedule: a rescheduled deadline stays
+            index.cancel(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))
+        for deadline in outcome.schedule:
+            index.schedule(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))
+
+
+def _load_order(orders: MutableMapping[str, Any], order_id: str) -> OrderState | None:
+    raw = orders.get(order_id)
+    return OrderState.model_validate(raw) if raw is not None else None
+
+
+def parse_demand_change(value: bytes) -> DemandChange:
+    """A demand change from the internal topic; a bad one is a ContractError (no input values in it)."""
+    try:
+        return DemandChange.model_validate_json(value)
+    except ValidationError as exc:
+        raise ContractError.from_validation_error(exc) from None
+
+
+class StockSteps:
+    """Stock rules over the `sku-demand` table (keyed by SKU)."""
+
+    def __init__(self, demand: MutableMapping[str, Any], watch: WatchSettings) -> None:
+        self.demand = demand
+        self.watch = watch
+
+    def change(self, change: DemandChange) -> Work:
+        return self._step(change.sku, lambda current: on_demand(current, change, self.watch))
+
+    def stock(self, event: CloudEvent) -> Work:
+        if not isinstance(event, StockChanged):  # the contract allows only stock.changed on inventory
+            raise ContractError("type", f"unexpected event type {event.type} on inventory")
+        return self._step(event.data.sku, lambda current: on_stock(current, event, self.watch))
+
+    def _step(self, sku: str, rule: Any) -> Work:
+        table = Staged(self.demand)
+        raw = table.get(sku)
+        current = SkuDemand.model_validate(raw) if raw is not None else None
+        outcome: StockOutcome = rule(current)
+        if outcome.demand != current:
+            table[sku] = _dump(outcome.demand)
+        return Work(sends=_candidates(outcome.incidents, outcome.resolutions), staged=[table])
+
+
+class EscalationSteps:
+    """Repeated-trouble rules over the `trouble-history` table (keyed by customer id)."""
+
+    def __init__(self, histories: MutableMapping[str, Any], watch: WatchSettings) -> None:
+        self.histories = histories
+        self.watch = watch
+
+    def candidate(self, event: CloudEvent) -> Work:
+        if isinstance(event, IncidentResolved):
+            return Work(sends=[Send(INCIDENTS, event.key(), event.to_bytes())])
+        if not isinstance(event, IncidentDetected):
+            raise ContractError("type", f"unexpected event type {event.type} among incident candidates")
+        table = Staged(self.histories)
+        customer_id = event.data.customer.id
+        raw = table.get(customer_id)
+        history = TroubleHistory.model_validate(raw) if raw is not None else None
+        outcome = on_incident(history, event.data, None, self.watch)
+        if outcome.history != history and (history is not None or outcome.history.troubles):
+            table[customer_id] = _dump(outcome.history)
+        work = Work(staged=[table], published=[outcome.incident])
+        published = _detected(outcome.incident)
+        work.sends.append(Send(INCIDENTS, published.key(), published.to_bytes()))
+        if outcome.escalation is not None:
+            opened = make_event(
+                "escalation.opened", outcome.escalation, source=SOURCE, subject=outcome.escalation.customer_id,
+                time=outcome.escalation.opened_at, id=outcome.escalation.escalation_id,
+            )
+            work.sends.append(Send(ESCALATIONS, opened.key(), opened.to_bytes()))
+        return work

@@ -1,0 +1,149 @@
+"""Per-order return rules: events and deadlines in, incidents, withdrawals, escalations and deadlines out.
+
+Pure: the clock is the event time, or the `now` a caller passes when it fires deadlines.
+Return events carry only the customer's id; who they are and how to reach them comes from
+the order's order.placed. Return events that arrive before it are held in the state and
+replayed (in event-time order) once the order is known, so the outcome does not depend on
+the order in which the topics deliver. `pending_deadlines` lists every deadline and when it is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from schemas import (
+    CloudEvent,
+    OrderPlaced,
+    RefundIssued,
+    ReturnLabelScanned,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+)
+from services.returns.rules.deadlines import FORGET, LABEL_SCAN, REFUND_ESCALATE, REFUND_SLA, Deadline
+from services.returns.rules.effects import Outcome, Step
+from services.returns.rules.journey import on_label_scanned, on_received, on_refund, on_rejected, on_requested
+from services.returns.rules.refunds import escalate_due, fire_refunds, sla_due
+from services.returns.rules.settings import ReturnSettings
+from services.returns.rules.stalls import fire_stalls, stall_due
+from services.returns.rules.state import ReturnsState, event_digest
+
+__all__ = ["Outcome", "on_deadline", "on_event", "pending_deadlines"]
+
+RETURN_EVENTS = (ReturnRequested, ReturnLabelScanned, ReturnReceived, RefundIssued, ReturnRejected)
+FIRE: dict[str, Callable[[Step, datetime], None]] = {
+    REFUND_SLA: fire_refunds,
+    REFUND_ESCALATE: fire_refunds,
+    LABEL_SCAN: fire_stalls,
+}
+
+
+def on_event(state: ReturnsState | None, event: CloudEvent, settings: ReturnSettings) -> Outcome:
+    """Fold one order.placed or return event into the order's state.
+
+    Any other event (the rest of the `orders` topic), or a duplicate event id, is an Outcome
+    whose state is the very object passed in. Deadlines already due are only scheduled: the
+    caller fires them at its next tick.
+    """
+    if not isinstance(event, (OrderPlaced, *RETURN_EVENTS)):
+        return Outcome(state=state)
+    digest = event_digest(event.id)
+    if state is not None and digest in state.seen:
+        return Outcome(state=state)
+    work = state.model_copy(deep=True) if state is not None else ReturnsState(order_id=event.subject)
+    before = pending_deadlines(state, settings) if state is not None else []
+    store_id = event.data.store_id if isinstance(event, OrderPlaced) and not work.placed else work.store_id
+    settings = settings.for_store(store_id)
+    work.seen = [*work.seen, digest][-settings.seen_ids_limit :]
+    work.last_event_at = max(filter(None, [work.last_event_at, event.time]))
+    step = Step(work, settings)
+    if isinstance(event, OrderPlaced):
+        if not work.placed:  # a second order.placed for the same order changes nothing
+            _place(work, event)
+            held, work.early = work.early, []
+            for early in sorted(held, key=lambda e: (e.time, e.id)):
+                _apply(step, early)
+    elif not work.placed:
+        work.early = [*work.early, event][-settings.early_events_limit :]
+    else:
+        _apply(step, event)
+    return step.finish(work, before, pending_deadlines(work, settings))
+
+
+def _place(state: ReturnsState, event: OrderPlaced) -> None:
+    data = event.data
+    products = {line.product_name for line in data.lines}
+    state.placed_event_id = event.id
+    state.store_id = data.store_id
+    state.customer = data.customer
+    state.order_total = data.total
+    state.product_name = data.lines[0].product_name if len(products) == 1 else None
+    state.order_status_url = data.order_status_url
+
+
+def _apply(step: Step, event: CloudEvent) -> None:
+    """One return event of a placed order."""
+    if isinstance(event, ReturnRequested):
+        on_requested(step, event)
+    elif isinstance(event, ReturnLabelScanned):
+        on_label_scanned(step, event)
+    elif isinstance(event, ReturnReceived):
+        on_received(step, event)
+    elif isinstance(event, RefundIssued):
+        on_refund(step, event)
+    elif isinstance(event, ReturnRejected):
+        on_rejected(step, event)
+
+
+def pending_deadlines(state: ReturnsState, settings: ReturnSettings) -> list[Deadline]:
+    """Every deadline the order waits on now, earliest first: a function of the state alone.
+
+    Per kind, the earliest due return stands for all. With nothing else pending the order is
+    forgotten `retain_for` after its last event; events held for an order that never came,
+    `orphan_ttl` after the first of them.
+    """
+    settings = settings.for_store(state.store_id)
+    oid = state.order_id
+    if not state.placed:
+        return [Deadline(min(e.time for e in state.early) + settings.orphan_ttl, FORGET, oid)] if state.early else []
+    dues: dict[str, list[datetime]] = {REFUND_SLA: [], REFUND_ESCALATE: [], LABEL_SCAN: []}
+    for case in state.returns:
+        for kind, due in (
+            (REFUND_SLA, sla_due(state, case, settings)),
+            (REFUND_ESCALATE, escalate_due(state, case, settings)),
+            (LABEL_SCAN, stall_due(state, case, settings)),
+        ):
+            if due is not None:
+                dues[kind].append(due)
+    deadlines = [Deadline(min(times), kind, oid) for kind, times in dues.items() if times]
+    if not deadlines and state.last_event_at is not None:
+        deadlines.append(Deadline(state.last_event_at + settings.retain_for, FORGET, oid))
+    return sorted(deadlines)
+
+
+def on_deadline(state: ReturnsState, deadline: Deadline, now: datetime, settings: ReturnSettings) -> Outcome:
+    """Fire one deadline the caller found due at `now` (its stream clock).
+
+    The deadline is re-checked against the state: a stale one (rescheduled since, or whose
+    condition cleared) detects nothing. A due FORGET returns state None (drop it).
+    """
+    settings = settings.for_store(state.store_id)
+    current = pending_deadlines(state, settings)
+    before = [d for d in current if d != deadline]  # the caller popped it from its index
+    if deadline.kind == FORGET:
+        if any(d.kind == FORGET and d.due <= now for d in current):
+            return Outcome(state=None, cancel=before)
+        return Outcome(state=state, schedule=sorted(set(current) - set(before)))
+    return _fire(state, deadline.kind, now, settings, before)
+
+
+def _fire(
+    state: ReturnsState, kind: str, now: datetime, settings: ReturnSettings, before: Sequence[Deadline]
+) -> Outcome:
+    work = state.model_copy(deep=True)
+    step = Step(work, settings)
+    fire = FIRE.get(kind)
+    if fire is not None and work.placed:
+        fire(step, now)  # each fires everything of its kind due by now
+    return step.finish(work, before, pending_deadlines(work, settings))

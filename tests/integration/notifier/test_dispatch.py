@@ -1,0 +1,208 @@
+"""The notifier's use cases on a real database, the real SDKs and the fake provider server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas import make_event
+from tests.support.fake_providers import FakeProviders
+from tests.support.notifier import NotifierRig, incident_event, notifier_rig
+
+pytestmark = pytest.mark.integration
+
+NOON_NY = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # 12:00 in New York (EST)
+ELEVEN_PM_NY = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 23:00 in New York
+EIGHT_AM_NY = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)  # 08:00 in New York
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def rig(
+    request: pytest.FixtureRequest, fake_providers: FakeProviders, tmp_path: Path
+) -> AsyncIterator[NotifierRig]:
+    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    async with notifier_rig(fake_providers, NOON_NY, backend=request.param, tmp_dir=str(tmp_path),
+                            postgres_url=postgres) as built:
+        yield built
+
+
+async def test_incident_becomes_one_sms(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    event = incident_event("inc-1", at=NOON_NY)
+    await rig.dispatcher.on_incident(event)
+    await rig.dispatcher.on_incident(event)  # redelivered
+    sends = fake_providers.sends("twilio")
+    assert len(sends) == 1
+    assert "Grace" in sends[0].form["Body"] and "Alpine Down Jacket" in sends[0].form["Body"]
+    assert [e.type for e in rig.emitted] == ["notification.sent"]
+    row = await rig.ledger.find_any(incident_id="inc-1", customer_id="cus_1")
+    assert row is not None and row.state == "sent"
+    assert row.provider_message_id == rig.emitted[0].data.provider_message_id
+
+
+async def test_429_is_retried_after_the_delay_asked(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    fake_providers.script("twilio", [(429, 1), (429, 1)])
+    await rig.dispatcher.on_incident(incident_event("inc-429", at=NOON_NY))
+    sends = fake_providers.sends("twilio")
+    assert len(sends) == 3
+    assert sends[1].at - sends[0].at >= 0.9  # waited for Retry-After
+    assert len(fake_providers.messages) == 1
+    assert rig.outcomes("notification.sent")
+
+
+async def test_500_is_reconciled_not_resent(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    fake_providers.script("twilio", [500])
+    await rig.dispatcher.on_incident(incident_event("inc-500", at=NOON_NY))
+    row = await rig.ledger.find_any(incident_id="inc-500", customer_id="cus_1")
+    assert row is not None and row.state == "ambiguous"
+    assert rig.outcomes("notification.sent") == []
+    await rig.dispatcher.send_due()  # the periodic pass looks it up at the provider
+    row = await rig.ledger.find_any(incident_id="inc-500", customer_id="cus_1")
+    assert row is not None and row.state == "sent" and row.reason == "reconciled"
+    assert len(fake_providers.sends("twilio")) == 1  # no second message
+    assert len(rig.outcomes("notification.sent")) == 1
+
+
+async def test_timeout_is_reconciled_not_resent(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    fake_providers.timeout_delay = 1.5
+    fake_providers.script("twilio", ["timeout"])
+    await rig.dispatcher.on_incident(incident_event("inc-slow", at=NOON_NY))
+    row = await rig.ledger.find_any(incident_id="inc-slow", customer_id="cus_1")
+    assert row is not None and row.state == "ambiguous"
+    fake_providers.wait_for_sends(1)
+    await asyncio.sleep(1.0)  # the provider finishes the request the client gave up on
+    await rig.dispatcher.send_due()
+    row = await rig.ledger.find_any(incident_id="inc-slow", customer_id="cus_1")
+    assert row is not None and row.state == "sent"
+    assert len(fake_providers.sends("twilio")) == 1
+
+
+async def test_500_that_never_arrived_is_sent_again_once(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    fake_providers.script("twilio", [(503, None)])
+    fake_providers.messages.clear()
+    await rig.dispatcher.on_incident(incident_event("inc-lost", at=NOON_NY))
+    fake_providers.messages.clear()  # the provider lost it
+    await rig.dispatcher.send_due()
+    assert len(fake_providers.sends("twilio")) == 2
+    row = await rig.ledger.find_any(incident_id="inc-lost", customer_id="cus_1")
+    assert row is not None and row.state == "sent"
+
+
+async def test_quiet_hours_defer_to_eight_and_survive_a_restart(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    rig.clock.set(ELEVEN_PM_NY)
+    await rig.dispatcher.on_incident(incident_event("inc-night", at=ELEVEN_PM_NY))
+    assert fake_providers.sends("twilio") == []
+    deferred = rig.outcomes("notification.deferred")
+    assert len(deferred) == 1 and deferred[0].data.due_at == EIGHT_AM_NY
+    restarted = await rig.restarted(rig.dispatcher.settings)  # the process died overnight
+    try:
+        rig.clock.set(EIGHT_AM_NY - timedelta(minutes=1))
+        await restarted.send_due()
+        assert fake_providers.sends("twilio") == []
+        rig.clock.set(EIGHT_AM_NY)
+        await restarted.send_due()
+        assert len(fake_providers.sends("twilio")) == 1
+    finally:
+        await restarted.providers.close()
+
+
+async def test_resolved_before_send_is_withdrawn(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    rig.clock.set(ELEVEN_PM_NY)
+    await rig.dispatcher.on_incident(incident_event("inc-gone", at=ELEVEN_PM_NY))
+    await rig.dispatcher.on_resolved("inc-gone", "delivered")
+    rig.clock.set(EIGHT_AM_NY)
+    await rig.dispatcher.send_due()
+    assert fake_providers.sends("twilio") == []
+    suppressed = rig.outcomes("notification.suppressed")
+    assert [e.data.reason for e in suppressed] == ["resolved_before_send"]
+
+
+async def test_two_incidents_on_one_order_give_one_message(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    await rig.dispatcher.on_incident(incident_event("inc-a", at=NOON_NY))
+    rig.clock.set(NOON_NY + timedelta(minutes=3))
+    await rig.dispatcher.on_incident(incident_event("inc-b", at=NOON_NY + timedelta(minutes=3), kind="eta_slipped"))
+    assert len(fake_providers.sends("twilio")) == 1
+    assert [e.data.reason for e in rig.outcomes("notification.suppressed")] == ["coalesced"]
+
+
+async def test_opted_out_customer_gets_nothing(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    for channel, address in (("sms", "+14155550123"), ("email", "grace@example.com")):
+        await rig.inbound.on_customer_event(make_event(
+            "customer.opted_out", {"customer_id": "cus_1", "channel": channel, "phone": None, "email": None,
+                                   **({"phone": address} if channel == "sms" else {"email": address}),
+                                   "source": "store", "at": NOON_NY},
+            source="store/acme", subject="cus_1", time=NOON_NY))
+    await rig.dispatcher.on_incident(incident_event("inc-out", at=NOON_NY))
+    assert fake_providers.sends("twilio") == [] and fake_providers.sends("sendgrid") == []
+    assert [e.data.reason for e in rig.outcomes("notification.suppressed")] == ["opted_out"]
+
+
+async def test_stop_reply_stops_the_next_sms_and_email_takes_over(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    inbound = make_event("provider.sms_inbound", {"message_sid": "SMin1", "from": "+14155550123",
+                                                  "to": "+15005550006", "body": "  stop ", "received_at": NOON_NY},
+                         source="twilio", subject="SMin1", time=NOON_NY)
+    await rig.inbound.on_provider_event(inbound)
+    assert [e.type for e in rig.emitted] == ["customer.opted_out"]
+    await rig.dispatcher.on_incident(incident_event("inc-after-stop", at=NOON_NY))
+    assert fake_providers.sends("twilio") == []
+    assert len(fake_providers.sends("sendgrid")) == 1  # the customer still hears from us, by email
+    start = make_event("provider.sms_inbound", {"message_sid": "SMin2", "from": "+14155550123",
+                                                "to": "+15005550006", "body": "START", "received_at": NOON_NY},
+                       source="twilio", subject="SMin2", time=NOON_NY)
+    await rig.inbound.on_provider_event(start)
+    await rig.dispatcher.on_incident(incident_event("inc-after-start", at=NOON_NY, order_id="ord-2"))
+    assert len(fake_providers.sends("twilio")) == 1
+
+
+async def test_help_is_answered(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    help_event = make_event("provider.sms_inbound", {"message_sid": "SMh", "from": "+14155550123",
+                                                     "to": "+15005550006", "body": "Help", "received_at": NOON_NY},
+                            source="twilio", subject="SMh", time=NOON_NY)
+    await rig.inbound.on_provider_event(help_event)
+    sends = fake_providers.sends("twilio")
+    assert len(sends) == 1 and "STOP" in sends[0].form["Body"]
+
+
+async def test_status_callbacks_update_without_regressing(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    await rig.dispatcher.on_incident(incident_event("inc-cb", at=NOON_NY))
+    sid = rig.outcomes("notification.sent")[0].data.provider_message_id
+
+    def status(value: str) -> object:
+        return make_event("provider.sms_status", {"message_sid": sid, "status": value, "to": "+14155550123",
+                                                  "received_at": NOON_NY}, source="twilio", subject=sid, time=NOON_NY)
+
+    await rig.inbound.on_provider_event(status("delivered"))  # type: ignore[arg-type]
+    await rig.inbound.on_provider_event(status("sent"))  # type: ignore[arg-type]
+    row = await rig.ledger.find_any(incident_id="inc-cb", customer_id="cus_1")
+    assert row is not None and row.state == "delivered"
+    assert len(rig.outcomes("notification.delivered")) == 1
+
+
+async def test_bounce_suppresses_the_address(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    bounce = make_event("provider.email_event",
+                        {"sg_event_id": "sg1", "event": "bounce", "email": "grace@example.com", "occurred_at": NOON_NY},
+                        source="sendgrid", subject="sg1", time=NOON_NY)
+    await rig.inbound.on_provider_event(bounce)
+    event = incident_event("inc-mail", at=NOON_NY, phone=None)
+    await rig.dispatcher.on_incident(event)
+    assert fake_providers.sends("sendgrid") == []
+    assert len(rig.outcomes("notification.suppressed")) == 1
+    profile = await rig.profiles.profile_for(customer_id="cus_1", store_id="acme", first_name="Grace",
+                                             email="Grace@Example.com", phone=None, locale="en", timezone=None)
+    assert profile.email_suppressed
+
+
+async def test_frequency_cap_holds_the_fourth_message(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    for i in range(4):
+        rig.clock.set(NOON_NY + timedelta(minutes=20 * i))
+        await rig.dispatcher.on_incident(incident_event(f"inc-cap-{i}", at=rig.clock.now(), order_id=f"ord-c{i}"))
+    assert len(fake_providers.sends("twilio")) == 3
+    held = rig.outcomes("notification.deferred") + rig.outcomes("notification.suppressed")
+    assert [e.data.reason for e in held] == ["frequency_cap"]

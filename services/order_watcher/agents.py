@@ -58,7 +58,9 @@ def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: 
     partitions = common.partitions
 
     def table(name: str) -> Any:
-        return {}
+        """A changelogged table of state as JSON bytes per key, stored as they are (see `steps`)."""
+        schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw")
+        return app.Table(name, default=None, partitions=partitions, schema=schema)
 
     order_inputs = full_names(common, [ORDERS, SHIPMENTS, PAYMENTS])
     tick_name, demand_name, candidates_name = (common.topic(t) for t in INTERNAL_TOPICS)
@@ -72,7 +74,8 @@ def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: 
     install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=partitions, clock=clock)
 
     # -- by order id: orders, shipments, payments and ticks -------------------------------------------
-    order_steps = steps.OrderSteps(table("order-state"), table("order-deadlines"), watch)
+    deadlines = app.Table("order-deadlines", default=None, partitions=partitions, key_type=str)  # small JSON lists
+    order_steps = steps.OrderSteps(table("order-state"), deadlines, watch)
     order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)

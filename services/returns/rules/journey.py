@@ -86,7 +86,7 @@ def on_refund(step: Step, event: RefundIssued) -> None:
     case.refunded_at = min(filter(None, [case.refunded_at, data.issued_at]))
     for mark in step.state.live(case.return_id, *WAITING_ON_STORE):
         step.resolve(mark, "refund_issued", event.time)
-    if False:
+    if not step.settings.journey_refund_issued:
         return
     facts = {
         "amount": data.amount,

@@ -34,8 +34,9 @@ PARTITIONS = 2
 def start_watcher(kafka: str, prefix: str, tmp_path: Path, **watch: str) -> ServiceProcess:
     """order_watcher as a process on 2 partitions, ticking every 0.5 s; `watch` sets FOREWARN_WATCH_* knobs."""
     env = {
-        "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix, "FOREWARN_PARTITIONS": str(PARTITIONS),
-        "FOREWARN_DATA_DIR": str(tmp_path / "data"), "FOREWARN_TICK_INTERVAL_S": "0.5",
+        "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix,
+        "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(tmp_path / "data"),
+        "FOREWARN_TICK_INTERVAL_S": "0.5",
         # A worker killed with SIGKILL stays in its consumer group until its session times out;
         # a short one lets the restarted worker take its partitions back in seconds, not a minute.
         "BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1",

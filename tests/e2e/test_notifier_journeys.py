@@ -1,0 +1,142 @@
+"""The notifier as its own process on the real broker: consent, coalescing, STOP, quiet hours, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas import CloudEvent, make_event
+from tests.support.fake_providers import FakeProviders
+from tests.support.kafka_io import produce, read_topic, rewind_group
+from tests.support.notifier import incident_event
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Deployment:
+    kafka: str
+    prefix: str
+    notifier: ServiceProcess
+    fake: FakeProviders
+
+    def publish(self, topic: str, *events: CloudEvent) -> None:
+        asyncio.run(produce(self.kafka, self.prefix + topic, [(e.key(), e.to_bytes()) for e in events]))
+
+    def sms_to(self, phone: str) -> list[str]:
+        return [r.form["Body"] for r in self.fake.sends("twilio") if r.form.get("To") == phone]
+
+    def wait_sms(self, phone: str, count: int, timeout: float = 30.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.sms_to(phone)) < count:
+            time.sleep(0.1)
+        return self.sms_to(phone)
+
+
+def _window_opening_in(seconds: int) -> tuple[str, str]:
+    """An SMS window (UTC customer) that opens `seconds` from now and stays open an hour."""
+    opens = datetime.now(UTC) + timedelta(seconds=seconds)
+    closes = opens + timedelta(hours=1)
+    return opens.strftime("%H:%M:%S"), closes.strftime("%H:%M:%S")
+
+
+@pytest.fixture(scope="module")
+def deployment(kafka: str, fake_providers_server: FakeProviders, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Deployment]:
+    tmp = tmp_path_factory.mktemp("notifier-e2e")
+    prefix = f"e2e{int(time.time() * 1000) % 10**9}-"
+    window_start, window_end = _window_opening_in(25)
+    env = {
+        "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix, "FOREWARN_PARTITIONS": "2",
+        "FOREWARN_DATA_DIR": str(tmp / "data"), "FOREWARN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'n.db'}",
+        "FOREWARN_NOTIFIER_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN": "test-auth-token-not-real",
+        "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006",
+        "FOREWARN_NOTIFIER_TWILIO_BASE_URL": fake_providers_server.url,
+        "FOREWARN_NOTIFIER_SENDGRID_API_KEY": "SG.test-key", "FOREWARN_NOTIFIER_SENDGRID_HOST": fake_providers_server.url,
+        # Quiet hours are real: the window opens 25 s after start, so early SMS are deferred, then sent.
+        "FOREWARN_NOTIFIER_SMS_WINDOW_START": window_start, "FOREWARN_NOTIFIER_SMS_WINDOW_END": window_end,
+        "FOREWARN_NOTIFIER_STORE_TIMEZONE": "UTC", "FOREWARN_NOTIFIER_DEFERRED_POLL_S": "0.5",
+    }
+    fake_providers_server.reset()
+    notifier = ServiceProcess("services.notifier", env, tmp).start()
+    try:
+        yield Deployment(kafka, prefix, notifier, fake_providers_server)
+    finally:
+        notifier.stop()
+
+
+def test_sms_outside_the_window_is_deferred_then_sent(deployment: Deployment) -> None:
+    now = datetime.now(UTC)
+    deployment.publish("incidents", incident_event("inc-e2e-night", at=now, customer_id="cus_night",
+                                                   phone="+14155550201", timezone="UTC", order_id="ord-night"))
+    notifications = asyncio.run(read_topic(deployment.kafka, deployment.prefix + "notifications", expect=1))
+    assert any(b"notification.deferred" in (r.value or b"") for r in notifications), deployment.notifier.log()[-3000:]
+    assert deployment.sms_to("+14155550201") == []
+    sent = deployment.wait_sms("+14155550201", 1, timeout=60)
+    assert len(sent) == 1 and "Grace" in sent[0]
+
+
+def test_opted_out_customer_gets_nothing(deployment: Deployment) -> None:
+    now = datetime.now(UTC)
+    for channel, field, address in (("sms", "phone", "+14155550202"), ("email", "email", "out@example.com")):
+        deployment.publish("customers", make_event(
+            "customer.opted_out", {"customer_id": "cus_out", "channel": channel, field: address,
+                                   "source": "store", "at": now},
+            source="store/acme", subject="cus_out", time=now))
+    time.sleep(2)
+    deployment.publish("incidents", incident_event("inc-e2e-out", at=now, customer_id="cus_out",
+                                                   phone="+14155550202", email="out@example.com", order_id="ord-out",
+                                                   timezone="UTC"))
+    records = asyncio.run(read_topic(deployment.kafka, deployment.prefix + "notifications", expect=10, timeout=8))
+    mine = [r for r in records if b"inc-e2e-out" in (r.value or b"")]
+    assert len(mine) == 1 and b"notification.suppressed" in (mine[0].value or b"") and b"opted_out" in (
+        mine[0].value or b"")
+    assert deployment.sms_to("+14155550202") == []
+    assert not [r for r in deployment.fake.sends("sendgrid") if "out@example.com" in str(r.json)]
+
+
+def test_two_incidents_on_one_order_give_one_message_and_stop_stops_the_next(deployment: Deployment) -> None:
+    phone = "+14155550203"
+    deployment.wait_sms("+14155550201", 1, timeout=60)  # the window is open now
+    now = datetime.now(UTC)
+    deployment.publish("incidents",
+                       incident_event("inc-e2e-a", at=now, customer_id="cus_two", phone=phone, order_id="ord-two",
+                                          timezone="UTC"),
+                       incident_event("inc-e2e-b", at=now + timedelta(minutes=2), customer_id="cus_two", phone=phone,
+                                      order_id="ord-two", kind="eta_slipped", timezone="UTC"))
+    assert len(deployment.wait_sms(phone, 1)) == 1
+    time.sleep(3)
+    assert len(deployment.sms_to(phone)) == 1  # the second incident was coalesced
+    deployment.publish("provider-events", make_event(
+        "provider.sms_inbound", {"message_sid": "SMe2e-stop", "from": phone, "to": "+15005550006",
+                                 "body": " Stop ", "received_at": now}, source="twilio", subject="SMe2e-stop",
+        time=now))
+    time.sleep(3)
+    deployment.publish("incidents", incident_event("inc-e2e-c", at=now, customer_id="cus_two", phone=phone,
+                                                   order_id="ord-three", email=None, timezone="UTC"))
+    time.sleep(4)
+    assert len(deployment.sms_to(phone)) == 1  # STOP held
+
+
+def test_replay_from_offset_zero_makes_no_new_provider_calls(deployment: Deployment) -> None:
+    deployment.wait_sms("+14155550201", 1, timeout=60)
+    time.sleep(2)
+    before = len(deployment.fake.sends("twilio")) + len(deployment.fake.sends("sendgrid"))
+    assert before >= 2
+    deployment.notifier.stop()
+    group = f"{deployment.prefix}forewarn-notifier"
+    assert asyncio.run(rewind_group(deployment.kafka, group, deployment.prefix + "incidents")) == 2
+    deployment.notifier.start()
+    time.sleep(8)
+    log = deployment.notifier.log()
+    assert "already handled" in log  # the replayed incidents were seen again
+    after = len(deployment.fake.sends("twilio")) + len(deployment.fake.sends("sendgrid"))
+    assert after == before

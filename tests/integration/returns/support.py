@@ -1,0 +1,103 @@
+"""Helpers for the returns service's integration tests: run it, build return events, read what it published."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas import CloudEvent, make_event, parse_event
+from tests.support.kafka_io import produce, read_topic
+from tests.support.processes import ServiceProcess
+
+__all__ = [
+    "PARTITIONS",
+    "events_on",
+    "received",
+    "refunded",
+    "send",
+    "start_returns",
+    "wait_consumed",
+]
+
+GROUP = "forewarn-returns"
+PARTITIONS = 2
+
+
+def start_returns(kafka: str, prefix: str, tmp_path: Path, **knobs: str) -> ServiceProcess:
+    """The returns service as a process on 2 partitions, ticking every 0.5 s; `knobs` set FOREWARN_RETURNS_*."""
+    env = {
+        "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix,
+        "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(tmp_path / "data"),
+        "FOREWARN_TICK_INTERVAL_S": "0.5",
+        # A worker killed with SIGKILL stays in its consumer group until its session times out;
+        # a short one lets the restarted worker take its partitions back in seconds, not a minute.
+        "BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1",
+        **{f"FOREWARN_RETURNS_{name.upper()}": value for name, value in knobs.items()},
+    }
+    return ServiceProcess("services.returns", env, tmp_path).start()
+
+
+def send(kafka: str, topic: str, events: Iterable[CloudEvent]) -> None:
+    asyncio.run(produce(kafka, topic, [(e.key(), e.to_bytes()) for e in events]))
+
+
+def events_on(kafka: str, topic: str, *, expect: int, settle: float, timeout: float = 60.0) -> list[CloudEvent]:
+    """Every event on `topic`, read from the start until `expect` arrived and `settle` more seconds passed."""
+    records = asyncio.run(read_topic(kafka, topic, expect=expect, timeout=timeout, settle=settle))
+    return [parse_event(r.value or b"") for r in records]
+
+
+def _return_event(type_: str, data: dict[str, Any], at: datetime) -> CloudEvent:
+    return make_event(type_, data, source="store/acme", subject=data["order_id"], time=at)
+
+
+def received(order_id: str, at: datetime, *, return_id: str = "ret-1", customer_id: str = "cus_1") -> CloudEvent:
+    """The return parcel of `order_id` arrived at `at`."""
+    data = {
+        "return_id": return_id, "order_id": order_id, "customer_id": customer_id,
+        "lines": [{"sku": "TR2-42", "product_name": "Trail Runner 2 shoes", "quantity": 1}],
+        "refund_amount": {"amount": "89.00", "currency": "USD"}, "received_at": at,
+    }
+    return _return_event("return.received", data, at)
+
+
+def refunded(order_id: str, at: datetime, *, return_id: str = "ret-1", customer_id: str = "cus_1") -> CloudEvent:
+    """The refund for the return was issued at `at`."""
+    data = {
+        "refund_id": f"ref-{return_id}", "return_id": return_id, "order_id": order_id, "customer_id": customer_id,
+        "amount": {"amount": "89.00", "currency": "USD"}, "method": "original_payment", "issued_at": at,
+    }
+    return _return_event("refund.issued", data, at)
+
+
+async def _consumed(kafka: str, group: str, topics: Iterable[str]) -> bool:
+    """True when `group` has committed every partition of `topics` up to its end (lag 0)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+        return all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def wait_consumed(kafka: str, prefix: str, topics: Iterable[str], timeout: float = 30.0) -> None:
+    """Wait until the returns service's group has committed everything on these (unprefixed) topics."""
+    names = [prefix + t for t in topics]
+    deadline = time.monotonic() + timeout
+    while not asyncio.run(_consumed(kafka, prefix + GROUP, names)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"returns did not consume {names} within {timeout}s")
+        time.sleep(0.3)

@@ -1,0 +1,82 @@
+"""The refund SLA on the real broker: overdue exactly once, never for a refund in time, and across a SIGKILL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas import CloudEvent
+from tests.integration.returns.support import events_on, received, refunded, send, start_returns, wait_consumed
+from tests.support.events import order_placed
+
+pytestmark = pytest.mark.integration
+
+SLA = timedelta(hours=24)
+
+
+def _kinds(events: list[CloudEvent], order_id: str) -> list[str]:
+    return [e.data.kind for e in events if e.type == "incident.detected" and e.data.order_id == order_id]
+
+
+def test_no_refund_within_the_sla_is_one_overdue_and_a_refund_at_three_hours_is_none(
+    kafka: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    service = start_returns(kafka, topic_prefix, tmp_path)
+    try:
+        now = datetime.now(UTC)
+        received_at = now - SLA + timedelta(seconds=8)  # the 24 h SLA runs out 8 s from now
+        orders = [order_placed(oid, placed_at=now - timedelta(days=6), customer_id=f"cus-{oid}")
+                  for oid in ("ord-late", "ord-prompt")]
+        send(kafka, f"{topic_prefix}orders", orders)
+        send(kafka, f"{topic_prefix}returns", [
+            received("ord-late", received_at, customer_id="cus-ord-late"),
+            received("ord-prompt", received_at, customer_id="cus-ord-prompt"),
+            refunded("ord-prompt", received_at + timedelta(hours=3), customer_id="cus-ord-prompt"),
+        ])
+        # Two receipts, then one overdue; the settle covers several ticks past both deadlines.
+        events = events_on(kafka, f"{topic_prefix}incidents", expect=3, settle=4.0, timeout=60)
+        escalations = events_on(kafka, f"{topic_prefix}escalations", expect=0, settle=0.5, timeout=5)
+    finally:
+        service.stop()
+    log = service.log()[-4000:]
+
+    assert datetime.now(UTC) > received_at + SLA + timedelta(seconds=3), "the deadline must have passed"
+    assert _kinds(events, "ord-late") == ["return_received", "refund_overdue"], log
+    assert _kinds(events, "ord-prompt") == ["return_received"], log
+    overdue = next(e for e in events if e.type == "incident.detected" and e.data.kind == "refund_overdue")
+    assert overdue.subject == "cus-ord-late"
+    assert overdue.id == overdue.data.incident_id
+    assert overdue.data.detected_at == received_at + SLA  # event time, not the tick's
+    assert overdue.data.customer.phone == "+14155550123"  # from order.placed
+    assert escalations == []
+    assert len(events) == 3, log
+
+
+def test_a_worker_killed_between_receipt_and_deadline_still_reports_one_overdue(
+    kafka: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    service = start_returns(kafka, topic_prefix, tmp_path)
+    try:
+        now = datetime.now(UTC)
+        received_at = now - SLA + timedelta(seconds=6)
+        due = received_at + SLA
+        send(kafka, f"{topic_prefix}orders", [order_placed("ord-kill", placed_at=now - timedelta(days=6))])
+        send(kafka, f"{topic_prefix}returns", [received("ord-kill", received_at)])
+        wait_consumed(kafka, topic_prefix, ["orders", "returns"])  # its state and deadline are in the changelogs
+        service.kill()
+        killed_at = datetime.now(UTC)
+        service.start()
+        events = events_on(kafka, f"{topic_prefix}incidents", expect=2, settle=4.0, timeout=60)
+    finally:
+        service.stop()
+    log = service.log()
+
+    assert killed_at < due, "the worker must die before the deadline, or this proves nothing"
+    first_run = log.split("----- start #2 -----")[0]
+    assert "incident refund_overdue" not in first_run, first_run[-3000:]
+    assert _kinds(events, "ord-kill") == ["return_received", "refund_overdue"], log[-4000:]
+    overdue = [e for e in events if e.data.kind == "refund_overdue"]
+    assert len(overdue) == 1
+    assert overdue[0].data.detected_at == due

@@ -1,0 +1,118 @@
+"""The agents' steps over plain dicts: what is sent, and that state is written only after the sends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from schemas import ContractError, parse_event
+from services.order_watcher.rules import DemandChange, WatchSettings
+from services.order_watcher.staging import Staged
+from services.order_watcher.steps import (
+    CANDIDATES,
+    DEMAND,
+    ESCALATIONS,
+    INCIDENTS,
+    EscalationSteps,
+    OrderSteps,
+    StockSteps,
+    Work,
+    parse_demand_change,
+)
+from tests.unit.order_watcher.factories import T0, cancelled, order_placed, stock_changed, succeeded
+
+pytestmark = pytest.mark.unit
+
+H = timedelta(hours=1)
+WATCH = WatchSettings()
+
+
+def order_steps() -> tuple[OrderSteps, dict[str, Any], dict[str, Any]]:
+    orders: dict[str, Any] = {}
+    deadlines: dict[str, Any] = {}
+    return OrderSteps(orders, deadlines, WATCH), orders, deadlines
+
+
+def test_staged_writes_reach_the_table_only_on_apply() -> None:
+    table: dict[str, Any] = {"a": 1, "b": 2}
+    view = Staged(table)
+    view["a"] = 10
+    view["c"] = 3
+    del view["b"]
+    assert (view["a"], view.get("b"), "c" in view, sorted(view)) == (10, None, True, ["a", "c"])
+    assert table == {"a": 1, "b": 2}
+    view.apply()
+    assert table == {"a": 10, "c": 3}
+    with pytest.raises(KeyError):
+        del view["b"]
+
+
+def test_an_order_event_sends_its_lines_by_sku_and_writes_state_after() -> None:
+    steps, orders, deadlines = order_steps()
+    work = steps.event(order_placed("o-1"), partition=0)
+    assert [(s.to, s.key) for s in work.sends] == [(DEMAND, b"MUG-BLUE")]
+    assert DemandChange.model_validate_json(work.sends[0].value).order_id == "o-1"
+    assert orders == {} and deadlines == {}  # nothing written before the sends are acknowledged
+    work.apply()
+    assert set(orders) == {"o-1"} and deadlines
+    again = steps.event(order_placed("o-1"), partition=0)
+    assert again.sends == []  # the same event id twice: handled once
+
+
+def test_a_tick_fires_what_is_due_as_candidates_keyed_by_customer() -> None:
+    steps, _, _ = order_steps()
+    steps.event(order_placed("o-1", ship_by=H), partition=1).apply()
+    assert steps.tick(T0 + H, partition=1).sends == []  # within the grace
+    work = steps.tick(T0 + 4 * H, partition=1)
+    assert [(s.to, s.key) for s in work.sends] == [(CANDIDATES, b"cus-1")]
+    event = parse_event(work.sends[0].value, topic="incidents")
+    assert (event.type, event.data.kind) == ("incident.detected", "not_shipped")
+    work.apply()
+    assert steps.tick(T0 + 5 * H, partition=1).sends == []  # fired once
+
+
+def test_a_cancelled_order_closes_its_lines() -> None:
+    steps, _, _ = order_steps()
+    steps.event(order_placed("o-1"), partition=0).apply()
+    assert steps.event(succeeded(T0 + H), partition=0).sends == []
+    sends = steps.event(cancelled(T0 + 2 * H), partition=0).sends
+    assert [(s.to, DemandChange.model_validate_json(s.value).change) for s in sends] == [(DEMAND, "cancelled")]
+
+
+def test_stock_steps_send_stockouts_for_the_latest_orders() -> None:
+    table: dict[str, Any] = {}
+    stock = StockSteps(table, WATCH)
+    order_work = [order_steps()[0].event(order_placed(f"o-{n}", at=T0 + n * H, customer_id=f"cus-{n}"), 0)
+                  for n in (1, 2, 3)]
+    for work in order_work:
+        stock.change(parse_demand_change(work.sends[0].value)).apply()
+    work = stock.stock(stock_changed(1, T0 + 4 * H))
+    assert [(s.to, s.key) for s in work.sends] == [(CANDIDATES, b"cus-2"), (CANDIDATES, b"cus-3")]
+    with pytest.raises(ContractError):
+        parse_demand_change(b'{"change": "placed"}')
+
+
+def test_escalation_publishes_the_second_trouble_escalated_and_passes_withdrawals_on() -> None:
+    table: dict[str, Any] = {}
+    escalation = EscalationSteps(table, WATCH)
+    candidates: list[Work] = []
+    for n in (1, 2):
+        steps, _, _ = order_steps()
+        steps.event(order_placed(f"o-{n}", ship_by=H), partition=0).apply()
+        candidates.append(steps.tick(T0 + 4 * H, partition=0))
+    first = escalation.candidate(parse_event(candidates[0].sends[0].value, topic="incidents"))
+    assert [s.to for s in first.sends] == [INCIDENTS] and table == {}
+    first.apply()
+    second = escalation.candidate(parse_event(candidates[1].sends[0].value, topic="incidents"))
+    assert [s.to for s in second.sends] == [INCIDENTS, ESCALATIONS]
+    published = parse_event(second.sends[0].value, topic="incidents")
+    assert published.data.escalate and published.data.escalation_tier == 1
+    resolved = order_steps()[0]
+    resolved.event(order_placed("o-3", ship_by=H), partition=0).apply()
+    fired = resolved.tick(T0 + 4 * H, partition=0)
+    fired.apply()
+    withdrawal = resolved.event(cancelled(T0 + 5 * H, order_id="o-3"), partition=0).sends
+    passed = escalation.candidate(parse_event(withdrawal[0].value, topic="incidents"))
+    assert [(s.to, s.value) for s in passed.sends] == [(INCIDENTS, withdrawal[0].value)]

@@ -9,7 +9,9 @@ Timers: deferred messages whose time has come (they live in the ledger, so they 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +93,18 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
 
     @app.agent(raw_topic(app, *incident_names), concurrency=1)
     async def notify(stream: Any) -> None:
-        async for event in stream.events():
-            await guard.handle(event, on_incident_event)
+        # Batches are acked only after every event in them is handled; within a batch, customers are
+        # served concurrently (the dispatcher bounds provider calls) and each customer's events in order.
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
+            by_customer: dict[bytes | None, list[Any]] = defaultdict(list)
+            for event in batch:
+                by_customer[event.message.key].append(event)
+
+            async def handle_in_order(events: list[Any]) -> None:
+                for event in events:
+                    await guard.handle(event, on_incident_event)
+
+            await asyncio.gather(*(handle_in_order(events) for events in by_customer.values()))
 
     @app.agent(raw_topic(app, *customer_names), concurrency=1)
     async def keep_profiles(stream: Any) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "events_on",
     "received",
     "refunded",
+    "requested",
     "send",
     "start_returns",
     "wait_consumed",
@@ -66,6 +67,17 @@ def received(order_id: str, at: datetime, *, return_id: str = "ret-1", customer_
         "refund_amount": {"amount": "89.00", "currency": "USD"}, "received_at": at,
     }
     return _return_event("return.received", data, at)
+
+
+def requested(order_id: str, at: datetime, *, delivered_at: datetime, return_id: str = "ret-1",
+              customer_id: str = "cus_1") -> CloudEvent:
+    """The customer asked at `at` to return what was delivered at `delivered_at`."""
+    data = {
+        "return_id": return_id, "order_id": order_id, "customer_id": customer_id,
+        "lines": [{"sku": "TR2-42", "product_name": "Trail Runner 2 shoes", "quantity": 1}],
+        "reason": "size_too_small", "requested_at": at, "order_delivered_at": delivered_at,
+    }
+    return _return_event("return.requested", data, at)
 
 
 def refunded(order_id: str, at: datetime, *, return_id: str = "ret-1", customer_id: str = "cus_1") -> CloudEvent:

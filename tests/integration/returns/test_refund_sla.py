@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from schemas import CloudEvent
-from tests.integration.returns.support import events_on, received, refunded, send, start_returns, wait_consumed
+from tests.integration.returns.support import (
+    events_on,
+    received,
+    refunded,
+    requested,
+    send,
+    start_returns,
+    wait_consumed,
+)
 from tests.support.events import order_placed
+from tests.support.kafka_io import produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +37,20 @@ def test_no_refund_within_the_sla_is_one_overdue_and_a_refund_at_three_hours_is_
     try:
         now = datetime.now(UTC)
         received_at = now - SLA + timedelta(seconds=8)  # the 24 h SLA runs out 8 s from now
-        orders = [order_placed(oid, placed_at=now - timedelta(days=6), customer_id=f"cus-{oid}")
-                  for oid in ("ord-late", "ord-prompt")]
+        orders = [order_placed(oid, placed_at=now - timedelta(days=60), customer_id=f"cus-{oid}")
+                  for oid in ("ord-late", "ord-prompt", "ord-window")]
         send(kafka, f"{topic_prefix}orders", orders)
         send(kafka, f"{topic_prefix}returns", [
             received("ord-late", received_at, customer_id="cus-ord-late"),
             received("ord-prompt", received_at, customer_id="cus-ord-prompt"),
             refunded("ord-prompt", received_at + timedelta(hours=3), customer_id="cus-ord-prompt"),
+            requested("ord-window", now, delivered_at=now - timedelta(days=40), customer_id="cus-ord-window"),
         ])
+        asyncio.run(produce(kafka, f"{topic_prefix}returns", [(b"ord-bad", b"{not json")]))
         # Two receipts, then one overdue; the settle covers several ticks past both deadlines.
         events = events_on(kafka, f"{topic_prefix}incidents", expect=3, settle=4.0, timeout=60)
-        escalations = events_on(kafka, f"{topic_prefix}escalations", expect=0, settle=0.5, timeout=5)
+        escalations = events_on(kafka, f"{topic_prefix}escalations", expect=1, settle=0.5, timeout=10)
+        dead = asyncio.run(read_topic(kafka, f"{topic_prefix}returns.dlq", expect=1, timeout=10))
     finally:
         service.stop()
     log = service.log()[-4000:]
@@ -50,8 +63,12 @@ def test_no_refund_within_the_sla_is_one_overdue_and_a_refund_at_three_hours_is_
     assert overdue.id == overdue.data.incident_id
     assert overdue.data.detected_at == received_at + SLA  # event time, not the tick's
     assert overdue.data.customer.phone == "+14155550123"  # from order.placed
-    assert escalations == []
     assert len(events) == 3, log
+    # A request 40 days after delivery (window 30 days) goes to a person, and is not refused.
+    assert [(e.type, e.subject, e.data.reason, e.data.tier) for e in escalations] == [
+        ("escalation.opened", "cus-ord-window", "return_window_exceeded", 2)
+    ], log
+    assert [r.value for r in dead] == [b"{not json"]
 
 
 def test_a_worker_killed_between_receipt_and_deadline_still_reports_one_overdue(

@@ -17,6 +17,7 @@ table writes are applied and before the source message can be committed (see `st
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -59,8 +60,7 @@ def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: 
 
     def table(name: str) -> Any:
         """A changelogged table of state as JSON bytes per key, stored as they are (see `steps`)."""
-        schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw")
-        return app.Table(name, default=None, partitions=partitions, schema=schema)
+        return app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes)
 
     order_inputs = full_names(common, [ORDERS, SHIPMENTS, PAYMENTS])
     tick_name, demand_name, candidates_name = (common.topic(t) for t in INTERNAL_TOPICS)
@@ -81,10 +81,11 @@ def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
         async for event in stream.events():
-            partition = event.message.partition
+            partition, offset = event.message.partition, event.message.offset
             if event.message.topic == tick_name:
+                dead_letter = partial(_dead_letter_deadlines, order_guard, tick_name, partition, offset)
                 on_tick = partial(_tick, order_steps, partition)
-                await order_guard.handle(event, _delivering(on_tick, outlets), parse=False)
+                await order_guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
             else:
                 on_event = partial(_order_event, order_steps, partition)
                 await order_guard.handle(event, _delivering(on_event, outlets))
@@ -124,7 +125,18 @@ def _order_event(order_steps: steps.OrderSteps, partition: int, event: CloudEven
     return order_steps.event(event, partition)
 
 
-def _delivering(step: Callable[[Any], steps.Work], outlets: Mapping[str, faust.TopicT]) -> Handler:
+async def _dead_letter_deadlines(guard: Guard, topic: str, partition: int, offset: int, work: steps.Work) -> None:
+    """Deadlines a tick could not fire go to the tick topic's dead-letter topic, one record each."""
+    for entry, exc in work.failed:
+        value = json.dumps({"ref": entry.ref, "kind": entry.kind, "due": entry.due.isoformat()}).encode()
+        await guard.sink.send(topic=topic, partition=partition, offset=offset, key=entry.ref.encode(), value=value,
+                              exc=exc)
+
+
+def _delivering(
+    step: Callable[[Any], steps.Work], outlets: Mapping[str, faust.TopicT],
+    dead_letter: Callable[[steps.Work], Awaitable[None]] | None = None,
+) -> Handler:
     """A Guard handler: run the step, send its messages, wait for every ack, then apply its table writes."""
 
     async def handle(payload: Any) -> None:
@@ -132,6 +144,8 @@ def _delivering(step: Callable[[Any], steps.Work], outlets: Mapping[str, faust.T
         pending = [await outlets[s.to].send(key=s.key, value=s.value) for s in work.sends]
         if pending:
             await asyncio.gather(*pending)  # the broker has all of it before the writes and the commit
+        if work.failed and dead_letter is not None:
+            await dead_letter(work)
         work.apply()
         for incident in work.published:
             INCIDENTS_EMITTED.labels(incident.kind).inc()

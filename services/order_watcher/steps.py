@@ -97,6 +97,8 @@ class Work:
     sends: list[Send] = field(default_factory=list)
     staged: list[Staged] = field(default_factory=list)
     published: list[IncidentDetectedData] = field(default_factory=list)
+    failed: list[tuple[DueEntry, Exception]] = field(default_factory=list)
+    """Deadlines that could not be fired (a bug, or a state that no longer parses): dead-letter them."""
 
     def apply(self) -> None:
         for view in self.staged:
@@ -152,15 +154,24 @@ class OrderSteps:
         return work
 
     def tick(self, now: datetime, partition: int) -> Work:
-        """The stream clock reached `now` on this partition: fire every deadline due by then."""
+        """The stream clock reached `now` on this partition: fire every deadline due by then.
+
+        One deadline that cannot be fired must not hold up the others on the partition (every
+        later tick would fail on it again): it is listed in `Work.failed` and the rest go on.
+        """
         orders, deadlines = Staged(self.orders), Staged(self.deadlines)
         work = Work(staged=[orders, deadlines])
         index = DeadlineIndex(deadlines)
         for entry in index.pop_due(partition, now):
-            state = _load_order(orders, entry.ref)
-            if state is None:
-                continue  # forgotten since
-            outcome = on_deadline(state, Deadline(entry.due, entry.kind, entry.ref), now, self.watch)
+            try:
+                state = _load_order(orders, entry.ref)
+                if state is None:
+                    continue  # forgotten since
+                outcome = on_deadline(state, Deadline(entry.due, entry.kind, entry.ref), now, self.watch)
+            except Exception as exc:  # a bug or a bad state: keep it, with why, and go on
+                logger.exception("deadline %s of order %s could not be fired", entry.kind, entry.ref)
+                work.failed.append((entry, exc))
+                continue
             self._fold(work, outcome, entry.ref, orders, index, partition)
         return work
 

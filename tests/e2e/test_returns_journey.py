@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas import make_event, parse_event
+from tests.integration.returns.support import create_topics
 from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
 from tests.support.kafka_io import produce, read_topic
@@ -79,6 +80,7 @@ def test_return_received_to_one_sms_with_the_refund_date(
     )
     services = [ServiceProcess(m, env, tmp_path) for m in ("services.returns", "services.notifier")]
     try:
+        create_topics(kafka, topic_prefix)
         for service in services:
             service.start()
         # The return is published before its order, and twice: neither may change what the customer gets.

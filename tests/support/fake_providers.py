@@ -111,6 +111,7 @@ class FakeProviders:
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio_list)
         app.router.add_post("/v3/mail/send", self._sendgrid_send)
         app.router.add_get("/v3/messages", self._sendgrid_messages)
+        app.router.add_get("/_recorded", self._recorded)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, self.host, 0)
@@ -197,9 +198,29 @@ class FakeProviders:
             return scripted
         return web.Response(status=202, headers={"X-Message-Id": message_id})
 
+    async def _recorded(self, request: web.Request) -> web.Response:
+        """For a benchmark in another process: when each send arrived, and to whom."""
+        with self._lock:
+            sends = [{"service": r.service, "to": r.form.get("To") or _first_to(r.json), "at": r.at}
+                     for r in self.requests if r.method == "POST"]
+        return web.json_response({"sends": sends})
+
     async def _sendgrid_messages(self, request: web.Request) -> web.Response:
         await self._record("sendgrid", request)
         query = request.query.get("query", "")
         with self._lock:
             found = [m for m in self.mails if m["custom_args"].get("notification_id", "\0") in query]
         return web.json_response({"messages": [{"msg_id": m["msg_id"]} for m in found]})
+
+
+def _first_to(payload: Any) -> str | None:
+    try:
+        return str(payload["personalizations"][0]["to"][0]["email"])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+if __name__ == "__main__":  # serve on its own, for benchmarks: prints the URL, runs until killed
+    server = FakeProviders().start()
+    print(server.url, flush=True)
+    threading.Event().wait()

@@ -11,13 +11,18 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas import CloudEvent, make_event, parse_event
+from services.common.kafka import registry_topic_specs
+from services.common.settings import CommonSettings
+from services.returns.agents import TICKS
 from tests.support.kafka_io import produce, read_topic
 from tests.support.processes import ServiceProcess
 
 __all__ = [
     "PARTITIONS",
+    "create_topics",
     "events_on",
     "received",
     "refunded",
@@ -31,8 +36,37 @@ GROUP = "forewarn-returns"
 PARTITIONS = 2
 
 
+async def _create_topics(kafka: str, prefix: str, timeout: float) -> None:
+    settings = CommonSettings(kafka_bootstrap_servers=kafka, topic_prefix=prefix, partitions=PARTITIONS)
+    specs = registry_topic_specs(settings, [TICKS])
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        try:
+            await admin.create_topics(specs)
+        except TopicAlreadyExistsError:
+            pass
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not {spec.name for spec in specs} <= set(await admin.list_topics()):
+            if loop.time() > deadline:
+                raise TimeoutError(f"topics with prefix {prefix} not listed within {timeout}s")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+def create_topics(kafka: str, prefix: str, timeout: float = 30.0) -> None:
+    """Create the test's topics and wait until the broker lists them.
+
+    The services create missing topics at start, but a topic just created may not be listed
+    at once, and their start-up check then fails; created here first, they find them all."""
+    asyncio.run(_create_topics(kafka, prefix, timeout))
+
+
 def start_returns(kafka: str, prefix: str, tmp_path: Path, **knobs: str) -> ServiceProcess:
     """The returns service as a process on 2 partitions, ticking every 0.5 s; `knobs` set FOREWARN_RETURNS_*."""
+    create_topics(kafka, prefix)
     env = {
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix,
         "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(tmp_path / "data"),

@@ -116,3 +116,15 @@ def test_escalation_publishes_the_second_trouble_escalated_and_passes_withdrawal
     withdrawal = resolved.event(cancelled(T0 + 5 * H, order_id="o-3"), partition=0).sends
     passed = escalation.candidate(parse_event(withdrawal[0].value, topic="incidents"))
     assert [(s.to, s.value) for s in passed.sends] == [(INCIDENTS, withdrawal[0].value)]
+
+
+def test_a_deadline_that_cannot_fire_is_set_aside_and_the_others_fire() -> None:
+    steps, orders, _ = order_steps()
+    for n in (1, 2):
+        steps.event(order_placed(f"o-{n}", ship_by=H, customer_id=f"cus-{n}"), partition=0).apply()
+    orders["o-1"] = b"{broken"
+    work = steps.tick(T0 + 4 * H, partition=0)
+    assert [(entry.ref, entry.kind) for entry, _ in work.failed] == [("o-1", "ship_by")]
+    assert [s.key for s in work.sends] == [b"cus-2"]
+    work.apply()
+    assert steps.tick(T0 + 5 * H, partition=0).failed == []  # set aside once, not on every tick

@@ -6,11 +6,12 @@ once per size, each in a fresh process, so that sizes do not share a heap.
 In process, no broker: the very `OrderSteps` the agent runs (rules, staging, DeadlineIndex), over
 dicts standing in for the Faust memory tables and holding exactly what the agent stores (state
 as JSON bytes per order; the deadline index's small lists). The book is N open orders placed over
-the last three days, 40% of them in transit, cloned from 10,000 states built by the real rules
+the last three days, 40% of them in transit and a third unpaid, cloned from 10,000 states built by the real rules
 (only ids differ), their deadlines at the density N orders over three days gives. Then:
 
 * events: 2,000 events (40% first carrier scan, 30% likely-false decline, 30% new order) on
-  orders that exist in every book size, each handled and applied as the agent does; 3 rounds,
+  orders that exist in every book size, each handled and applied as the agent does (a decline holds a
+  15-minute window deadline; a scan replaces ship-by with stall and delivery deadlines); 3 rounds,
   median of the per-round means. Parsing is not included (it does not depend on the book).
 * ticks: 240 probe orders come due in a 120 s window in which nothing else is due; one tick per
   second per partition (4 partitions), each popping and firing what is due, like the agent.
@@ -105,7 +106,8 @@ def templates(rng: random.Random) -> list[tuple[str, str, list[tuple[datetime, s
         token = f"tpl-{j:09d}"  # as long as an order id, so clones have the same size
         at = NOW - timedelta(hours=rng.uniform(42, 72))
         state = on_event(None, placed(token, rng, at=at, ship_by=NOW + timedelta(hours=rng.uniform(2, 48))), WATCH).state
-        state = on_event(state, paid(token, at + timedelta(minutes=1)), WATCH).state
+        if j % 3:  # a third still waits for its payment
+            state = on_event(state, paid(token, at + timedelta(minutes=1)), WATCH).state
         if in_transit(j):
             state = on_event(state, scanned(token, NOW - timedelta(hours=rng.uniform(1, 40))), WATCH).state
         assert state is not None
@@ -148,16 +150,16 @@ def build_book(size: int, rng: random.Random) -> tuple[dict[str, bytes], dict[st
 
 def event_rounds(rng: random.Random) -> list[list[CloudEvent]]:
     """Events on orders below 10,000 (so they exist at every size), distinct per round."""
-    waiting = [i for i in range(TEMPLATES) if not in_transit(i)]
-    others = [i for i in range(TEMPLATES) if i % 5 == 2]  # in transit, not needed for scans
+    waiting = [i for i in range(TEMPLATES) if not in_transit(i) and i % 3]  # paid, not scanned yet
+    unpaid = [i for i in range(TEMPLATES) if i % 3 == 0]
     rng.shuffle(waiting)
-    rng.shuffle(others)
+    rng.shuffle(unpaid)
     at = NOW - timedelta(seconds=30)
     rounds = []
     for r in range(ROUNDS):
         events: list[CloudEvent] = []
         scans = waiting[r * 800:(r + 1) * 800]
-        declines = others[r * 600:(r + 1) * 600]
+        declines = unpaid[r * 600:(r + 1) * 600]
         events += [scanned(order_id(i), at) for i in scans]
         events += [declined(order_id(i), at) for i in declines]
         events += [placed(f"new-{r}-{n:06d}", rng, at=at, ship_by=NOW + timedelta(days=1)) for n in range(600)]

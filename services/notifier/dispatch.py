@@ -77,35 +77,41 @@ class Dispatcher:
     async def on_incident(self, event: IncidentDetected) -> None:
         incident = event.data
         customer_id = incident.customer.id
-        existing = await self.ledger.find_any(incident_id=incident.incident_id, customer_id=customer_id)
+        now = self.clock.now()
+        existing, resolved, order_rows, sent_at = await self.ledger.decision_context(
+            incident_id=incident.incident_id, customer_id=customer_id, order_id=incident.order_id,
+            order_since=now - max(self.policy.coalesce_window, timedelta(hours=24)),
+            cap_since=now - self.policy.cap_window)
         if existing is not None and existing.state != "reserved":
             logger.info("incident %s already handled (%s)", incident.incident_id, existing.state)
             return  # a redelivery or a replay: never a second message
-        now = self.clock.now()
         profile = await self._profile(incident)
         decision = evaluate(
             IncidentRef.of(incident), profile, now=now, settings=self.policy,
-            messages_same_order=await self._order_messages(incident, now),
-            sent_at=await self.ledger.sent_since(customer_id, now - self.policy.cap_window),
-            resolved_ids=({incident.incident_id} if await self.ledger.is_resolved(incident.incident_id) else ()),
+            messages_same_order=_order_messages(incident.order_id, order_rows), sent_at=sent_at,
+            resolved_ids=({incident.incident_id} if resolved else ()),
         )
         channel = decision.channel or "none"
+        reason = str(decision.reason) if decision.reason is not None else None
+        if decision.action == "join":
+            reason = decision.join_message_id
+        if existing is None and decision.action == "send":
+            await self._send_fresh(event, profile, channel)
+            return
         nid = existing.notification_id if existing is not None else notification_id_for(
             incident.incident_id, customer_id, channel)
-        reason = str(decision.reason) if decision.reason is not None else None
         state = {"send": "reserved", "defer": "deferred", "suppress": "suppressed", "join": "joined"}[decision.action]
         if existing is None:
             reservation = await self.ledger.reserve(
                 notification_id=nid, incident_id=incident.incident_id, customer_id=customer_id, channel=channel,
-                order_id=incident.order_id, now=now, state=state, due_at=decision.due_at,
-                reason=decision.join_message_id if decision.action == "join" else reason,
+                order_id=incident.order_id, now=now, state=state, due_at=decision.due_at, reason=reason,
                 incident=event.to_bytes().decode(), severity=str(incident.severity),
             )
             if not reservation.fresh:
                 return
         elif decision.action != "send":
             await self.ledger.transition(nid, state, now=now, expect=("reserved",), due_at=decision.due_at,
-                                         reason=decision.join_message_id if decision.action == "join" else reason)
+                                         reason=reason)
         if decision.action == "send":
             await self._send(nid, [incident], profile, channel)
         elif decision.action == "defer":
@@ -115,27 +121,22 @@ class Dispatcher:
             await self._emit(incident, "notification.suppressed", nid, decision.channel, now,
                              reason="coalesced" if decision.action == "join" else reason)
 
-    async def _order_messages(self, incident: IncidentDetectedData, now: datetime) -> list[OrderMessage]:
-        if incident.order_id is None:
-            return []
-        rows = await self.ledger.order_messages(incident.customer.id, incident.order_id,
-                                                now - max(self.policy.coalesce_window, timedelta(hours=24)))
-        joined: dict[str, set[str]] = {}
-        for row in rows:
-            if row.state == "joined" and row.reason:
-                joined.setdefault(row.reason, set()).add(row.incident_id)
-        messages = []
-        for row in rows:
-            if row.state not in (*PENDING_STATES, *SENT_STATES):
-                continue
-            messages.append(OrderMessage(
-                message_id=row.notification_id, order_id=incident.order_id,
-                incident_ids=frozenset({row.incident_id, *joined.get(row.notification_id, set())}),
-                first_incident_at=_aware(row.created_at), severity=row.severity or "normal",
-                sent_at=_aware(row.updated_at) if row.state in SENT_STATES else None,
-                due_at=_aware(row.due_at) if row.due_at else None,
-            ))
-        return messages
+    async def _send_fresh(self, event: IncidentDetected, profile: Profile, channel: str) -> None:
+        """The common case in one reservation: render, reserve straight into `sending`, call, settle."""
+        incident = event.data
+        nid = notification_id_for(incident.incident_id, incident.customer.id, channel)
+        rendered = self._render([incident], profile, channel, nid)
+        reservation = await self.ledger.reserve(
+            notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
+            channel=channel, order_id=incident.order_id, now=self.clock.now(), state="sending",
+            incident=event.to_bytes().decode(), severity=str(incident.severity), body=rendered.text,
+            subject=rendered.subject, attempts=1,
+        )
+        if not reservation.fresh:
+            return
+        async with self._pool:
+            result = await self._deliver(channel, profile, nid, rendered, attempt_recorded=True)
+        await self._settle(incident, nid, channel, result)
 
     async def _profile(self, incident: IncidentDetectedData) -> Profile:
         customer = incident.customer
@@ -205,11 +206,14 @@ class Dispatcher:
         )
         return render(ctx, "sms" if channel == "sms" else "email")
 
-    async def _deliver(self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage) -> SendResult:
+    async def _deliver(
+        self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage, *, attempt_recorded: bool = False
+    ) -> SendResult:
         """Call the provider; a `retry` answer is repeated after the delay it asks for, a bounded number of times."""
         delay = 1.0
         for attempt in range(1, self.settings.max_attempts + 1):
-            await self.ledger.transition(nid, "sending", now=self.clock.now(), attempts=Delivery.attempts + 1)
+            if attempt > 1 or not attempt_recorded:
+                await self.ledger.transition(nid, "sending", now=self.clock.now(), attempts=Delivery.attempts + 1)
             if channel == "sms":
                 if profile.phone is None:
                     return SendResult("failed", "none", reason="no_phone")
@@ -299,6 +303,26 @@ class Dispatcher:
                 "order_id": order_id, "channel": channel, "status": status, "at": now,
                 **{k: v for k, v in fields.items() if v is not None}}
         await self.emit(make_event(type_, data, source=SOURCE, subject=customer_id, time=now, id=f"{nid}:{status}"))
+
+
+def _order_messages(order_id: str | None, rows: list[Delivery]) -> list[OrderMessage]:
+    """The ledger's rows about one order, as the messages the coalescing policy reasons about."""
+    if order_id is None:
+        return []
+    joined: dict[str, set[str]] = {}
+    for row in rows:
+        if row.state == "joined" and row.reason:
+            joined.setdefault(row.reason, set()).add(row.incident_id)
+    return [
+        OrderMessage(
+            message_id=row.notification_id, order_id=order_id,
+            incident_ids=frozenset({row.incident_id, *joined.get(row.notification_id, set())}),
+            first_incident_at=_aware(row.created_at), severity=row.severity or "normal",
+            sent_at=_aware(row.updated_at) if row.state in SENT_STATES else None,
+            due_at=_aware(row.due_at) if row.due_at else None,
+        )
+        for row in rows if row.state in (*PENDING_STATES, *SENT_STATES)
+    ]
 
 
 def _incident_of(row: Delivery) -> IncidentDetectedData:

@@ -86,14 +86,16 @@ class Ledger:
     async def reserve(
         self, *, notification_id: str, incident_id: str, customer_id: str, channel: str, order_id: str | None,
         now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
-        incident: str | None = None, severity: str | None = None,
+        incident: str | None = None, severity: str | None = None, body: str | None = None,
+        subject: str | None = None, attempts: int = 0,
     ) -> Reservation:
         """Insert the row unless it exists; the unique constraint is the dedupe."""
         async with self.sessions() as session:
             session.add(Delivery(
                 notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
                 order_id=order_id, channel=channel, state=state, reason=reason, due_at=due_at,
-                incident=incident, severity=severity, attempts=0, created_at=now, updated_at=now,
+                incident=incident, severity=severity, body=body, subject=subject, attempts=attempts,
+                created_at=now, updated_at=now,
             ))
             try:
                 await session.commit()
@@ -104,6 +106,28 @@ class Ledger:
         if existing is None:  # the constraint said it exists: a concurrent delete is a bug elsewhere
             raise RuntimeError(f"delivery for {incident_id}/{channel} vanished after a unique violation")
         return Reservation(existing.notification_id, False, existing.state)
+
+    async def decision_context(
+        self, *, incident_id: str, customer_id: str, order_id: str | None, order_since: datetime, cap_since: datetime,
+    ) -> tuple[Delivery | None, bool, list[Delivery], list[datetime]]:
+        """Everything the policy needs from the ledger, in one session.
+
+        This incident's row if any, whether it was resolved, this customer's rows about the order
+        since `order_since`, and their sends since `cap_since`."""
+        async with self.sessions() as session:
+            existing = (await session.execute(select(Delivery).where(
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id).order_by(Delivery.id)
+            )).scalars().first()
+            resolved = await session.get(ResolvedIncident, incident_id) is not None
+            order_rows: list[Delivery] = []
+            if order_id is not None:
+                order_rows = list((await session.execute(select(Delivery).where(
+                    Delivery.customer_id == customer_id, Delivery.order_id == order_id,
+                    Delivery.created_at >= order_since).order_by(Delivery.id))).scalars())
+            sent = list((await session.execute(select(Delivery.updated_at).where(
+                Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
+                Delivery.updated_at >= cap_since))).scalars())
+            return existing, resolved, order_rows, sent
 
     async def find_any(self, *, incident_id: str, customer_id: str) -> Delivery | None:
         """Any row of this incident for this customer, whatever the channel (a replay must not pick another)."""

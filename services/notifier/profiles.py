@@ -94,12 +94,15 @@ class ProfileStore:
         locale: str, timezone: str | None,
     ) -> Profile:
         """The policy's view of a customer: the incident's contact, refined by what the customer told us."""
-        stored = await self.get(customer_id)
+        async with self.sessions() as session:
+            stored = await session.get(CustomerProfile, customer_id)
+            if stored is not None:
+                email, phone = stored.email or email, stored.phone or phone
+            sms_row = await session.get(ContactOptOut, ("sms", _normalise("sms", phone))) if phone else None
+            email_row = await session.get(ContactOptOut, ("email", _normalise("email", email))) if email else None
         preferences: tuple[str, ...] = ("sms", "email")
         consent: dict[str, bool] = {}
         if stored is not None:
-            email = stored.email or email
-            phone = stored.phone or phone
             locale = stored.locale or locale
             timezone = stored.timezone or timezone
             first_name = stored.first_name or first_name
@@ -108,10 +111,11 @@ class ProfileStore:
             if stored.consent:
                 consent = {ch: bool(rec.get("granted")) for ch, rec in json.loads(stored.consent).items()}
         opted: set[str] = set()
-        sms_out, sms_source = await self.opted_out("sms", phone)
+        sms_out, sms_source = (bool(sms_row.opted_out), sms_row.source) if sms_row is not None else (False, None)
         if sms_out:
             opted.add("sms")
-        email_out, email_source = await self.opted_out("email", email)
+        email_out, email_source = (
+            (bool(email_row.opted_out), email_row.source) if email_row is not None else (False, None))
         email_suppressed = email_out and email_source in ("bounce", "dropped", "spamreport")
         if email_out and not email_suppressed:
             opted.add("email")

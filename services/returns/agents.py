@@ -98,6 +98,9 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
                 index.cancel(partition, entry)
                 continue
             outcome = on_deadline(state, Deadline(entry.due, entry.kind, entry.ref), now, rules)
+            if outcome.state is None and state.early:
+                logger.warning("dropped %d return events held for order %s: its order.placed never came",
+                               len(state.early), entry.ref)
             await publish(outcome)
             save(entry.ref, state, outcome)
             index.cancel(partition, entry)

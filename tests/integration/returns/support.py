@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -42,10 +43,8 @@ async def _create_topics(kafka: str, prefix: str, timeout: float) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     await admin.start()
     try:
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(specs)
-        except TopicAlreadyExistsError:
-            pass
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not {spec.name for spec in specs} <= set(await admin.list_topics()):

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -60,7 +59,8 @@ def deployment(kafka: str, fake_providers_server: FakeProviders, tmp_path_factor
         "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN": "test-auth-token-not-real",
         "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006",
         "FOREWARN_NOTIFIER_TWILIO_BASE_URL": fake_providers_server.url,
-        "FOREWARN_NOTIFIER_SENDGRID_API_KEY": "SG.test-key", "FOREWARN_NOTIFIER_SENDGRID_HOST": fake_providers_server.url,
+        "FOREWARN_NOTIFIER_SENDGRID_API_KEY": "SG.test-key",
+        "FOREWARN_NOTIFIER_SENDGRID_HOST": fake_providers_server.url,
         # Quiet hours are real: the window opens 25 s after start, so early SMS are deferred, then sent.
         "FOREWARN_NOTIFIER_SMS_WINDOW_START": window_start, "FOREWARN_NOTIFIER_SMS_WINDOW_END": window_end,
         "FOREWARN_NOTIFIER_STORE_TIMEZONE": "UTC", "FOREWARN_NOTIFIER_DEFERRED_POLL_S": "0.5",

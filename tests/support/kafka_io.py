@@ -65,11 +65,11 @@ async def rewind_group(bootstrap: str, group_id: str, topic: str) -> int:
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - first look at a topic
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
-        await consumer.commit({tp: 0 for tp in tps})
+        await consumer.commit(dict.fromkeys(tps, 0))
         return len(tps)
     finally:
         await consumer.stop()

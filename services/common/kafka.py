@@ -67,11 +67,18 @@ async def ensure_topics(settings: CommonSettings, extra: Iterable[str] = ()) -> 
             return []
         with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
             await admin.create_topics(wanted)
-        # create_topics may report per-topic errors in its response; check what exists now.
-        now_existing = set(await admin.list_topics())
-        missing = [spec.name for spec in wanted if spec.name not in now_existing]
-        if missing:
-            raise RuntimeError(f"could not create topics: {missing}")
+        # create_topics may report per-topic errors in its response, and new topics take a moment to
+        # show in metadata: look until they are all there.
+        missing = [spec.name for spec in wanted]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while missing:
+            now_existing = set(await admin.list_topics())
+            missing = [name for name in missing if name not in now_existing]
+            if missing and loop.time() > deadline:
+                raise RuntimeError(f"could not create topics: {missing}")
+            if missing:
+                await asyncio.sleep(0.2)
         logger.info("created %d topics", len(wanted))
         return [spec.name for spec in wanted]
     finally:

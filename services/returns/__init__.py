@@ -1,0 +1,1 @@
+"""The returns service: the return and refund journey, its refund SLA and its escalations."""

@@ -9,8 +9,10 @@ from services.returns.rules.window import check_window
 
 __all__ = ["on_label_scanned", "on_received", "on_refund", "on_rejected", "on_requested", "open_case"]
 
-WAITING_ON_CUSTOMER = ("return_stalled",)
-WAITING_ON_STORE = ("refund_overdue", "return_stalled")
+CLEARED_BY_PARCEL = ("return_stalled",)
+"""Incidents a moving or arrived parcel makes moot."""
+CLEARED_BY_DECISION = ("refund_overdue", "return_stalled")
+"""Incidents a refund or a refusal makes moot."""
 
 
 def open_case(step: Step, return_id: str) -> ReturnCase | None:
@@ -51,7 +53,7 @@ def on_label_scanned(step: Step, event: ReturnLabelScanned) -> None:
     if case is None:
         return
     case.label_scanned_at = min(filter(None, [case.label_scanned_at, data.scanned_at]))
-    for mark in step.state.live(case.return_id, *WAITING_ON_CUSTOMER):
+    for mark in step.state.live(case.return_id, *CLEARED_BY_PARCEL):
         step.resolve(mark, "label_scanned", event.time)
 
 
@@ -67,7 +69,7 @@ def on_received(step: Step, event: ReturnReceived) -> None:
     if case.received_at is None or data.received_at < case.received_at:
         case.received_at = data.received_at
         case.received_event_id = event.id
-    for mark in step.state.live(case.return_id, *WAITING_ON_CUSTOMER):
+    for mark in step.state.live(case.return_id, *CLEARED_BY_PARCEL):
         step.resolve(mark, "return_received", event.time)
     if not step.settings.journey_return_received or case.closed:
         return  # a refund or a refusal already told the customer more than a receipt would
@@ -84,7 +86,7 @@ def on_refund(step: Step, event: RefundIssued) -> None:
     if case is None:
         return
     case.refunded_at = min(filter(None, [case.refunded_at, data.issued_at]))
-    for mark in step.state.live(case.return_id, *WAITING_ON_STORE):
+    for mark in step.state.live(case.return_id, *CLEARED_BY_DECISION):
         step.resolve(mark, "refund_issued", event.time)
     if not step.settings.journey_refund_issued:
         return
@@ -104,7 +106,7 @@ def on_rejected(step: Step, event: ReturnRejected) -> None:
     if case is None:
         return
     case.rejected_at = min(filter(None, [case.rejected_at, data.rejected_at]))
-    for mark in step.state.live(case.return_id, *WAITING_ON_STORE):
+    for mark in step.state.live(case.return_id, *CLEARED_BY_DECISION):
         step.resolve(mark, "return_rejected", event.time)
     if not step.settings.journey_return_rejected or case.refunded_at is not None:
         return

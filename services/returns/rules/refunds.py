@@ -20,7 +20,7 @@ def overdue_id(state: ReturnsState, case: ReturnCase) -> str:
 
 
 def sla_due(state: ReturnsState, case: ReturnCase, settings: ReturnSettings) -> datetime | None:
-    """When this return's refund becomes overdue; None when received no refund is owed or it was reported."""
+    """When this return's refund becomes overdue; None before receipt, once refunded or refused, or once reported."""
     if case.received_at is None or case.closed or state.mark(overdue_id(state, case)) is not None:
         return None
     return case.received_at + settings.refund_sla

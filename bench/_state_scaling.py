@@ -11,7 +11,7 @@ the last three days, 40% of them in transit and a third unpaid, cloned from 10,0
 
 * events: 2,000 events (40% first carrier scan, 30% likely-false decline, 30% new order) on
   orders that exist in every book size, each handled and applied as the agent does (a decline holds a
-  15-minute window deadline; a scan replaces ship-by with stall and delivery deadlines); 3 rounds,
+  15-minute window deadline; a scan replaces ship-by with stall and delivery deadlines); 5 rounds,
   median of the per-round means. Parsing is not included (it does not depend on the book).
 * ticks: 240 probe orders come due in a 120 s window in which nothing else is due; one tick per
   second per partition (4 partitions), each popping and firing what is due, like the agent.
@@ -42,7 +42,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PARTITIONS = 4
 TEMPLATES = 10_000
 EVENTS = 2_000
-ROUNDS = 3
+ROUNDS = 5
 PROBES = 240
 WINDOW_S = 120
 WATCH = WatchSettings()
@@ -105,7 +105,8 @@ def templates(rng: random.Random) -> list[tuple[str, str, list[tuple[datetime, s
     for j in range(TEMPLATES):
         token = f"tpl-{j:09d}"  # as long as an order id, so clones have the same size
         at = NOW - timedelta(hours=rng.uniform(42, 72))
-        state = on_event(None, placed(token, rng, at=at, ship_by=NOW + timedelta(hours=rng.uniform(2, 48))), WATCH).state
+        ship_by = NOW + timedelta(hours=rng.uniform(2, 48))
+        state = on_event(None, placed(token, rng, at=at, ship_by=ship_by), WATCH).state
         if j % 3:  # a third still waits for its payment
             state = on_event(state, paid(token, at + timedelta(minutes=1)), WATCH).state
         if in_transit(j):

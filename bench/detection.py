@@ -94,7 +94,8 @@ def _order_events(i: int, now: datetime, rng: random.Random) -> list[tuple[str, 
         cancelled = at + timedelta(hours=2)
         if cancelled <= now:
             body = {"order_id": oid, "reason": "customer", "cancelled_at": cancelled}
-            out.append(("orders", make_event("order.cancelled", body, source="store/acme", subject=oid, time=cancelled)))
+            event = make_event("order.cancelled", body, source="store/acme", subject=oid, time=cancelled)
+            out.append(("orders", event))
         return out
     exception = rng.random() < 0.02
     for hours, status in ((6, "label_created"), (12, "in_transit"), (20, "exception" if exception else None),
@@ -270,8 +271,8 @@ def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
     return figures
 
 
-def _state_scaling(sizes: list[int]) -> dict[str, Any]:
-    results = {}
+def _state_scaling(sizes: list[int]) -> dict[int, Any]:
+    results: dict[int, Any] = {}
     for size in sizes:
         print(f"detection: state scaling at {size} open orders (in process)", file=sys.stderr)
         done = subprocess.run([sys.executable, "-m", "bench._state_scaling", "--orders", str(size)], cwd=ROOT,

@@ -9,9 +9,10 @@ VAR="$ROOT/var"
 LOGS="$VAR/logs"
 PIDS="$VAR/pids"
 SERVICES=(order_watcher notifier returns)
+HELPERS=(tail)
 
 stop_all() {
-    for name in "${SERVICES[@]}"; do
+    for name in "${SERVICES[@]}" "${HELPERS[@]}"; do
         if [ -f "$PIDS/$name.pid" ]; then
             kill "$(cat "$PIDS/$name.pid")" 2>/dev/null || true
             rm -f "$PIDS/$name.pid"
@@ -56,7 +57,10 @@ Forewarn is running.
   outbox          $FOREWARN_NOTIFIER_OUTBOX_PATH   (every SMS and email, as the customer would see it)
   ledger          ${FOREWARN_DATABASE_URL#*///}
   service logs    $LOGS/{order_watcher,notifier,returns}.log
-Watch the outbox:  tail -f $FOREWARN_NOTIFIER_OUTBOX_PATH
-Press Ctrl-C to stop everything.
+SMS outside 08:00-21:00 in the customer's own time zone wait in the ledger until morning (state "deferred").
+Press Ctrl-C to stop everything. Messages as they go out:
 EOM
+touch "$FOREWARN_NOTIFIER_OUTBOX_PATH"
+tail -n +1 -F "$FOREWARN_NOTIFIER_OUTBOX_PATH" &
+echo $! >"$PIDS/tail.pid"
 while true; do sleep 1; done

@@ -40,9 +40,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# The local broker for the tests runs on its own port (19092), apart from `make run`'s 9092; the test
+# fixtures use it (or KAFKA_BOOTSTRAP_SERVERS, or a testcontainers broker where Docker answers).
+TEST_KAFKA := KAFKA_PORT=19092 FOREWARN_KAFKA_HOME=$(CURDIR)/deploy/kafka/.run/test-19092
+
 test: install system-deps lint
-	deploy/kafka/broker.sh fetch
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(TEST_KAFKA) deploy/kafka/broker.sh start; fi; \
+	$(PY) -m pytest tests $(PYTEST_ARGS); status=$$?; \
+	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(TEST_KAFKA) deploy/kafka/broker.sh wipe; fi; \
+	exit $$status
 
 test-unit: install
 	$(PY) -m pytest tests -m unit $(PYTEST_ARGS)

@@ -17,6 +17,9 @@ the last three days, 40% of them in transit and a third unpaid, cloned from 10,0
   second per partition (4 partitions), each popping and firing what is due, like the agent.
   Same due work at every size, so a growing cost could only come from the book (a scan).
 * memory: resident set growth while the book is built, divided by N.
+
+`--bucket-seconds S` is a what-if: the same measurement with the deadline index's bucket width
+set to S seconds (it is 60 in services/common/deadlines.py).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas import CloudEvent, make_event
+from services.common import deadlines as deadlines_module
 from services.common.deadlines import DeadlineIndex, DueEntry
 from services.order_watcher.rules import WatchSettings, on_event, pending_deadlines
 from services.order_watcher.steps import OrderSteps
@@ -155,15 +159,20 @@ def event_rounds(rng: random.Random) -> list[list[CloudEvent]]:
     unpaid = [i for i in range(TEMPLATES) if i % 3 == 0]
     rng.shuffle(waiting)
     rng.shuffle(unpaid)
-    at = NOW - timedelta(seconds=30)
     rounds = []
+
+    def recent(within_s: float = 3600) -> datetime:  # spread, so their deadlines spread like the book's
+        return NOW - timedelta(seconds=rng.uniform(60, within_s))
+
     for r in range(ROUNDS):
         events: list[CloudEvent] = []
         scans = waiting[r * 800:(r + 1) * 800]
         declines = unpaid[r * 600:(r + 1) * 600]
-        events += [scanned(order_id(i), at) for i in scans]
-        events += [declined(order_id(i), at) for i in declines]
-        events += [placed(f"new-{r}-{n:06d}", rng, at=at, ship_by=NOW + timedelta(days=1)) for n in range(600)]
+        events += [scanned(order_id(i), recent()) for i in scans]
+        events += [declined(order_id(i), recent(600)) for i in declines]  # windows end after the ticks
+        for n in range(600):
+            at = recent()
+            events.append(placed(f"new-{r}-{n:06d}", rng, at=at, ship_by=at + timedelta(hours=rng.uniform(24, 48))))
         rng.shuffle(events)
         rounds.append(events[:EVENTS])
     return rounds
@@ -208,8 +217,15 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench._state_scaling")
     parser.add_argument("--orders", type=int, required=True)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--bucket-seconds", type=int, default=None,
+                        help="what-if: the deadline index's bucket width (default: as shipped, "
+                             f"{deadlines_module.BUCKET_SECONDS} s)")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.orders, args.seed)))
+    if args.bucket_seconds is not None:
+        deadlines_module.BUCKET_SECONDS = args.bucket_seconds  # read at call time by the index
+    result = measure(args.orders, args.seed)
+    result["bucket_seconds"] = deadlines_module.BUCKET_SECONDS
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

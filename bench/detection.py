@@ -263,8 +263,9 @@ def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
             figures.update(asyncio.run(_lateness(bootstrap, prefix)))
         finally:
             service.stop()
-        errors = service.log().count(" ERROR ")
-    figures["service_errors_logged"] = errors
+        errors = [line for line in service.log().splitlines() if " ERROR " in line]
+    figures["service_errors_logged"] = len(errors)
+    figures["service_error_lines"] = [line[:300] for line in errors[:5]]
     print("detection: raw consumption of the same topics", file=sys.stderr)
     figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records))))
     figures["ratio_vs_raw_consume"] = round(figures["events_per_s"] / figures["raw_consume_events_per_s"], 4)

@@ -12,7 +12,8 @@ STOP_WORDS = ["STOP", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "STOPALL", "REVOKE
 
 
 @pytest.mark.parametrize("word", STOP_WORDS)
-@pytest.mark.parametrize("spell", [str.upper, str.lower, str.title, lambda w: f"  {w}  ", lambda w: f"\t{w.lower()}!\n"])
+@pytest.mark.parametrize(
+    "spell", [str.upper, str.lower, str.title, lambda w: f"  {w}  ", lambda w: f"\t{w.lower()}!\n"])
 def test_stop_words_opt_out(word: str, spell: object) -> None:
     assert classify_reply(spell(word)) == "stop"  # type: ignore[operator]
 

@@ -19,7 +19,7 @@ the last three days, 40% of them in transit and a third unpaid, cloned from 10,0
 * memory: resident set growth while the book is built, divided by N.
 
 `--bucket-seconds S` is a what-if: the same measurement with the deadline index's bucket width
-set to S seconds (it is 60 in services/common/deadlines.py).
+set to S seconds (default: BUCKET_SECONDS in services/common/deadlines.py).
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def main(argv: list[str]) -> None:
                              f"{deadlines_module.BUCKET_SECONDS} s)")
     args = parser.parse_args(argv)
     if args.bucket_seconds is not None:
-        deadlines_module.BUCKET_SECONDS = args.bucket_seconds  # read at call time by the index
+        deadlines_module.BUCKET_SECONDS = args.bucket_seconds  # read when each index is built
     result = measure(args.orders, args.seed)
     result["bucket_seconds"] = deadlines_module.BUCKET_SECONDS
     print(json.dumps(result))

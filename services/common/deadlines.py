@@ -2,7 +2,9 @@
 
 The index lives in any mutable mapping: a Faust table in the services (its writes happen while
 an agent processes a tick or an event, so they reach the changelog), a dict in unit tests.
-Keys are `"<partition>|<minute bucket>"`; each value is a small list of `[due_iso, ref, kind]`.
+Keys are `"<partition>|<bucket>"` (a bucket is `bucket_seconds` wide, 5 s by default); each value is
+a small list of `[due_iso, ref, kind]`. Narrow buckets keep each schedule/cancel cheap (it rewrites one
+bucket), while a tick reads only the buckets between the previous tick and now.
 A cursor per partition remembers the last bucket drained, so each tick reads at most the
 buckets between the previous tick and now."""
 
@@ -15,7 +17,7 @@ from typing import Any
 
 __all__ = ["DeadlineIndex", "DueEntry"]
 
-BUCKET_SECONDS = 60
+BUCKET_SECONDS = 5
 
 
 @dataclass(frozen=True, order=True)
@@ -25,15 +27,15 @@ class DueEntry:
     kind: str  # which deadline (ship_by, delivery_by, refund_sla, ...)
 
 
-def _bucket(at: datetime) -> int:
-    return int(at.timestamp()) // BUCKET_SECONDS
-
-
 class DeadlineIndex:
     """Schedule, cancel and pop due entries for one partition at a time."""
 
-    def __init__(self, table: MutableMapping[str, Any]) -> None:
+    def __init__(self, table: MutableMapping[str, Any], *, bucket_seconds: int | None = None) -> None:
         self.table = table
+        self.bucket_seconds = bucket_seconds or BUCKET_SECONDS
+
+    def _bucket(self, at: datetime) -> int:
+        return int(at.timestamp()) // self.bucket_seconds
 
     @staticmethod
     def _key(partition: int, bucket: int) -> str:
@@ -49,7 +51,7 @@ class DeadlineIndex:
 
     def schedule(self, partition: int, entry: DueEntry) -> None:
         """Add an entry (idempotent per ref+kind+due). A due time already drained lands in the next bucket read."""
-        bucket = _bucket(entry.due)
+        bucket = self._bucket(entry.due)
         cursor = self.cursor(partition)
         if cursor is not None and bucket <= cursor:
             bucket = cursor + 1 if bucket < cursor + 1 else bucket
@@ -61,7 +63,7 @@ class DeadlineIndex:
             self.table[key] = current  # reassign: an in-place change would not reach the changelog
 
     def cancel(self, partition: int, entry: DueEntry) -> None:
-        for bucket in {_bucket(entry.due), (self.cursor(partition) or 0) + 1}:
+        for bucket in {self._bucket(entry.due), (self.cursor(partition) or 0) + 1}:
             key = self._key(partition, bucket)
             current = self.table.get(key)
             if not current:
@@ -73,7 +75,7 @@ class DeadlineIndex:
 
     def pop_due(self, partition: int, now: datetime) -> list[DueEntry]:
         """Remove and return every entry due at or before `now`, earliest first."""
-        now_bucket = _bucket(now)
+        now_bucket = self._bucket(now)
         cursor = self.cursor(partition)
         start = now_bucket - 1 if cursor is None else cursor
         due: list[DueEntry] = []
@@ -91,7 +93,7 @@ class DeadlineIndex:
                 continue
             due.extend(DueEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in ready)
             self._put(key, [r for r in rows if r not in ready])
-        drained = now_bucket - 1  # the current bucket may still hold entries due later this minute
+        drained = now_bucket - 1  # the current bucket may still hold entries due later in it
         if cursor is None or drained > cursor:
             self.table[self._cursor_key(partition)] = drained
         return sorted(due)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-__all__ = ["Record", "produce", "read_topic"]
+__all__ = ["Record", "group_caught_up", "produce", "read_topic", "rewind_group", "wait_caught_up"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,35 @@ async def rewind_group(bootstrap: str, group_id: str, topic: str) -> int:
         return len(tps)
     finally:
         await consumer.stop()
+
+
+async def group_caught_up(bootstrap: str, group: str, topics: Iterable[str], partitions: int) -> bool:
+    """True when `group` has committed every partition of `topics` up to its end (lag 0)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+        ends = await consumer.end_offsets(tps)
+        return all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def wait_caught_up(bootstrap: str, group: str, topics: Iterable[str], *, partitions: int,
+                   timeout: float = 30.0) -> None:
+    """Wait until `group` has committed everything on `topics` (full names)."""
+    import time
+
+    names = list(topics)
+    deadline = time.monotonic() + timeout
+    while not asyncio.run(group_caught_up(bootstrap, group, names, partitions)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"group {group} did not consume {names} within {timeout}s")
+        time.sleep(0.3)

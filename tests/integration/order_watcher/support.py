@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from schemas import CloudEvent, make_event, parse_event
-from tests.support.kafka_io import produce, read_topic
+from tests.support.kafka_io import produce, read_topic, wait_caught_up
 from tests.support.processes import ServiceProcess
 
 __all__ = [
-    "consumed",
     "declined",
     "events_on",
     "send",
@@ -55,30 +50,9 @@ def events_on(kafka: str, topic: str, *, expect: int, settle: float, timeout: fl
     return [parse_event(r.value or b"") for r in records]
 
 
-async def consumed(kafka: str, group: str, topics: Iterable[str], partitions: int = PARTITIONS) -> bool:
-    """True when `group` has committed every partition of `topics` up to its end (lag 0)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
-        ends = await consumer.end_offsets(tps)
-        return all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
 def wait_consumed(kafka: str, prefix: str, topics: Iterable[str], timeout: float = 30.0) -> None:
-    """Wait until order_watcher's group has committed everything on these (unprefixed) topics."""
-    names = [prefix + t for t in topics]
-    deadline = time.monotonic() + timeout
-    while not asyncio.run(consumed(kafka, prefix + GROUP, names)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"order_watcher did not consume {names} within {timeout}s")
-        time.sleep(0.3)
+    """Wait until the order_watcher group has committed everything on these (unprefixed) topics."""
+    wait_caught_up(kafka, prefix + GROUP, [prefix + t for t in topics], partitions=PARTITIONS, timeout=timeout)
 
 
 def _payment(type_: str, order_id: str, at: datetime, **data: Any) -> CloudEvent:

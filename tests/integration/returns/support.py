@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -18,7 +16,7 @@ from schemas import CloudEvent, make_event, parse_event
 from services.common.kafka import registry_topic_specs
 from services.common.settings import CommonSettings
 from services.returns.agents import TICKS
-from tests.support.kafka_io import produce, read_topic
+from tests.support.kafka_io import produce, read_topic, wait_caught_up
 from tests.support.processes import ServiceProcess
 
 __all__ = [
@@ -122,27 +120,6 @@ def refunded(order_id: str, at: datetime, *, return_id: str = "ret-1", customer_
     return _return_event("refund.issued", data, at)
 
 
-async def _consumed(kafka: str, group: str, topics: Iterable[str]) -> bool:
-    """True when `group` has committed every partition of `topics` up to its end (lag 0)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
-        ends = await consumer.end_offsets(tps)
-        return all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
 def wait_consumed(kafka: str, prefix: str, topics: Iterable[str], timeout: float = 30.0) -> None:
     """Wait until the returns service's group has committed everything on these (unprefixed) topics."""
-    names = [prefix + t for t in topics]
-    deadline = time.monotonic() + timeout
-    while not asyncio.run(_consumed(kafka, prefix + GROUP, names)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"returns did not consume {names} within {timeout}s")
-        time.sleep(0.3)
+    wait_caught_up(kafka, prefix + GROUP, [prefix + t for t in topics], partitions=PARTITIONS, timeout=timeout)

@@ -87,6 +87,31 @@ class Guard:
     def base(self, topic: str) -> str:
         return self.topics[topic]
 
+    async def parse(self, event: Any) -> CloudEvent | None:
+        """The event's contract value, or None after dead-lettering a value that breaks the contract."""
+        try:
+            return parse_event(event.value, topic=self.topics.get(event.message.topic))
+        except ContractError as exc:
+            await self._dead_letter(event, exc, attempts=1)
+            return None
+
+    async def handle_batch(
+        self, events: list[Any], fast: Callable[[list[CloudEvent]], Awaitable[None]],
+        one: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        """Handle a batch with `fast` (all valid values at once); if that fails, every event goes through
+        `handle` with `one`, so retries and dead letters work per message as usual. `fast` and `one`
+        must be idempotent (a fallback repeats what the fast path may already have done)."""
+        for event in events:
+            EVENTS_CONSUMED.labels(self.service, event.message.topic).inc()
+        parsed = [value for value in [await self.parse(event) for event in events] if value is not None]
+        try:
+            await fast(parsed)
+        except Exception:
+            logger.exception("batch of %d failed; handling its events one by one", len(parsed))
+            for event in events:
+                await self.handle(event, one)
+
     async def handle(self, event: Any, handler: Callable[[Any], Awaitable[None]], *, parse: bool = True) -> bool:
         """Run one Faust event through `handler`; return True if handled, False if dead-lettered."""
         message = event.message

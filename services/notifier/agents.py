@@ -9,9 +9,7 @@ Timers: deferred messages whose time has come (they live in the ledger, so they 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,20 +89,19 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     async def on_provider_event(event: CloudEvent) -> None:
         await (await wiring()).inbound.on_provider_event(event)
 
+    async def on_incident_batch(events: list[CloudEvent]) -> None:
+        """Detected incidents in bulk (the dispatcher keeps each customer's in order), then withdrawals."""
+        dispatcher = (await wiring()).dispatcher
+        await dispatcher.on_incidents([e for e in events if isinstance(e, IncidentDetected)])
+        for event in events:
+            if isinstance(event, IncidentResolved):
+                await dispatcher.on_resolved(event.data.incident_id, event.data.reason)
+
     @app.agent(raw_topic(app, *incident_names), concurrency=1)
     async def notify(stream: Any) -> None:
-        # Batches are acked only after every event in them is handled; within a batch, customers are
-        # served concurrently (the dispatcher bounds provider calls) and each customer's events in order.
+        # A batch is acked only after all of it is handled (take_events); the ledger makes a repeat harmless.
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
-            by_customer: dict[bytes | None, list[Any]] = defaultdict(list)
-            for event in batch:
-                by_customer[event.message.key].append(event)
-
-            async def handle_in_order(events: list[Any]) -> None:
-                for event in events:
-                    await guard.handle(event, on_incident_event)
-
-            await asyncio.gather(*(handle_in_order(events) for events in by_customer.values()))
+            await guard.handle_batch(batch, on_incident_batch, on_incident_event)
 
     @app.agent(raw_topic(app, *customer_names), concurrency=1)
     async def keep_profiles(stream: Any) -> None:

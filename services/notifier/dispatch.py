@@ -17,7 +17,7 @@ from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.policy import IncidentRef, OrderMessage, PolicySettings, Profile, evaluate
-from services.notifier.profiles import ProfileStore
+from services.notifier.profiles import Contact, ProfileStore
 from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider
 from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, list_unsubscribe_headers, render
 from services.notifier.settings import NotifierSettings
@@ -121,6 +121,96 @@ class Dispatcher:
             await self._emit(incident, "notification.suppressed", nid, decision.channel, now,
                              reason="coalesced" if decision.action == "join" else reason)
 
+    async def on_incidents(self, events: list[IncidentDetected]) -> None:
+        """Many incidents at once: the same decisions as `on_incident`, with the ledger read and written in
+        bulk. A customer's incidents are decided in order (one per customer per round), so coalescing and
+        the cap see the earlier ones."""
+        pending = list(events)
+        while pending:
+            batch: list[IncidentDetected] = []
+            later: list[IncidentDetected] = []
+            seen: set[str] = set()
+            for event in pending:
+                (later if event.data.customer.id in seen else batch).append(event)
+                seen.add(event.data.customer.id)
+            await self._decide_batch(batch)
+            pending = later
+
+    async def _decide_batch(self, events: list[IncidentDetected]) -> None:
+        now = self.clock.now()
+        context = await self.ledger.batch_context(
+            [(e.data.incident_id, e.data.customer.id, e.data.order_id) for e in events],
+            order_since=now - max(self.policy.coalesce_window, timedelta(hours=24)),
+            cap_since=now - self.policy.cap_window)
+        profiles = await self.profiles.profiles_for([_contact(e.data) for e in events])
+        fresh: list[tuple[IncidentDetected, Profile, str, RenderedMessage]] = []
+        one_by_one: list[IncidentDetected] = []
+        repeats = 0
+        for event in events:
+            incident = event.data
+            existing = context.existing.get((incident.incident_id, incident.customer.id))
+            if existing is not None and existing.state != "reserved":
+                repeats += 1  # a redelivery or a replay
+                continue
+            profile = profiles[incident.customer.id]
+            decision = evaluate(
+                IncidentRef.of(incident), profile, now=now, settings=self.policy,
+                messages_same_order=_order_messages(
+                    incident.order_id, context.by_order.get((incident.customer.id, incident.order_id or ""), [])),
+                sent_at=context.sent.get(incident.customer.id, []),
+                resolved_ids=({incident.incident_id} if incident.incident_id in context.resolved else ()),
+            )
+            if existing is None and decision.action == "send" and decision.channel is not None:
+                nid = notification_id_for(incident.incident_id, incident.customer.id, decision.channel)
+                fresh.append((event, profile, decision.channel, self._render([incident], profile,
+                                                                             decision.channel, nid)))
+            else:
+                one_by_one.append(event)  # deferrals, joins, suppressions, resumed reservations: the full path
+        if repeats:
+            logger.info("%d incidents of the batch were already handled", repeats)
+        for event in one_by_one:
+            await self.on_incident(event)
+        if fresh:
+            await self._send_fresh_many(fresh, now)
+
+    async def _send_fresh_many(
+        self, fresh: list[tuple[IncidentDetected, Profile, str, RenderedMessage]], now: datetime
+    ) -> None:
+        rows = []
+        for event, _, channel, rendered in fresh:
+            incident = event.data
+            rows.append({
+                "notification_id": notification_id_for(incident.incident_id, incident.customer.id, channel),
+                "incident_id": incident.incident_id, "customer_id": incident.customer.id,
+                "order_id": incident.order_id, "channel": channel, "state": "sending", "reason": None,
+                "due_at": None, "incident": event.to_bytes().decode(), "severity": str(incident.severity),
+                "body": rendered.text, "subject": rendered.subject, "attempts": 1, "created_at": now,
+                "updated_at": now,
+            })
+        won = await self.ledger.reserve_many(rows)
+
+        async def deliver(item: tuple[IncidentDetected, Profile, str, RenderedMessage]) -> tuple[str, SendResult]:
+            event, profile, channel, rendered = item
+            nid = notification_id_for(event.data.incident_id, event.data.customer.id, channel)
+            async with self._pool:
+                return nid, await self._deliver(channel, profile, nid, rendered, attempt_recorded=True)
+
+        mine = [item for item in fresh
+                if notification_id_for(item[0].data.incident_id, item[0].data.customer.id, item[2]) in won]
+        results = await asyncio.gather(*(deliver(item) for item in mine))
+        settled = self.clock.now()
+        sent = [(item, nid, result) for item, (nid, result) in zip(mine, results, strict=True)
+                if result.outcome == "sent"]
+        await self.ledger.settle_many([
+            {"nid": nid, "state": "sent", "now": settled, "provider": result.provider,
+             "provider_message_id": result.provider_message_id} for _, nid, result in sent])
+        await asyncio.gather(*(
+            self._emit(item[0].data, "notification.sent", nid, item[2], settled, provider=result.provider,
+                       provider_message_id=result.provider_message_id) for item, nid, result in sent))
+        for item, (nid, result) in zip(mine, results, strict=True):
+            if result.outcome != "sent":
+                await self._settle(item[0].data, nid, item[2], result)
+
     async def _send_fresh(self, event: IncidentDetected, profile: Profile, channel: str) -> None:
         """The common case in one reservation: render, reserve straight into `sending`, call, settle."""
         incident = event.data
@@ -139,11 +229,7 @@ class Dispatcher:
         await self._settle(incident, nid, channel, result)
 
     async def _profile(self, incident: IncidentDetectedData) -> Profile:
-        customer = incident.customer
-        return await self.profiles.profile_for(
-            customer_id=customer.id, store_id=incident.store_id, first_name=customer.first_name,
-            email=customer.email, phone=customer.phone, locale=customer.locale, timezone=customer.timezone,
-        )
+        return (await self.profiles.profiles_for([_contact(incident)]))[incident.customer.id]
 
     # -- resolution and deferred messages ----------------------------------------------------
     async def on_resolved(self, incident_id: str, reason: str) -> None:
@@ -323,6 +409,12 @@ def _order_messages(order_id: str | None, rows: list[Delivery]) -> list[OrderMes
         )
         for row in rows if row.state in (*PENDING_STATES, *SENT_STATES)
     ]
+
+
+def _contact(incident: IncidentDetectedData) -> Contact:
+    customer = incident.customer
+    return Contact(customer.id, incident.store_id, customer.first_name, customer.email, customer.phone,
+                   customer.locale, customer.timezone)
 
 
 def _incident_of(row: Delivery) -> IncidentDetectedData:

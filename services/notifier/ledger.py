@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,6 +68,19 @@ class Delivery(Base):
     incident: Mapped[str | None] = mapped_column(Text)  # the incident event, to render a deferred message later
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]  # Core access for bulk statements
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What the policy needs from the ledger for a batch of incidents (rows are read-only Core rows)."""
+
+    existing: dict[tuple[str, str], Any]  # (incident id, customer id) -> its row
+    resolved: set[str]
+    by_order: dict[tuple[str, str], list[Any]]  # (customer id, order id) -> recent rows
+    sent: dict[str, list[datetime]]  # customer id -> send times within the cap window
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,59 @@ class Ledger:
                 Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
                 Delivery.updated_at >= cap_since))).scalars())
             return existing, resolved, order_rows, sent
+
+    async def batch_context(
+        self, keys: list[tuple[str, str, str | None]], *, order_since: datetime, cap_since: datetime,
+    ) -> BatchContext:
+        """`decision_context` for many (incident id, customer id, order id) at once, in one session."""
+        table = DELIVERIES
+        incident_ids = {k[0] for k in keys}
+        customer_ids = {k[1] for k in keys}
+        async with self.sessions() as session:
+            existing: dict[tuple[str, str], Any] = {}
+            for row in (await session.execute(select(table).where(table.c.incident_id.in_(incident_ids))
+                                              .order_by(table.c.id.desc()))):
+                existing[(row.incident_id, row.customer_id)] = row
+            resolved = set((await session.execute(select(ResolvedIncident.incident_id).where(
+                ResolvedIncident.incident_id.in_(incident_ids)))).scalars())
+            recent = list(await session.execute(select(table).where(
+                table.c.customer_id.in_(customer_ids),
+                or_(table.c.created_at >= order_since, table.c.updated_at >= cap_since)).order_by(table.c.id)))
+        by_order: dict[tuple[str, str], list[Any]] = {}
+        sent: dict[str, list[datetime]] = {}
+        for row in recent:
+            if row.order_id is not None and row.created_at >= order_since:
+                by_order.setdefault((row.customer_id, row.order_id), []).append(row)
+            if row.state in ("sent", "delivered", "sending") and row.updated_at >= cap_since:
+                sent.setdefault(row.customer_id, []).append(row.updated_at)
+        return BatchContext(existing, resolved, by_order, sent)
+
+    async def reserve_many(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert many reservations in one statement; returns the notification ids this call inserted
+        (a row that already exists for the same incident, customer and channel is left alone)."""
+        if not rows:
+            return set()
+        table = DELIVERIES
+        async with self.sessions() as session:
+            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+            insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert_(table).values(rows).on_conflict_do_nothing().returning(table.c.notification_id)
+            inserted = set((await session.execute(statement)).scalars())
+            await session.commit()
+            return inserted
+
+    async def settle_many(self, updates: list[dict[str, Any]]) -> None:
+        """Apply many outcomes in one transaction; each dict has `nid`, `state`, `now` and optional fields."""
+        if not updates:
+            return
+        table = DELIVERIES
+        statement = update(table).where(table.c.notification_id == bindparam("nid")).values(
+            state=bindparam("state"), updated_at=bindparam("now"), provider=bindparam("provider"),
+            provider_message_id=bindparam("provider_message_id"), reason=bindparam("reason"))
+        params = [{"provider": None, "provider_message_id": None, "reason": None, **u} for u in updates]
+        async with self.sessions() as session:
+            await session.execute(statement, params)
+            await session.commit()
 
     async def find_any(self, *, incident_id: str, customer_id: str) -> Delivery | None:
         """Any row of this incident for this customer, whatever the channel (a replay must not pick another)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,7 +15,7 @@ from services.common.db import UtcDateTime
 from services.notifier.ledger import Base
 from services.notifier.policy import Profile
 
-__all__ = ["ContactOptOut", "CustomerProfile", "ProfileStore"]
+__all__ = ["Contact", "ContactOptOut", "CustomerProfile", "ProfileStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,37 +95,71 @@ class ProfileStore:
         locale: str, timezone: str | None,
     ) -> Profile:
         """The policy's view of a customer: the incident's contact, refined by what the customer told us."""
+        base = Contact(customer_id, store_id, first_name, email, phone, locale, timezone)
+        return (await self.profiles_for([base]))[customer_id]
+
+    async def profiles_for(self, contacts: list[Contact]) -> dict[str, Profile]:
+        """`profile_for` for many customers in one session (two queries)."""
         async with self.sessions() as session:
-            stored = await session.get(CustomerProfile, customer_id)
-            if stored is not None:
-                email, phone = stored.email or email, stored.phone or phone
-            sms_row = await session.get(ContactOptOut, ("sms", _normalise("sms", phone))) if phone else None
-            email_row = await session.get(ContactOptOut, ("email", _normalise("email", email))) if email else None
-        preferences: tuple[str, ...] = ("sms", "email")
-        consent: dict[str, bool] = {}
-        if stored is not None:
-            locale = stored.locale or locale
-            timezone = stored.timezone or timezone
-            first_name = stored.first_name or first_name
-            if stored.channel_preferences:
-                preferences = tuple(json.loads(stored.channel_preferences)) or preferences
-            if stored.consent:
-                consent = {ch: bool(rec.get("granted")) for ch, rec in json.loads(stored.consent).items()}
-        opted: set[str] = set()
-        sms_out, sms_source = (bool(sms_row.opted_out), sms_row.source) if sms_row is not None else (False, None)
-        if sms_out:
-            opted.add("sms")
-        email_out, email_source = (
-            (bool(email_row.opted_out), email_row.source) if email_row is not None else (False, None))
-        email_suppressed = email_out and email_source in ("bounce", "dropped", "spamreport")
-        if email_out and not email_suppressed:
-            opted.add("email")
-        return Profile(
-            customer_id=customer_id, store_id=store_id, first_name=first_name, email=email, phone=phone,
-            locale=locale, timezone=timezone, channel_preferences=preferences, consent=consent,
-            opted_out=frozenset(opted), email_suppressed=email_suppressed,
-            sms_permanently_failed=sms_out and sms_source == "twilio_21610",
-        )
+            ids = {c.customer_id for c in contacts}
+            stored = {row.customer_id: row for row in (await session.execute(
+                select(CustomerProfile).where(CustomerProfile.customer_id.in_(ids)))).scalars()}
+            merged = [_merge(c, stored.get(c.customer_id)) for c in contacts]
+            addresses = {_normalise("sms", c.phone) for c in merged if c.phone} | {
+                _normalise("email", c.email) for c in merged if c.email}
+            optouts = {(row.channel, row.address): row for row in (await session.execute(
+                select(ContactOptOut).where(ContactOptOut.address.in_(addresses)))).scalars()} if addresses else {}
+        return {c.customer_id: _profile(c, stored.get(c.customer_id), optouts) for c in merged}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How an incident names a customer; stored profile data refines it."""
+
+    customer_id: str
+    store_id: str
+    first_name: str
+    email: str | None
+    phone: str | None
+    locale: str
+    timezone: str | None
+
+
+def _merge(contact: Contact, stored: CustomerProfile | None) -> Contact:
+    if stored is None:
+        return contact
+    return Contact(
+        contact.customer_id, contact.store_id, stored.first_name or contact.first_name,
+        stored.email or contact.email, stored.phone or contact.phone, stored.locale or contact.locale,
+        stored.timezone or contact.timezone,
+    )
+
+
+def _profile(
+    contact: Contact, stored: CustomerProfile | None, optouts: dict[tuple[str, str], ContactOptOut]
+) -> Profile:
+    preferences: tuple[str, ...] = ("sms", "email")
+    consent: dict[str, bool] = {}
+    if stored is not None:
+        if stored.channel_preferences:
+            preferences = tuple(json.loads(stored.channel_preferences)) or preferences
+        if stored.consent:
+            consent = {ch: bool(rec.get("granted")) for ch, rec in json.loads(stored.consent).items()}
+    sms_row = optouts.get(("sms", _normalise("sms", contact.phone))) if contact.phone else None
+    email_row = optouts.get(("email", _normalise("email", contact.email))) if contact.email else None
+    sms_out = sms_row is not None and bool(sms_row.opted_out)
+    email_out = email_row is not None and bool(email_row.opted_out)
+    email_suppressed = email_out and email_row is not None and email_row.source in ("bounce", "dropped", "spamreport")
+    opted = {"sms"} if sms_out else set()
+    if email_out and not email_suppressed:
+        opted.add("email")
+    return Profile(
+        customer_id=contact.customer_id, store_id=contact.store_id, first_name=contact.first_name,
+        email=contact.email, phone=contact.phone, locale=contact.locale, timezone=contact.timezone,
+        channel_preferences=preferences, consent=consent, opted_out=frozenset(opted),
+        email_suppressed=email_suppressed,
+        sms_permanently_failed=sms_out and sms_row is not None and sms_row.source == "twilio_21610",
+    )
 
 
 def _normalise(channel: str, address: str) -> str:

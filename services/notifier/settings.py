@@ -43,7 +43,7 @@ class NotifierSettings(BaseSettings):
     require_explicit_consent: bool = False
     # Sending.
     send_concurrency: int = Field(default=32, ge=1)
-    batch_size: int = Field(default=64, ge=1, description="incidents taken from the stream per batch")
+    batch_size: int = Field(default=128, ge=1, description="incidents taken from the stream per batch")
     batch_wait_s: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
     max_attempts: int = Field(default=6, ge=1)
     retry_backoff_max_s: float = 60.0

@@ -206,3 +206,30 @@ async def test_frequency_cap_holds_the_fourth_message(rig: NotifierRig, fake_pro
     assert len(fake_providers.sends("twilio")) == 3
     held = rig.outcomes("notification.deferred") + rig.outcomes("notification.suppressed")
     assert [e.data.reason for e in held] == ["frequency_cap"]
+
+
+async def test_a_batch_decides_like_one_by_one(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    later = NOON_NY + timedelta(minutes=2)
+    batch = [
+        incident_event("inc-b1", at=NOON_NY, customer_id="cus_b1", phone="+14155550301", order_id="ord-b1"),
+        incident_event("inc-b2", at=NOON_NY, customer_id="cus_b2", phone="+14155550302", order_id="ord-b2"),
+        # the same customer and order again, minutes later: covered by the first message
+        incident_event("inc-b3", at=later, customer_id="cus_b1", phone="+14155550301", order_id="ord-b1",
+                       kind="eta_slipped"),
+        # night for this customer: deferred, not sent
+        incident_event("inc-b4", at=NOON_NY, customer_id="cus_b4", phone="+14155550304", order_id="ord-b4",
+                       timezone="Asia/Tokyo"),
+    ]
+    fake_providers.script("twilio", [201, 500])  # the second send is ambiguous
+    await rig.dispatcher.on_incidents(batch)
+    await rig.dispatcher.on_incidents(batch)  # the whole batch redelivered
+    assert sorted(r.form["To"] for r in fake_providers.sends("twilio")) == ["+14155550301", "+14155550302"]
+    states = {iid: (await rig.ledger.find_any(incident_id=iid, customer_id=cid)) for iid, cid in
+              (("inc-b1", "cus_b1"), ("inc-b2", "cus_b2"), ("inc-b3", "cus_b1"), ("inc-b4", "cus_b4"))}
+    found = {k: v.state for k, v in states.items() if v is not None}
+    assert sorted([found.pop("inc-b1"), found.pop("inc-b2")]) == ["ambiguous", "sent"]  # whichever went second
+    assert found == {"inc-b3": "suppressed", "inc-b4": "deferred"}  # coalesced after the first went out
+    await rig.dispatcher.send_due()  # reconciles the ambiguous one: found at the provider, not resent
+    assert len(fake_providers.sends("twilio")) == 2
+    assert len(rig.outcomes("notification.sent")) == 2
+    assert [e.data.reason for e in rig.outcomes("notification.deferred")] == ["quiet_hours"]

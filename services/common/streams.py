@@ -104,12 +104,12 @@ class Guard:
         must be idempotent (a fallback repeats what the fast path may already have done)."""
         for event in events:
             EVENTS_CONSUMED.labels(self.service, event.message.topic).inc()
-        parsed = [value for value in [await self.parse(event) for event in events] if value is not None]
+        valid = [(event, value) for event in events if (value := await self.parse(event)) is not None]
         try:
-            await fast(parsed)
+            await fast([value for _, value in valid])
         except Exception:
-            logger.exception("batch of %d failed; handling its events one by one", len(parsed))
-            for event in events:
+            logger.exception("batch of %d failed; handling its events one by one", len(valid))
+            for event, _ in valid:  # bad values were dead-lettered above, once
                 await self.handle(event, one)
 
     async def handle(self, event: Any, handler: Callable[[Any], Awaitable[None]], *, parse: bool = True) -> bool:

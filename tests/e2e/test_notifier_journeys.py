@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +28,19 @@ class Deployment:
     prefix: str
     notifier: ServiceProcess
     fake: FakeProviders
+    database: Path
+
+    def wait_opted_out(self, channel: str, address: str, timeout: float = 30.0) -> None:
+        """Wait until the notifier has recorded the opt-out (profiles and incidents are separate streams)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.Error), sqlite3.connect(self.database) as conn:
+                row = conn.execute("select opted_out from contact_optouts where channel = ? and address = ?",
+                                   (channel, address)).fetchone()
+                if row is not None and row[0]:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"the notifier did not record the {channel} opt-out in {timeout}s")
 
     def publish(self, topic: str, *events: CloudEvent) -> None:
         asyncio.run(produce(self.kafka, self.prefix + topic, [(e.key(), e.to_bytes()) for e in events]))
@@ -51,7 +67,7 @@ def deployment(kafka: str, fake_providers_server: FakeProviders, tmp_path_factor
                ) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("notifier-e2e")
     prefix = f"e2e{int(time.time() * 1000) % 10**9}-"
-    window_start, window_end = _window_opening_in(25)
+    window_start, window_end = _window_opening_in(40)
     env = {
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix, "FOREWARN_PARTITIONS": "2",
         "FOREWARN_DATA_DIR": str(tmp / "data"), "FOREWARN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'n.db'}",
@@ -61,14 +77,14 @@ def deployment(kafka: str, fake_providers_server: FakeProviders, tmp_path_factor
         "FOREWARN_NOTIFIER_TWILIO_BASE_URL": fake_providers_server.url,
         "FOREWARN_NOTIFIER_SENDGRID_API_KEY": "SG.test-key",
         "FOREWARN_NOTIFIER_SENDGRID_HOST": fake_providers_server.url,
-        # Quiet hours are real: the window opens 25 s after start, so early SMS are deferred, then sent.
+        # Quiet hours are real: the window opens 40 s after start, so early SMS are deferred, then sent.
         "FOREWARN_NOTIFIER_SMS_WINDOW_START": window_start, "FOREWARN_NOTIFIER_SMS_WINDOW_END": window_end,
         "FOREWARN_NOTIFIER_STORE_TIMEZONE": "UTC", "FOREWARN_NOTIFIER_DEFERRED_POLL_S": "0.5",
     }
     fake_providers_server.reset()
     notifier = ServiceProcess("services.notifier", env, tmp).start()
     try:
-        yield Deployment(kafka, prefix, notifier, fake_providers_server)
+        yield Deployment(kafka, prefix, notifier, fake_providers_server, tmp / "n.db")
     finally:
         notifier.stop()
 
@@ -91,7 +107,8 @@ def test_opted_out_customer_gets_nothing(deployment: Deployment) -> None:
             "customer.opted_out", {"customer_id": "cus_out", "channel": channel, field: address,
                                    "source": "store", "at": now},
             source="store/acme", subject="cus_out", time=now))
-    time.sleep(2)
+    deployment.wait_opted_out("sms", "+14155550202")
+    deployment.wait_opted_out("email", "out@example.com")
     deployment.publish("incidents", incident_event("inc-e2e-out", at=now, customer_id="cus_out",
                                                    phone="+14155550202", email="out@example.com", order_id="ord-out",
                                                    timezone="UTC"))
@@ -119,7 +136,7 @@ def test_two_incidents_on_one_order_give_one_message_and_stop_stops_the_next(dep
         "provider.sms_inbound", {"message_sid": "SMe2e-stop", "from": phone, "to": "+15005550006",
                                  "body": " Stop ", "received_at": now}, source="twilio", subject="SMe2e-stop",
         time=now))
-    time.sleep(3)
+    deployment.wait_opted_out("sms", phone)
     deployment.publish("incidents", incident_event("inc-e2e-c", at=now, customer_id="cus_two", phone=phone,
                                                    order_id="ord-three", email=None, timezone="UTC"))
     time.sleep(4)
@@ -135,8 +152,7 @@ def test_replay_from_offset_zero_makes_no_new_provider_calls(deployment: Deploym
     group = f"{deployment.prefix}forewarn-notifier"
     assert asyncio.run(rewind_group(deployment.kafka, group, deployment.prefix + "incidents")) == 2
     deployment.notifier.start()
-    time.sleep(8)
-    log = deployment.notifier.log()
-    assert "already handled" in log  # the replayed incidents were seen again
+    deployment.notifier.wait_for_log("already handled", timeout=60)  # the replayed incidents were seen again
+    time.sleep(2)
     after = len(deployment.fake.sends("twilio")) + len(deployment.fake.sends("sendgrid"))
     assert after == before

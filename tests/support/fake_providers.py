@@ -44,6 +44,7 @@ class FakeProviders:
     def __init__(self, host: str = "127.0.0.1", timeout_delay: float = 3.0) -> None:
         self.host = host
         self.port = 0
+        self.default_timeout_delay = timeout_delay
         self.timeout_delay = timeout_delay
         self.requests: list[RecordedRequest] = []
         self.messages: list[dict[str, Any]] = []  # what Twilio "accepted" (for list lookups)
@@ -72,6 +73,7 @@ class FakeProviders:
             return [r for r in self.requests if r.service == service and r.method == "POST" and r.path.endswith(path)]
 
     def reset(self) -> None:
+        self.timeout_delay = self.default_timeout_delay
         with self._lock:
             self.requests.clear()
             self.messages.clear()

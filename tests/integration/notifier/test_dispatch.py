@@ -73,7 +73,7 @@ async def test_timeout_is_reconciled_not_resent(rig: NotifierRig, fake_providers
     row = await rig.ledger.find_any(incident_id="inc-slow", customer_id="cus_1")
     assert row is not None and row.state == "ambiguous"
     fake_providers.wait_for_sends(1)
-    await asyncio.sleep(1.0)  # the provider finishes the request the client gave up on
+    await asyncio.sleep(2.0)  # the provider finishes the request the client gave up on (0.5 s after)
     await rig.dispatcher.send_due()
     row = await rig.ledger.find_any(incident_id="inc-slow", customer_id="cus_1")
     assert row is not None and row.state == "sent"

@@ -106,6 +106,7 @@ class Dispatcher:
                 notification_id=nid, incident_id=incident.incident_id, customer_id=customer_id, channel=channel,
                 order_id=incident.order_id, now=now, state=state, due_at=decision.due_at, reason=reason,
                 incident=event.to_bytes().decode(), severity=str(incident.severity),
+                address=_address(profile, channel),
             )
             if not reservation.fresh:
                 return
@@ -177,7 +178,7 @@ class Dispatcher:
         self, fresh: list[tuple[IncidentDetected, Profile, str, RenderedMessage]], now: datetime
     ) -> None:
         rows = []
-        for event, _, channel, rendered in fresh:
+        for event, profile, channel, rendered in fresh:
             incident = event.data
             rows.append({
                 "notification_id": notification_id_for(incident.incident_id, incident.customer.id, channel),
@@ -185,7 +186,7 @@ class Dispatcher:
                 "order_id": incident.order_id, "channel": channel, "state": "sending", "reason": None,
                 "due_at": None, "incident": event.to_bytes().decode(), "severity": str(incident.severity),
                 "body": rendered.text, "subject": rendered.subject, "attempts": 1, "created_at": now,
-                "updated_at": now,
+                "updated_at": now, "address": _address(profile, channel),
             })
         won = await self.ledger.reserve_many(rows)
 
@@ -220,7 +221,7 @@ class Dispatcher:
             notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
             channel=channel, order_id=incident.order_id, now=self.clock.now(), state="sending",
             incident=event.to_bytes().decode(), severity=str(incident.severity), body=rendered.text,
-            subject=rendered.subject, attempts=1,
+            subject=rendered.subject, attempts=1, address=_address(profile, channel),
         )
         if not reservation.fresh:
             return
@@ -409,6 +410,10 @@ def _order_messages(order_id: str | None, rows: list[Delivery]) -> list[OrderMes
         )
         for row in rows if row.state in (*PENDING_STATES, *SENT_STATES)
     ]
+
+
+def _address(profile: Profile, channel: str) -> str | None:
+    return profile.phone if channel == "sms" else profile.email if channel == "email" else None
 
 
 def _contact(incident: IncidentDetectedData) -> Contact:

@@ -56,6 +56,7 @@ class Delivery(Base):
     customer_id: Mapped[str] = mapped_column(String(128), index=True)
     order_id: Mapped[str | None] = mapped_column(String(128), index=True)
     channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(320), index=True)  # the phone or email it goes to
     severity: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(String(255))
@@ -102,13 +103,13 @@ class Ledger:
         self, *, notification_id: str, incident_id: str, customer_id: str, channel: str, order_id: str | None,
         now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
         incident: str | None = None, severity: str | None = None, body: str | None = None,
-        subject: str | None = None, attempts: int = 0,
+        subject: str | None = None, attempts: int = 0, address: str | None = None,
     ) -> Reservation:
         """Insert the row unless it exists; the unique constraint is the dedupe."""
         async with self.sessions() as session:
             session.add(Delivery(
                 notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
-                order_id=order_id, channel=channel, state=state, reason=reason, due_at=due_at,
+                order_id=order_id, channel=channel, address=address, state=state, reason=reason, due_at=due_at,
                 incident=incident, severity=severity, body=body, subject=subject, attempts=attempts,
                 created_at=now, updated_at=now,
             ))
@@ -223,8 +224,7 @@ class Ledger:
         """The customer we last texted at this number (to route a free-text reply to the store)."""
         async with self.sessions() as session:
             result = await session.execute(select(Delivery.customer_id).where(
-                Delivery.channel == "sms", Delivery.incident.is_not(None), Delivery.incident.contains(phone),
-            ).order_by(Delivery.id.desc()).limit(1))
+                Delivery.channel == "sms", Delivery.address == phone).order_by(Delivery.id.desc()).limit(1))
             return result.scalar_one_or_none()
 
     async def mark_resolved(self, incident_id: str, reason: str, at: datetime) -> None:

@@ -233,3 +233,22 @@ async def test_a_batch_decides_like_one_by_one(rig: NotifierRig, fake_providers:
     assert len(fake_providers.sends("twilio")) == 2
     assert len(rig.outcomes("notification.sent")) == 2
     assert [e.data.reason for e in rig.outcomes("notification.deferred")] == ["quiet_hours"]
+
+
+async def test_a_free_text_reply_reaches_the_store_as_customer_replied(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    await rig.dispatcher.on_incident(incident_event("inc-reply", at=NOON_NY))
+    reply = make_event("provider.sms_inbound", {"message_sid": "SMr1", "from": "+14155550123", "to": "+15005550006",
+                                                "body": "Can you send it to my office instead?",
+                                                "received_at": NOON_NY},
+                       source="twilio", subject="SMr1", time=NOON_NY)
+    await rig.inbound.on_provider_event(reply)
+    replied = rig.outcomes("customer.replied")
+    assert len(replied) == 1
+    assert replied[0].data.customer_id == "cus_1" and replied[0].data.channel == "sms"
+    unknown = make_event("provider.sms_inbound", {"message_sid": "SMr2", "from": "+14155559999", "to": "+15005550006",
+                                                  "body": "who is this", "received_at": NOON_NY},
+                         source="twilio", subject="SMr2", time=NOON_NY)
+    await rig.inbound.on_provider_event(unknown)
+    assert len(rig.outcomes("customer.replied")) == 1  # a number we never texted is not anybody's reply

@@ -76,7 +76,9 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$HOME_DIR/data
 num.partitions=1
-auto.create.topics.enable=true
+# Topics are created by the services (services/common/kafka.py) with the partition count co-partitioning
+# needs; a client asking for a topic that does not exist must not create it with the default of 1.
+auto.create.topics.enable=false
 delete.topic.enable=true
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4

@@ -12,12 +12,22 @@ SERVICES=(order_watcher notifier returns)
 HELPERS=(tail)
 
 stop_all() {
+    local pids=()
     for name in "${SERVICES[@]}" "${HELPERS[@]}"; do
         if [ -f "$PIDS/$name.pid" ]; then
-            kill "$(cat "$PIDS/$name.pid")" 2>/dev/null || true
+            pids+=("$(cat "$PIDS/$name.pid")")
+            kill "${pids[-1]}" 2>/dev/null || true
             rm -f "$PIDS/$name.pid"
         fi
     done
+    # Let the services leave their consumer groups before the broker goes away.
+    for _ in $(seq 1 60); do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.5
+    done
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done  # none may outlive the broker
     if [ -f "$VAR/broker.started" ]; then
         deploy/kafka/broker.sh stop || true
         rm -f "$VAR/broker.started"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import faust
@@ -29,7 +30,9 @@ def parse_tick(value: bytes) -> datetime:
     return at
 
 
-def install_ticker(app: faust.App, topic: faust.TopicT, *, interval: float, partitions: int, clock: Clock) -> None:
+def install_ticker(
+    app: faust.App, topic: faust.TopicT, *, interval: float, partitions: int, clock: Clock
+) -> Callable[[], Awaitable[None]]:
     """Every `interval` seconds the leader sends a tick to each partition of `topic`.
 
     The timer only sends; table changes happen where the ticks are consumed, inside an agent."""
@@ -38,4 +41,10 @@ def install_ticker(app: faust.App, topic: faust.TopicT, *, interval: float, part
     async def tick() -> None:
         at = clock.now()
         for partition in range(partitions):
-            await topic.send(key=b"tick", value=encode_tick(at), partition=partition)
+            try:
+                await topic.send(key=b"tick", value=encode_tick(at), partition=partition)
+            except Exception as exc:  # e.g. metadata of a just-created topic not known yet: the next tick comes
+                logger.warning("tick to partition %d not sent: %s: %s", partition, exc.__class__.__name__, exc)
+                return
+
+    return tick  # type: ignore[no-any-return]

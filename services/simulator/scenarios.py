@@ -39,7 +39,8 @@ def _order(order_id: str, customer: dict[str, Any], product: tuple[str, str, str
 
 
 def demo_events(now: datetime) -> list[tuple[str, CloudEvent]]:
-    """(topic, event) pairs: a late order per customer, one on time, and one shipped in time."""
+    """(topic, event) pairs: a late order per customer, one on time, one shipped in time, a stockout,
+    a probably-false card decline, and a return that reached the warehouse."""
     events: list[tuple[str, CloudEvent]] = []
     for i, customer in enumerate(CUSTOMERS):
         placed = now - timedelta(days=2, hours=i)
@@ -56,4 +57,52 @@ def demo_events(now: datetime) -> list[tuple[str, CloudEvent]]:
         "checkpoint_time": shipped_placed + timedelta(hours=6), "checkpoint_location": "Louisville, KY",
         "estimated_delivery": shipped_placed + timedelta(days=2),
     }, source="carrier/ups", subject="ord-demo-300", time=shipped_placed + timedelta(hours=6), id="evt-shp-300-1")))
+    events.extend(_stockout(now))
+    events.extend(_false_decline(now))
+    events.extend(_return_received(now))
     return events
+
+
+def _stockout(now: datetime) -> list[tuple[str, CloudEvent]]:
+    """Two customers ordered the last jacket in stock; the warehouse counts one. The later order waits."""
+    events: list[tuple[str, CloudEvent]] = []
+    for i, customer in enumerate(CUSTOMERS[:2]):
+        order = _order(f"ord-demo-40{i}", customer, PRODUCTS[0], now - timedelta(hours=3 - i), timedelta(days=2))
+        events.append(("orders", order))
+    events.append(("inventory", make_event("stock.changed", {
+        "sku": PRODUCTS[0][0], "available": 1, "restock_eta": now + timedelta(days=9), "changed_at": now,
+        "store_id": "acme", "product_name": PRODUCTS[0][1],
+    }, source=SOURCE, subject=PRODUCTS[0][0], time=now, id="evt-stock-adj-1")))
+    return events
+
+
+def _false_decline(now: datetime) -> list[tuple[str, CloudEvent]]:
+    """A loyal customer's card was declined with a soft code 20 minutes ago, and no retry succeeded."""
+    customer = CUSTOMERS[2]
+    placed = now - timedelta(minutes=25)
+    order = _order("ord-demo-500", customer, PRODUCTS[1], placed, timedelta(days=2))
+    declined = make_event("payment.declined", {
+        "order_id": "ord-demo-500", "payment_id": "pay-demo-500", "amount": {"amount": PRODUCTS[1][2],
+                                                                               "currency": "USD"},
+        "attempt": 1, "decline_code": "do_not_honor", "outcome_type": "issuer_declined",
+        "network_status": "declined_by_network", "risk_level": "normal", "customer_id": customer["id"],
+        "declined_at": now - timedelta(minutes=20),
+    }, source="payments/stripe", subject="ord-demo-500", time=now - timedelta(minutes=20), id="evt-decline-500")
+    return [("orders", order), ("payments", declined)]
+
+
+def _return_received(now: datetime) -> list[tuple[str, CloudEvent]]:
+    """Grace's return arrived at the warehouse an hour ago: she hears when to expect her money."""
+    customer = CUSTOMERS[0]
+    placed = now - timedelta(days=12)
+    order = _order("ord-demo-600", customer, PRODUCTS[1], placed, timedelta(days=1))
+    received = make_event("return.received", {
+        "return_id": "ret-demo-600", "order_id": "ord-demo-600", "customer_id": customer["id"],
+        "lines": [{"sku": PRODUCTS[1][0], "product_name": PRODUCTS[1][1], "quantity": 1}],
+        "refund_amount": {"amount": PRODUCTS[1][2], "currency": "USD"}, "received_at": now - timedelta(hours=1),
+    }, source=SOURCE, subject="ord-demo-600", time=now - timedelta(hours=1), id="evt-return-600")
+    shipped = make_event("shipment.updated", {
+        "order_id": "ord-demo-600", "shipment_id": "shp-600", "carrier": "UPS", "tracking_number": "1Z999AA10123456600",
+        "status": "delivered", "checkpoint_time": placed + timedelta(days=2), "checkpoint_location": "Los Angeles, CA",
+    }, source="carrier/ups", subject="ord-demo-600", time=placed + timedelta(days=2), id="evt-shp-600")
+    return [("orders", order), ("shipments", shipped), ("returns", received)]

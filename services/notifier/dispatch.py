@@ -88,7 +88,9 @@ class Dispatcher:
         profile = await self._profile(incident)
         decision = evaluate(
             IncidentRef.of(incident), profile, now=now, settings=self.policy,
-            messages_same_order=_order_messages(incident.order_id, order_rows), sent_at=sent_at,
+            messages_same_order=_order_messages(
+                incident.order_id, [r for r in order_rows if r.incident_id != incident.incident_id]),
+            sent_at=sent_at,
             resolved_ids=({incident.incident_id} if resolved else ()),
         )
         channel = decision.channel or "none"
@@ -239,6 +241,13 @@ class Dispatcher:
         await self.ledger.mark_resolved(incident_id, reason, now)
         for row in await self.ledger.withdraw(incident_id, now=now, reason=f"resolved_before_send:{reason}"):
             await self._emit_row(row, "notification.suppressed", now, reason="resolved_before_send")
+            # Incidents that were to ride along in the withdrawn message still deserve one: decide again.
+            for rider in await self.ledger.joined_to(row.notification_id):
+                if await self.ledger.transition(rider.notification_id, "reserved", now=now, expect=("joined",),
+                                                reason=None):
+                    event = parse_event(rider.incident or "")
+                    if isinstance(event, IncidentDetected):
+                        await self.on_incident(event)
 
     async def send_due(self) -> int:
         """Send deferred messages whose time has come, and settle ambiguous sends old enough to look up."""

@@ -252,3 +252,22 @@ async def test_a_free_text_reply_reaches_the_store_as_customer_replied(
                          source="twilio", subject="SMr2", time=NOON_NY)
     await rig.inbound.on_provider_event(unknown)
     assert len(rig.outcomes("customer.replied")) == 1  # a number we never texted is not anybody's reply
+
+
+async def test_a_rider_is_not_lost_when_the_message_it_joined_is_withdrawn(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    rig.clock.set(ELEVEN_PM_NY)
+    await rig.dispatcher.on_incident(incident_event("inc-lead", at=ELEVEN_PM_NY))  # deferred to 08:00
+    rig.clock.set(ELEVEN_PM_NY + timedelta(minutes=2))
+    await rig.dispatcher.on_incident(incident_event("inc-rider", at=ELEVEN_PM_NY + timedelta(minutes=2),
+                                                    kind="eta_slipped"))
+    rider = await rig.ledger.find_any(incident_id="inc-rider", customer_id="cus_1")
+    assert rider is not None and rider.state == "joined"
+    await rig.dispatcher.on_resolved("inc-lead", "shipped")  # the lead cleared; the slipped ETA did not
+    rider = await rig.ledger.find_any(incident_id="inc-rider", customer_id="cus_1")
+    assert rider is not None and rider.state == "deferred" and rider.due_at == EIGHT_AM_NY
+    rig.clock.set(EIGHT_AM_NY)
+    await rig.dispatcher.send_due()
+    sends = fake_providers.sends("twilio")
+    assert len(sends) == 1

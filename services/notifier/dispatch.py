@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, make_event, parse_event
 from services.common.clock import Clock
@@ -258,7 +258,7 @@ class Dispatcher:
                 await self._resume(row)
         settle_before = now - timedelta(seconds=self.settings.reconcile_after_s)
         for row in await self.ledger.by_state("ambiguous"):
-            if _aware(row.updated_at) <= settle_before:
+            if row.updated_at <= settle_before:
                 await self.reconcile(row.notification_id)
         return len(rows)
 
@@ -372,9 +372,9 @@ class Dispatcher:
         customer = _incident_of(row).customer
         if row.channel == "sms":
             message = SmsMessage(row.notification_id, customer.phone or "", row.body or "")
-            return await self.providers.sms.find_sms(message, _aware(row.created_at))
+            return await self.providers.sms.find_sms(message, row.created_at)
         email = EmailMessage(row.notification_id, customer.email or "", row.subject or "", row.body or "", None)
-        return await self.providers.email.find_email(email, _aware(row.created_at))
+        return await self.providers.email.find_email(email, row.created_at)
 
     # -- outcomes ----------------------------------------------------------------------------
     async def _emit(
@@ -413,9 +413,9 @@ def _order_messages(order_id: str | None, rows: list[Delivery]) -> list[OrderMes
         OrderMessage(
             message_id=row.notification_id, order_id=order_id,
             incident_ids=frozenset({row.incident_id, *joined.get(row.notification_id, set())}),
-            first_incident_at=_aware(row.created_at), severity=row.severity or "normal",
-            sent_at=_aware(row.updated_at) if row.state in SENT_STATES else None,
-            due_at=_aware(row.due_at) if row.due_at else None,
+            first_incident_at=row.created_at, severity=row.severity or "normal",
+            sent_at=row.updated_at if row.state in SENT_STATES else None,
+            due_at=row.due_at if row.due_at else None,
         )
         for row in rows if row.state in (*PENDING_STATES, *SENT_STATES)
     ]
@@ -439,7 +439,3 @@ def _incident_of(row: Delivery) -> IncidentDetectedData:
         raise TypeError(f"ledger row {row.notification_id} holds a {event.type}, not an incident")
     return event.data
 
-
-def _aware(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every instant we store is UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -205,14 +205,6 @@ class Ledger:
                 Delivery.incident_id == incident_id, Delivery.customer_id == customer_id).order_by(Delivery.id))
             return result.scalars().first()
 
-    async def order_messages(self, customer_id: str, order_id: str, since: datetime) -> list[Delivery]:
-        """This customer's rows about this order since `since` (for coalescing)."""
-        async with self.sessions() as session:
-            result = await session.execute(select(Delivery).where(
-                Delivery.customer_id == customer_id, Delivery.order_id == order_id, Delivery.created_at >= since,
-            ).order_by(Delivery.id))
-            return list(result.scalars())
-
     async def joined_to(self, notification_id: str) -> list[Delivery]:
         """Rows whose incident rides along in message `notification_id`."""
         async with self.sessions() as session:
@@ -299,10 +291,3 @@ class Ledger:
             await session.commit()
             return rows
 
-    async def sent_since(self, customer_id: str, since: datetime) -> list[datetime]:
-        """When this customer's messages went out since `since` (for the frequency cap)."""
-        async with self.sessions() as session:
-            result = await session.execute(select(Delivery.updated_at).where(
-                Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
-                Delivery.updated_at >= since))
-            return list(result.scalars())

@@ -58,7 +58,7 @@ class ProfileStore:
             if row is None:
                 row = CustomerProfile(customer_id=customer_id, updated_at=now)
                 session.add(row)
-            elif row.updated_at and _aware(row.updated_at) > now:
+            elif row.updated_at > now:
                 return  # an older update arriving late does not overwrite a newer one
             for name, value in fields.items():
                 if value is None:
@@ -78,13 +78,6 @@ class ProfileStore:
             else:
                 row.opted_out, row.source, row.updated_at = opted_out, source, now
             await session.commit()
-
-    async def opted_out(self, channel: str, address: str | None) -> tuple[bool, str | None]:
-        if not address:
-            return False, None
-        async with self.sessions() as session:
-            row = await session.get(ContactOptOut, (channel, _normalise(channel, address)))
-            return (bool(row.opted_out), row.source) if row is not None else (False, None)
 
     async def get(self, customer_id: str) -> CustomerProfile | None:
         async with self.sessions() as session:
@@ -168,8 +161,3 @@ def _normalise(channel: str, address: str) -> str:
         return address.lower()
     return "+" + "".join(c for c in address if c.isdigit()) if address.startswith("+") else address
 
-
-def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -37,6 +37,7 @@ from schemas import (
     make_event,
 )
 from services.common.deadlines import DeadlineIndex, DueEntry
+from services.common.ids import event_digest
 from services.order_watcher.rules import (
     Deadline,
     DemandChange,
@@ -53,7 +54,6 @@ from services.order_watcher.rules import (
     on_incident,
     on_stock,
 )
-from services.order_watcher.rules.state import event_digest
 from services.order_watcher.staging import Staged
 
 __all__ = [

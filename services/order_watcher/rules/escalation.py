@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -11,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas import EscalationOpenedData, IncidentDetectedData, Money
 from schemas.values import Tier
+from services.common.ids import stable_id
 from services.order_watcher.rules.settings import WatchSettings
 
 __all__ = [
@@ -68,7 +68,7 @@ class EscalationOutcome:
 
 def escalation_id(customer_id: str, incident_id: str) -> str:
     """`esc-` + 24 hex of sha256(customer, incident): replaying an incident opens the same case."""
-    return "esc-" + hashlib.sha256(f"{customer_id}\x1f{incident_id}".encode()).hexdigest()[:24]
+    return stable_id("esc", customer_id, incident_id)
 
 
 def _experience(trouble: Trouble) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Final
 
 from schemas import CustomerRef, IncidentDetectedData, IncidentFacts, IncidentResolvedData
 from schemas.values import IncidentKind, Severity
+from services.common.ids import stable_id
 
 __all__ = ["CHOICES", "SEVERITY", "build_incident", "build_resolution", "incident_id"]
 
@@ -29,8 +29,7 @@ SEVERITY: Final[dict[str, Severity]] = {
 
 def incident_id(kind: str, order_id: str, cause: str) -> str:
     """`inc-` + 24 hex of sha256(kind, order, cause): the same cause always yields the same id."""
-    digest = hashlib.sha256(f"{kind}\x1f{order_id}\x1f{cause}".encode()).hexdigest()
-    return f"inc-{digest[:24]}"
+    return stable_id("inc", kind, order_id, cause)
 
 
 def build_incident(

@@ -24,6 +24,7 @@ from schemas import (
     PaymentSucceeded,
     ShipmentUpdated,
 )
+from services.common.ids import event_digest
 from services.order_watcher.rules.deadlines import (
     DECLINE_WINDOW,
     DELIVERY_BY,
@@ -47,7 +48,7 @@ from services.order_watcher.rules.delays import (
 from services.order_watcher.rules.effects import Outcome, Step
 from services.order_watcher.rules.incidents import CHOICES
 from services.order_watcher.rules.settings import WatchSettings
-from services.order_watcher.rules.state import IncidentMark, OrderState, event_digest
+from services.order_watcher.rules.state import IncidentMark, OrderState
 
 __all__ = ["Outcome", "on_deadline", "on_event", "overdue_now", "pending_deadlines"]
 

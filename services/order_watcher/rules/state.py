@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -26,7 +25,6 @@ __all__ = [
     "OrderState",
     "PendingDecline",
     "ShipmentFacts",
-    "event_digest",
 ]
 
 EarlyEvent = Annotated[
@@ -39,11 +37,6 @@ POSSESSION = frozenset(
     {"in_transit", "out_for_delivery", "delivered", "attempt_failed", "exception", "returned_to_sender"}
 )
 """Statuses that show the carrier has the parcel (so the order has shipped)."""
-
-
-def event_digest(event_id: str) -> str:
-    """A short stable fingerprint of a CloudEvent id, for the bounded dedupe memory."""
-    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:12]
 
 
 class _Compact(BaseModel):

@@ -21,9 +21,10 @@ from schemas import (
     ShipmentUpdated,
     StockChanged,
 )
+from services.common.ids import event_digest
 from services.order_watcher.rules.incidents import CHOICES, build_incident, build_resolution, incident_id
 from services.order_watcher.rules.settings import WatchSettings
-from services.order_watcher.rules.state import OrderState, event_digest
+from services.order_watcher.rules.state import OrderState
 
 __all__ = [
     "DemandChange",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Final
 
 from schemas import CustomerRef, EscalationOpenedData, IncidentDetectedData, IncidentFacts, IncidentResolvedData
 from schemas.values import IncidentKind, Severity, Tier
+from services.common.ids import stable_id
 
 __all__ = [
     "ESCALATION_TIER",
@@ -35,13 +35,12 @@ SEVERITY: Final[dict[str, Severity]] = {
 
 def incident_id(kind: str, order_id: str, return_id: str, cause: str) -> str:
     """`inc-` + 24 hex of sha256(kind, order, return, cause): the same cause always yields the same id."""
-    digest = hashlib.sha256(f"{kind}\x1f{order_id}\x1f{return_id}\x1f{cause}".encode()).hexdigest()
-    return f"inc-{digest[:24]}"
+    return stable_id("inc", kind, order_id, return_id, cause)
 
 
 def escalation_id(incident_id: str, reason: str) -> str:
     """`esc-` + 24 hex of sha256(incident, reason): replaying the cause opens the same case."""
-    return "esc-" + hashlib.sha256(f"{incident_id}\x1f{reason}".encode()).hexdigest()[:24]
+    return stable_id("esc", incident_id, reason)
 
 
 def build_incident(

@@ -21,13 +21,14 @@ from schemas import (
     ReturnRejected,
     ReturnRequested,
 )
+from services.common.ids import event_digest
 from services.returns.rules.deadlines import FORGET, LABEL_SCAN, REFUND_ESCALATE, REFUND_SLA, Deadline
 from services.returns.rules.effects import Outcome, Step
 from services.returns.rules.journey import on_label_scanned, on_received, on_refund, on_rejected, on_requested
 from services.returns.rules.refunds import escalate_due, fire_refunds, sla_due
 from services.returns.rules.settings import ReturnSettings
 from services.returns.rules.stalls import fire_stalls, stall_due
-from services.returns.rules.state import ReturnsState, event_digest
+from services.returns.rules.state import ReturnsState
 
 __all__ = ["Outcome", "on_deadline", "on_event", "pending_deadlines"]
 

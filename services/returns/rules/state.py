@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,18 +18,13 @@ from schemas import (
     ReturnRequested,
 )
 
-__all__ = ["EarlyEvent", "IncidentMark", "ReturnCase", "ReturnsState", "event_digest"]
+__all__ = ["EarlyEvent", "IncidentMark", "ReturnCase", "ReturnsState"]
 
 EarlyEvent = Annotated[
     ReturnRequested | ReturnLabelScanned | ReturnReceived | RefundIssued | ReturnRejected,
     Field(discriminator="type"),
 ]
 """A return event that may arrive before its order.placed, and is held until the order is known."""
-
-
-def event_digest(event_id: str) -> str:
-    """A short stable fingerprint of a CloudEvent id, for the bounded dedupe memory."""
-    return hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:12]
 
 
 class _Compact(BaseModel):

@@ -100,8 +100,16 @@ async def test_withdraw_only_unsent_rows(ledger: Ledger) -> None:
     assert row is not None and row.state == "sent"
 
 
-async def test_sent_since_counts_for_the_cap(ledger: Ledger) -> None:
+async def test_sends_count_for_the_cap(ledger: Ledger) -> None:
     await _reserve(ledger)
     await ledger.transition("n1", "sent", now=NOW)
-    assert len(await ledger.sent_since("cus_1", NOW - timedelta(hours=24))) == 1
-    assert await ledger.sent_since("cus_1", NOW + timedelta(seconds=1)) == []
+
+    async def sent_since(since: datetime) -> list[datetime]:
+        _, _, _, sent = await ledger.decision_context(incident_id="other", customer_id="cus_1", order_id=None,
+                                                      order_since=since, cap_since=since)
+        batch = await ledger.batch_context([("other", "cus_1", None)], order_since=since, cap_since=since)
+        assert batch.sent.get("cus_1", []) == sent  # the batch path sees the same sends
+        return sent
+
+    assert len(await sent_since(NOW - timedelta(hours=24))) == 1
+    assert await sent_since(NOW + timedelta(seconds=1)) == []

@@ -50,6 +50,7 @@ INTERNAL = ("order-watcher.demand-by-sku", "order-watcher.incident-candidates", 
 SKUS = [f"SKU-{n:05d}" for n in range(5000)]
 LATENESS_ORDERS = 200
 LATENESS_SPREAD_S = 20.0
+FLOOR_MODES = ("events", "take", "parse")
 TARGETS = {"ratio_vs_raw_consume": ">= 0.5", "scaling_ratio_1m_vs_10k": "<= 1.5",
            "deadline_lateness_ms_p99": "< 2000", "rss_bytes_per_open_order": "<= 2048"}
 
@@ -226,7 +227,7 @@ async def _lateness(bootstrap: str, prefix: str) -> dict[str, Any]:
             "deadline_lateness_ms_max": round(values[-1], 1), "deadlines_measured": len(values)}
 
 
-async def _raw_consume(bootstrap: str, prefix: str, count: int) -> dict[str, Any]:
+async def _raw_consume(bootstrap: str, prefix: str, count: int, *, parse: bool = False) -> dict[str, Any]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
@@ -237,11 +238,30 @@ async def _raw_consume(bootstrap: str, prefix: str, count: int) -> dict[str, Any
         t0 = time.perf_counter()
         while got < count:
             batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            got += sum(len(messages) for messages in batch.values())
+            for messages in batch.values():
+                got += len(messages)
+                if parse:
+                    for message in messages:
+                        parse_event(message.value)
         elapsed = time.perf_counter() - t0
     finally:
         await consumer.stop()
-    return {"raw_consume_s": round(elapsed, 2), "raw_consume_events_per_s": round(got / elapsed, 1)}
+    name = "raw_parse" if parse else "raw_consume"
+    return {f"{name}_s": round(elapsed, 2), f"{name}_events_per_s": round(got / elapsed, 1)}
+
+
+def _faust_floor(bootstrap: str, prefix: str, env: dict[str, str], tmp: Path, mode: str, count: int) -> float:
+    """Events/s of a Faust agent that does next to nothing (`bench._faust_floor`) over the same input topics,
+    timed like order_watcher: from the worker's "ready" until its group has committed every input offset."""
+    floor_env = {**env, "FOREWARN_FLOOR_MODE": mode, "FOREWARN_FLOOR_TOPICS": ",".join(INPUTS)}
+    service = Service("bench._faust_floor", floor_env, tmp / mode).start()
+    try:
+        started = time.time()
+        ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in INPUTS], PARTITIONS))
+        done = asyncio.run(_wait_lag_zero(bootstrap, f"{prefix}forewarn-faust-floor-{mode}", ends, timeout=3600))
+    finally:
+        service.stop()
+    return round(count / (done - started), 1)
 
 
 def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
@@ -264,11 +284,20 @@ def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
         finally:
             service.stop()
         errors = [line for line in service.log().splitlines() if " ERROR " in line]
-    figures["service_errors_logged"] = len(errors)
-    figures["service_error_lines"] = [line[:300] for line in errors[:5]]
+        figures["service_errors_logged"] = len(errors)
+        figures["service_error_lines"] = [line[:300] for line in errors[:5]]
+        floors = {}
+        for mode in FLOOR_MODES:
+            print(f"detection: a Faust agent that does nothing ({mode}) over the same topics", file=sys.stderr)
+            (Path(tmp) / mode).mkdir()
+            floors[mode] = _faust_floor(bootstrap, prefix, env, Path(tmp), mode, len(records))
+        figures["faust_floor_events_per_s"] = floors
     print("detection: raw consumption of the same topics", file=sys.stderr)
     figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records))))
+    figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records), parse=True)))
     figures["ratio_vs_raw_consume"] = round(figures["events_per_s"] / figures["raw_consume_events_per_s"], 4)
+    figures["ratio_vs_raw_parse"] = round(figures["events_per_s"] / figures["raw_parse_events_per_s"], 4)
+    figures["ratio_vs_faust_floor_parse"] = round(figures["events_per_s"] / floors["parse"], 4)
     return figures
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import faust
+import faust.streams
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
@@ -18,7 +21,7 @@ from services.common.deadletter import DeadLetterSink
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.settings import CommonSettings
 
-__all__ = ["Guard", "TransientError", "create_app", "raw_topic"]
+__all__ = ["Guard", "TransientError", "acting_for", "create_app", "raw_topic"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faus
         "topic_replication_factor": 1,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
+        "producer_linger_ms": settings.producer_linger_ms,
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
         "stream_wait_empty": True,
@@ -62,6 +66,23 @@ def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> fau
         *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
         partitions=partitions, internal=False, allow_empty=True,
     )
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event for the block.
+
+    A Faust table places every read and write by the current event: the changelog partition a
+    write goes to, and the RocksDB partition store it reads and writes. Faust sets it while an
+    agent iterates `stream.events()`, but not for the events of a `take_events` batch, which the
+    agent handles after they were all taken. faust-streaming keeps it in a context variable of
+    `faust.streams` and exposes no setter, hence the private name.
+    """
+    token = faust.streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust.streams._current_event.reset(token)
 
 
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]
@@ -144,6 +165,10 @@ class Guard:
                 HANDLER_SECONDS.labels(self.service, topic).observe(time.perf_counter() - started)
                 return True
         return False  # pragma: no cover - the loop always returns
+
+    async def dead_letter(self, event: Any, exc: BaseException, *, attempts: int = 1) -> None:
+        """Send one Faust event's message to its dead-letter topic, with why."""
+        await self._dead_letter(event, exc, attempts=attempts)
 
     async def _dead_letter(self, event: Any, exc: BaseException, *, attempts: int) -> None:
         message = event.message

@@ -10,8 +10,10 @@
 
 Topics read by one agent are co-partitioned (same partition count, same key space), so a
 table written while handling a message lives in that message's partition. Each agent runs with
-concurrency 1. Every message a step produces is acknowledged by the broker before the step's
-table writes are applied and before the source message can be committed (see `steps`, `staging`).
+concurrency 1 and takes its messages in batches (`FOREWARN_WATCH_BATCH_SIZE`, waiting at most
+`FOREWARN_WATCH_BATCH_WAIT_S` to fill one). Every message a batch produces is acknowledged by the
+broker before the batch's table writes are applied and before its source messages can be
+committed (see `batches`, `steps`, `staging`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import faust
 
 from schemas import ESCALATIONS, INCIDENTS, INVENTORY, ORDERS, PAYMENTS, SHIPMENTS, CloudEvent
 from services.common.clock import Clock, SystemClock
-from services.common.metrics import INCIDENTS_EMITTED
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.common.ticks import install_ticker, parse_tick
 from services.order_watcher import steps
+from services.order_watcher.batches import Agent, handle_batch, report
 from services.order_watcher.rules import WatchSettings
 from services.order_watcher.settings import OrderWatcherSettings
+from services.order_watcher.staging import BatchStaged
 
 __all__ = ["DEMAND_BY_SKU", "INCIDENT_CANDIDATES", "INTERNAL_TOPICS", "SERVICE", "TICKS", "build"]
 
@@ -51,12 +54,17 @@ INTERNAL_TOPICS: Final = (TICKS, DEMAND_BY_SKU, INCIDENT_CANDIDATES)
 Handler = Callable[[Any], Awaitable[None]]
 
 
-def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: Clock | None = None) -> faust.App:
+def build(
+    common: CommonSettings, *, watch: WatchSettings | None = None, clock: Clock | None = None,
+    settings: OrderWatcherSettings | None = None,
+) -> faust.App:
     """Wire the app: every topic this service reads and writes is named here."""
-    watch = watch or OrderWatcherSettings().rules()
+    settings = settings or OrderWatcherSettings()
+    watch = watch or settings.rules()
     clock = clock or SystemClock()
     app = create_app(SERVICE, common)
     partitions = common.partitions
+    size, within = settings.batch_size, settings.batch_wait_s
 
     def table(name: str) -> Any:
         """A changelogged table of state as JSON bytes per key, stored as they are (see `steps`)."""
@@ -74,47 +82,99 @@ def build(common: CommonSettings, *, watch: WatchSettings | None = None, clock: 
     install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=partitions, clock=clock)
 
     # -- by order id: orders, shipments, payments and ticks -------------------------------------------
+    order_state = table("order-state")
     deadlines = app.Table("order-deadlines", default=None, partitions=partitions, key_type=str)  # small JSON lists
-    order_steps = steps.OrderSteps(table("order-state"), deadlines, watch)
     order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
+    order_one = _order_handler(steps.OrderSteps(order_state, deadlines, watch), order_guard, outlets, tick_name)
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
-        async for event in stream.events():
-            partition, offset = event.message.partition, event.message.offset
-            if event.message.topic == tick_name:
-                dead_letter = partial(_dead_letter_deadlines, order_guard, tick_name, partition, offset)
-                on_tick = partial(_tick, order_steps, partition)
-                await order_guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
-            else:
-                on_event = partial(_order_event, order_steps, partition)
-                await order_guard.handle(event, _delivering(on_event, outlets))
+        async for batch in stream.take_events(size, within=within):
+            layers = (BatchStaged(order_state), BatchStaged(deadlines))
+            batch_steps = steps.OrderSteps(*layers, watch)
+
+            async def decide(event: Any, batch_steps: steps.OrderSteps = batch_steps) -> steps.Work | None:
+                partition = event.message.partition
+                if event.message.topic == tick_name:
+                    return batch_steps.tick(parse_tick(event.value), partition)
+                parsed = await order_guard.parse(event)
+                return None if parsed is None else batch_steps.event(parsed, partition)
+
+            failed = partial(_dead_letter_deadlines, order_guard, tick_name)
+            await handle_batch(batch, layers, Agent(order_guard, outlets, decide, order_one, failed))
 
     # -- by SKU: order lines (from watch_orders) and stock levels -------------------------------------
-    stock_steps = steps.StockSteps(table("sku-demand"), watch)
+    sku_demand = table("sku-demand")
     stock_guard = Guard(service=SERVICE, app=app, topics={demand_name: DEMAND_BY_SKU, inventory_name: INVENTORY})
-    on_change = _delivering(lambda value: stock_steps.change(steps.parse_demand_change(value)), outlets)
-    on_stock = _delivering(stock_steps.stock, outlets)
+    stock_one = _stock_handler(steps.StockSteps(sku_demand, watch), stock_guard, outlets, demand_name)
 
     @app.agent(raw_topic(app, demand_name, inventory_name), concurrency=1)
     async def watch_stock(stream: Any) -> None:
-        async for event in stream.events():
-            if event.message.topic == demand_name:
-                await stock_guard.handle(event, on_change, parse=False)
-            else:
-                await stock_guard.handle(event, on_stock)
+        async for batch in stream.take_events(size, within=within):
+            layer = BatchStaged(sku_demand)
+            batch_steps = steps.StockSteps(layer, watch)
+
+            async def decide(event: Any, batch_steps: steps.StockSteps = batch_steps) -> steps.Work | None:
+                if event.message.topic == demand_name:
+                    return batch_steps.change(steps.parse_demand_change(event.value))
+                parsed = await stock_guard.parse(event)
+                return None if parsed is None else batch_steps.stock(parsed)
+
+            await handle_batch(batch, (layer,), Agent(stock_guard, outlets, decide, stock_one))
 
     # -- by customer id: every incident candidate of both paths, for repeated trouble -----------------
-    escalation_steps = steps.EscalationSteps(table("trouble-history"), watch)
+    histories = table("trouble-history")
     escalation_guard = Guard(service=SERVICE, app=app, topics={candidates_name: INCIDENTS})
-    on_candidate = _delivering(escalation_steps.candidate, outlets)
+    escalation_one = _guarded(escalation_guard, _delivering(steps.EscalationSteps(histories, watch).candidate, outlets))
 
     @app.agent(raw_topic(app, candidates_name), concurrency=1)
     async def escalate(stream: Any) -> None:
-        async for event in stream.events():
-            await escalation_guard.handle(event, on_candidate)
+        async for batch in stream.take_events(size, within=within):
+            layer = BatchStaged(histories)
+            batch_steps = steps.EscalationSteps(layer, watch)
+
+            async def decide(event: Any, batch_steps: steps.EscalationSteps = batch_steps) -> steps.Work | None:
+                parsed = await escalation_guard.parse(event)
+                return None if parsed is None else batch_steps.candidate(parsed)
+
+            await handle_batch(batch, (layer,), Agent(escalation_guard, outlets, decide, escalation_one))
 
     return app
+
+
+OneAtATime = Callable[[Any], Awaitable[bool]]
+
+
+def _guarded(guard: Guard, handler: Handler, *, parse: bool = True) -> OneAtATime:
+    return partial(guard.handle, handler=handler, parse=parse)
+
+
+def _order_handler(order_steps: steps.OrderSteps, guard: Guard, outlets: Mapping[str, faust.TopicT],
+                   tick_name: str) -> OneAtATime:
+    """One order event or tick the one-at-a-time way (the fallback of a batch whose sends failed)."""
+
+    async def one(event: Any) -> bool:
+        partition = event.message.partition
+        if event.message.topic == tick_name:
+            dead_letter = partial(_dead_letter_deadlines, guard, tick_name, event)
+            on_tick = partial(_tick, order_steps, partition)
+            return await guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
+        return await guard.handle(event, _delivering(partial(_order_event, order_steps, partition), outlets))
+
+    return one
+
+
+def _stock_handler(stock_steps: steps.StockSteps, guard: Guard, outlets: Mapping[str, faust.TopicT],
+                   demand_name: str) -> OneAtATime:
+    on_change = _delivering(lambda value: stock_steps.change(steps.parse_demand_change(value)), outlets)
+    on_stock = _delivering(stock_steps.stock, outlets)
+
+    async def one(event: Any) -> bool:
+        if event.message.topic == demand_name:
+            return await guard.handle(event, on_change, parse=False)
+        return await guard.handle(event, on_stock)
+
+    return one
 
 
 def _tick(order_steps: steps.OrderSteps, partition: int, value: bytes) -> steps.Work:
@@ -125,8 +185,9 @@ def _order_event(order_steps: steps.OrderSteps, partition: int, event: CloudEven
     return order_steps.event(event, partition)
 
 
-async def _dead_letter_deadlines(guard: Guard, topic: str, partition: int, offset: int, work: steps.Work) -> None:
+async def _dead_letter_deadlines(guard: Guard, topic: str, event: Any, work: steps.Work) -> None:
     """Deadlines a tick could not fire go to the tick topic's dead-letter topic, one record each."""
+    partition, offset = event.message.partition, event.message.offset
     for entry, exc in work.failed:
         value = json.dumps({"ref": entry.ref, "kind": entry.kind, "due": entry.due.isoformat()}).encode()
         await guard.sink.send(topic=topic, partition=partition, offset=offset, key=entry.ref.encode(), value=value,
@@ -147,9 +208,6 @@ def _delivering(
         if work.failed and dead_letter is not None:
             await dead_letter(work)
         work.apply()
-        for incident in work.published:
-            INCIDENTS_EMITTED.labels(incident.kind).inc()
-            logger.info("incident %s %s on order %s%s", incident.kind, incident.incident_id, incident.order_id,
-                        f" (escalated, tier {incident.escalation_tier})" if incident.escalate else "")
+        report(work)
 
     return handle

@@ -1,4 +1,4 @@
-"""order_watcher's settings from the environment (prefix `FOREWARN_WATCH_`): every detection threshold.
+"""order_watcher's settings from the environment (prefix `FOREWARN_WATCH_`): every detection threshold, and batching.
 
 Durations are seconds. Defaults are the rule defaults in `rules.settings.WatchSettings`, so the
 two never drift apart. Per-store overrides come as JSON in `FOREWARN_WATCH_OVERRIDES`, with
@@ -21,6 +21,8 @@ WatchSettings field names and ISO 8601 durations, e.g. `{"acme": {"ship_grace": 
 | `FOREWARN_WATCH_ORPHAN_TTL_S` | 604800 | how long events of a never-seen order are held |
 | `FOREWARN_WATCH_RETAIN_FOR_S` | 2592000 | how long a closed order's state is kept |
 | `FOREWARN_WATCH_OVERRIDES` | `{}` | per-store overrides (JSON, see above) |
+| `FOREWARN_WATCH_BATCH_SIZE` | 500 | messages an agent takes from its stream per batch |
+| `FOREWARN_WATCH_BATCH_WAIT_S` | 0.05 | longest wait to fill a batch (adds at most this to latency) |
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class OrderWatcherSettings(BaseSettings):
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-store overrides of WatchSettings fields, as JSON"
     )
+    batch_size: int = Field(default=500, ge=1, description="messages an agent takes from its stream per batch")
+    batch_wait_s: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
 
     def rules(self) -> WatchSettings:
         """The validated WatchSettings these values describe (raises ValueError when they are not valid)."""

@@ -7,14 +7,22 @@ So an agent reads and writes through a `Staged` view while it handles a message,
 output and waits for the acks, and only then `apply()`s the writes to the table. A crash before
 that leaves the table as it was: the message is handled again and sends the same (deterministic)
 ids again, which is at-least-once, never lost.
+
+An agent that takes messages in batches stacks two layers: each message is decided over its own
+`Staged` view of a `BatchStaged` view of the table. A message whose step succeeds merges its
+writes into the batch layer (so the next message of the batch reads them); one whose step fails is
+dead-lettered and its writes dropped. Once every send of the batch is acknowledged, the batch
+layer is applied, each key written on behalf of the message that last wrote it: Faust routes a
+table write to the changelog partition (and the RocksDB partition store) of the current event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager
 from typing import Any
 
-__all__ = ["Staged"]
+__all__ = ["BatchStaged", "Staged"]
 
 _DELETED = object()
 
@@ -75,13 +83,49 @@ class Staged(MutableMapping[str, Any]):
     def apply(self) -> None:
         """Write everything staged to the table (deletes of absent keys are no-ops), and start afresh."""
         for key, value in self._writes.items():
-            if value is _DELETED:
-                if key in self.table:
-                    del self.table[key]
-            else:
-                self.table[key] = value
+            self._write(key, value)
         self._writes.clear()
+
+    def _write(self, key: str, value: Any) -> None:
+        if value is _DELETED:
+            if key in self.table:
+                del self.table[key]
+        else:
+            self.table[key] = value
 
     def discard(self) -> None:
         """Forget the staged writes (the message will be handled again, or was dead-lettered)."""
         self._writes.clear()
+
+
+class BatchStaged(Staged):
+    """A `Staged` layer for a whole batch that remembers, per key, which message wrote it last.
+
+    Set `owner` to the message being decided before its writes are merged in; `apply_as` then
+    writes each key inside `acting(owner)`, the context a Faust table needs to place the write.
+    """
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        super().__init__(table)
+        self.owner: Any = None
+        self._owners: dict[str, Any] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._owners[key] = self.owner
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._owners[key] = self.owner
+
+    def apply_as(self, acting: Callable[[Any], AbstractContextManager[Any]]) -> None:
+        """Write everything staged to the table, each key as its owner, and start afresh."""
+        for key, value in self._writes.items():
+            with acting(self._owners[key]):
+                self._write(key, value)
+        self._writes.clear()
+        self._owners.clear()
+
+    def discard(self) -> None:
+        super().discard()
+        self._owners.clear()

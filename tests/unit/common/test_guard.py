@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -12,46 +10,21 @@ from schemas import CloudEvent
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, TransientError, create_app
 from tests.support.events import order_placed
+from tests.support.faust_events import Event, Message, RecordingSink
 
 pytestmark = pytest.mark.unit
 
 
-@dataclass
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass
-class _Event:
-    message: _Message
-    value: bytes | None = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.value = self.message.value
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self.dead: list[dict[str, Any]] = []
-
-    async def send(self, **kwargs: Any) -> None:
-        self.dead.append(kwargs)
-
-
-def _guard() -> tuple[Guard, _Sink]:
+def _guard() -> tuple[Guard, RecordingSink]:
     app = create_app("guard-test", CommonSettings(topic_prefix="unit-"))
     guard = Guard(service="guard-test", app=app, topics={"unit-orders": "orders"}, attempts=3, backoff_s=0.001)
-    sink = _Sink()
+    sink = RecordingSink()
     guard.sink = sink  # type: ignore[assignment]
     return guard, sink
 
 
-def _event(offset: int, value: bytes) -> _Event:
-    return _Event(_Message("unit-orders", 0, offset, b"k", value))
+def _event(offset: int, value: bytes) -> Event:
+    return Event(Message("unit-orders", 0, offset, b"k", value))
 
 
 GOOD = order_placed("ord-g1", placed_at=datetime(2026, 11, 22, 10, tzinfo=UTC)).to_bytes()

@@ -18,7 +18,14 @@ def test_defaults_are_the_rules_defaults() -> None:
 
 def test_every_rules_field_has_a_variable() -> None:
     names = {f"{n}_s" if n in DURATIONS else n for n in WatchSettings.model_fields}
-    assert names == set(OrderWatcherSettings.model_fields)
+    assert names | {"batch_size", "batch_wait_s"} == set(OrderWatcherSettings.model_fields)
+
+
+def test_batching_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOREWARN_WATCH_BATCH_SIZE", "7")
+    monkeypatch.setenv("FOREWARN_WATCH_BATCH_WAIT_S", "0.2")
+    settings = OrderWatcherSettings()
+    assert (settings.batch_size, settings.batch_wait_s) == (7, 0.2)
 
 
 def test_thresholds_and_store_overrides_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

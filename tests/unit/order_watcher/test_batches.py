@@ -1,0 +1,181 @@
+"""A batch: decided in order over shared layers, every write applied only after every ack, as its owner."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import faust.streams
+import pytest
+
+from services.common.settings import CommonSettings
+from services.common.streams import Guard, create_app
+from services.order_watcher.batches import Agent, handle_batch
+from services.order_watcher.rules import OrderState, WatchSettings
+from services.order_watcher.staging import BatchStaged, Staged
+from services.order_watcher.steps import CANDIDATES, DEMAND, OrderSteps, Send, Work
+from tests.support.events import order_placed
+from tests.support.faust_events import Event, Message, RecordingSink
+from tests.unit.order_watcher.factories import succeeded
+
+pytestmark = pytest.mark.unit
+
+AT = datetime(2026, 11, 22, 10, tzinfo=UTC)
+
+
+def _event(partition: int, offset: int, value: bytes = b"{}", topic: str = "unit-orders") -> Event:
+    return Event(Message(topic, partition, offset, b"k", value))
+
+
+class _Table(dict[str, Any]):
+    """A table that remembers the partition of Faust's current event at every write, as Faust routes by it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written_in: dict[str, int] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        current = faust.streams.current_event()
+        assert current is not None, "a table write outside an event's context"
+        self.written_in[key] = current.message.partition
+        super().__setitem__(key, value)
+
+
+class _Outlet:
+    """Records sends; the ack of each is a future the test may hold back or fail."""
+
+    def __init__(self, *, hold: bool = False, fail: Exception | None = None) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.acks: list[asyncio.Future[None]] = []
+        self.hold = hold
+        self.fail = fail
+
+    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append((key, value))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.hold:
+            ack.set_result(None)
+        self.acks.append(ack)
+        return ack
+
+
+def _guard() -> tuple[Guard, RecordingSink]:
+    app = create_app("batch-test", CommonSettings(topic_prefix="unit-"))
+    guard = Guard(service="batch-test", app=app, topics={"unit-orders": "orders", "unit-payments": "payments"})
+    sink = RecordingSink()
+    guard.sink = sink  # type: ignore[assignment]
+    return guard, sink
+
+
+def _writer(layer: BatchStaged, *, explode_on: int | None = None) -> Any:
+    """A step that writes `key-<offset>` (and bumps a shared counter) and sends one record per message."""
+
+    async def decide(event: Event) -> Work:
+        view = Staged(layer)
+        view[f"key-{event.message.offset}"] = f"p{event.message.partition}"
+        view["count"] = int(view.get("count", 0)) + 1
+        if event.message.offset == explode_on:
+            raise RuntimeError("a bug in a rule")
+        return Work(sends=[Send(DEMAND, b"sku", str(event.message.offset).encode())], staged=[view])
+
+    return decide
+
+
+async def _never(event: Any) -> bool:
+    raise AssertionError("the one-at-a-time path must not run")
+
+
+async def test_writes_are_applied_once_per_key_as_their_owner_after_every_ack() -> None:
+    guard, _ = _guard()
+    table, outlet = _Table(), _Outlet(hold=True)
+    layer = BatchStaged(table)
+    events = [_event(0, 1), _event(2, 2), _event(1, 3)]
+    task = asyncio.create_task(
+        handle_batch(events, [layer], Agent(guard, {DEMAND: outlet}, _writer(layer), _never)))  # type: ignore[arg-type]
+    while len(outlet.acks) < 3:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert table == {}, "nothing may be applied before the broker acknowledged every send"
+    for ack in outlet.acks:
+        ack.set_result(None)
+    await task
+    assert table == {"key-1": "p0", "key-2": "p2", "key-3": "p1", "count": 3}
+    assert table.written_in == {"key-1": 0, "key-2": 2, "key-3": 1, "count": 1}  # count: last written by offset 3
+    assert [value for _, value in outlet.sent] == [b"1", b"2", b"3"]
+
+
+async def test_a_failing_step_is_dead_lettered_alone() -> None:
+    guard, sink = _guard()
+    table, outlet = _Table(), _Outlet()
+    layer = BatchStaged(table)
+    events = [_event(0, 1), _event(0, 2), _event(0, 3)]
+    agent = Agent(guard, {DEMAND: outlet}, _writer(layer, explode_on=2), _never)  # type: ignore[arg-type]
+    await handle_batch(events, [layer], agent)
+    assert [d["offset"] for d in sink.dead] == [2]
+    assert "RuntimeError" in repr(sink.dead[0]["exc"])
+    assert table == {"key-1": "p0", "key-3": "p0", "count": 2}
+    assert [value for _, value in outlet.sent] == [b"1", b"3"]
+
+
+async def test_a_bad_value_is_dead_lettered_and_the_rest_go_on() -> None:
+    guard, sink = _guard()
+    table, outlet = _Table(), _Outlet()
+    layer = BatchStaged(table)
+    writer = _writer(layer)
+
+    async def decide(event: Event) -> Work | None:
+        if await guard.parse(event) is None:
+            return None
+        return await writer(event)  # type: ignore[no-any-return]
+
+    good = order_placed("ord-1", placed_at=AT).to_bytes()
+    events = [_event(0, 1, good), _event(0, 2, b"{not json"), _event(0, 3, good)]
+    await handle_batch(events, [layer], Agent(guard, {DEMAND: outlet}, decide, _never))  # type: ignore[arg-type]
+    assert [d["offset"] for d in sink.dead] == [2]
+    assert set(table) == {"key-1", "key-3", "count"}
+
+
+async def test_when_the_sends_fail_nothing_is_applied_and_each_event_goes_one_at_a_time() -> None:
+    guard, _ = _guard()
+    table = _Table()
+    layer = BatchStaged(table)
+    one_at_a_time: list[tuple[int, int]] = []
+
+    async def one(event: Event) -> bool:
+        current = faust.streams.current_event()
+        assert current is event, "the fallback runs in the event's context"
+        one_at_a_time.append((event.message.partition, event.message.offset))
+        return True
+
+    outlet = _Outlet(fail=ValueError("message too large"))
+    await handle_batch([_event(0, 1), _event(1, 2)], [layer], Agent(guard, {DEMAND: outlet}, _writer(layer), one))  # type: ignore[arg-type]
+    assert table == {}
+    assert layer.pending == 0
+    assert one_at_a_time == [(0, 1), (1, 2)]
+
+
+async def test_later_events_of_a_batch_see_the_state_earlier_ones_left() -> None:
+    """order.placed and its payment in one batch: the payment is decided over the placed order's state."""
+    guard, _ = _guard()
+    orders, deadlines = _Table(), _Table()
+    layers = (BatchStaged(orders), BatchStaged(deadlines))
+    order_steps = OrderSteps(*layers, WatchSettings())
+    placed = order_placed("ord-7", placed_at=AT)
+    paid = succeeded(AT, "ord-7")
+
+    async def decide(event: Event) -> Work | None:
+        parsed = await guard.parse(event)
+        return None if parsed is None else order_steps.event(parsed, event.message.partition)
+
+    outlets = {DEMAND: _Outlet(), CANDIDATES: _Outlet()}
+    paid_event = _event(3, 2, paid.to_bytes(), "unit-payments")
+    events = [_event(3, 1, placed.to_bytes()), paid_event, _event(3, 3, paid.to_bytes(), "unit-payments")]
+    await handle_batch(events, layers, Agent(guard, outlets, decide, _never))  # type: ignore[arg-type]
+    state = OrderState.model_validate_json(orders["ord-7"])
+    assert state.paid_at is not None
+    assert len(state.seen) == 2, "the repeated payment is recognised inside the batch"
+    assert orders.written_in == {"ord-7": 3}
+    assert all(partition == 3 for partition in deadlines.written_in.values())

@@ -77,7 +77,7 @@ TOPICS: dict[str, Topic] = {
             description="The return and refund lifecycle",
         ),
         Topic(
-            CUSTOMERS, "customer id (the phone or email address when an opt-out names no customer)", "subject",
+            CUSTOMERS, "customer id (else the phone, email address or notification id an opt-out names)", "subject",
             ("customer.updated", "customer.opted_out", "customer.opted_in", "customer.replied"),
             description="Customer profiles, consent changes and replies",
         ),

@@ -8,7 +8,7 @@ import sys
 __all__ = ["main"]
 
 SERVICES = {"order-watcher": "services.order_watcher", "notifier": "services.notifier", "returns": "services.returns",
-            "simulator": "services.simulator"}
+            "gateway": "services.gateway", "simulator": "services.simulator"}
 
 
 def main() -> None:

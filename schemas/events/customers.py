@@ -45,12 +45,16 @@ class CustomerUpdatedData(ContractModel):
 
 
 class _ContactChoiceData(ContractModel):
-    """A customer's choice about a channel, named by customer id or by the address it came from."""
+    """A customer's choice about a channel, named by customer id, by the address it came from, or by the
+    notification whose unsubscribe link was used (the notifier knows whom that notification went to)."""
 
     customer_id: Id | None = Field(default=None, description="None when only the address is known")
     channel: Channel
     phone: Phone | None = None
     email: Email | None = None
+    notification_id: Id | None = Field(
+        default=None, description="the notification whose link was used, when that is all the sender knows"
+    )
     source: str = Field(description="sms_keyword, email_unsubscribe, store, ...")
     store_id: Id | None = None
     at: AwareDatetime
@@ -58,8 +62,10 @@ class _ContactChoiceData(ContractModel):
     @model_validator(mode="after")
     def _names_someone(self) -> Self:
         address = self.phone if self.channel == "sms" else self.email
-        if self.customer_id is None and address is None:
-            raise ValueError("needs customer_id or the channel's address (phone for sms, email for email)")
+        if self.customer_id is None and address is None and self.notification_id is None:
+            raise ValueError(
+                "needs customer_id, the channel's address (phone for sms, email for email) or notification_id"
+            )
         return self
 
 
@@ -88,7 +94,7 @@ class CustomerUpdated(CloudEvent):
 
 
 class CustomerOptedOut(CloudEvent):
-    """Subject: the customer id, or (when unknown) the phone number or email address."""
+    """Subject: the customer id, or (when unknown) the phone number, email address or notification id."""
 
     subject_path: ClassVar[str | None] = "data.customer_id"
     type: Literal["customer.opted_out"] = "customer.opted_out"
@@ -96,7 +102,7 @@ class CustomerOptedOut(CloudEvent):
 
 
 class CustomerOptedIn(CloudEvent):
-    """Subject: the customer id, or (when unknown) the phone number or email address."""
+    """Subject: the customer id, or (when unknown) the phone number, email address or notification id."""
 
     subject_path: ClassVar[str | None] = "data.customer_id"
     type: Literal["customer.opted_in"] = "customer.opted_in"

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from schemas import TOPICS, dlq_topic
+from schemas.topics import DLQ_SUFFIX
 from services.common.settings import CommonSettings
 
 __all__ = ["ensure_topics", "registry_topic_specs", "wait_for_broker"]
@@ -19,12 +20,13 @@ logger = logging.getLogger(__name__)
 
 
 def registry_topic_specs(settings: CommonSettings, extra: Iterable[str] = ()) -> list[NewTopic]:
-    """Every registry topic and its `.dlq`, with the deployment's prefix and partition count.
+    """Every registry topic and its `.dlq`, then each of `extra` (with its `.dlq` unless it is one), with the
+    deployment's prefix and partition count.
 
     All topics share one partition count so that topics keyed alike are co-partitioned
     (Faust tables need their changelog to match the source topic)."""
     specs: list[NewTopic] = []
-    names = [*TOPICS, *extra]
+    names = dict.fromkeys([*TOPICS, *extra])  # once each, in order
     for base in names:
         topic = TOPICS.get(base)
         configs: dict[str, str] = {}
@@ -33,7 +35,8 @@ def registry_topic_specs(settings: CommonSettings, extra: Iterable[str] = ()) ->
             if topic.retention_ms is not None:
                 configs["retention.ms"] = str(topic.retention_ms)
         specs.append(NewTopic(settings.topic(base), settings.partitions, 1, topic_configs=configs))
-        specs.append(NewTopic(settings.topic(dlq_topic(base)), settings.partitions, 1))
+        if not base.endswith(DLQ_SUFFIX):  # an extra dead-letter topic (the gateway's) has none of its own
+            specs.append(NewTopic(settings.topic(dlq_topic(base)), settings.partitions, 1))
     return specs
 
 

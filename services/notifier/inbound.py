@@ -60,15 +60,26 @@ class Inbound:
         elif isinstance(event, CustomerOptedOut | CustomerOptedIn):
             choice = event.data
             address: str | None = choice.phone if choice.channel == "sms" else choice.email
-            if address is None and choice.customer_id is not None:
-                stored = await self.profiles.get(choice.customer_id)
+            customer_id = choice.customer_id
+            if address is None and customer_id is None and choice.notification_id is not None:
+                address, customer_id = await self._recipient_of(choice.notification_id, choice.channel)
+            if address is None and customer_id is not None:
+                stored = await self.profiles.get(customer_id)
                 if stored is not None:
                     address = stored.phone if choice.channel == "sms" else stored.email
             if address is None:
-                logger.warning("opt change for %s on %s names no address we know", choice.customer_id, choice.channel)
+                logger.warning("opt change for %s on %s names no address we know",
+                               customer_id or choice.notification_id, choice.channel)
                 return
             await self.profiles.set_opt_out(choice.channel, address, opted_out=isinstance(event, CustomerOptedOut),
                                             source=choice.source, now=choice.at)
+
+    async def _recipient_of(self, notification_id: str, channel: str) -> tuple[str | None, str | None]:
+        """(address, customer id) a notification went to on `channel`, from the ledger (an unsubscribe link)."""
+        row = await self.ledger.get(notification_id)
+        if row is None or row.channel != channel:
+            return None, None
+        return row.address, row.customer_id
 
     # -- provider-events topic ---------------------------------------------------------------
     async def on_provider_event(self, event: CloudEvent) -> None:

@@ -100,7 +100,7 @@ def test_example_key_is_what_its_topic_is_keyed_by(path: Path) -> None:
         RETURNS: data.get("order_id"), INVENTORY: data.get("sku"),
         INCIDENTS: data.get("customer_id") or data.get("customer", {}).get("id"),
         NOTIFICATIONS: data.get("customer_id"), ESCALATIONS: data.get("customer_id"),
-        CUSTOMERS: data.get("customer_id"),
+        CUSTOMERS: data.get("customer_id") or data.get("phone") or data.get("email") or data.get("notification_id"),
         PROVIDER_EVENTS: data.get("message_sid") or data.get("sg_message_id"),
     }[topic]
     assert event.key() == expected.encode("utf-8")

@@ -1,0 +1,304 @@
+"""The HTTP edge: aiohttp handlers that read the raw body, verify, map, and hand the result to the intake.
+
+Answers: 200 published (or already published), 202 a genuine delivery we ignore, 401 an
+unverifiable request (nothing published), 400 a verified body that does not map (its raw bytes
+go to the gateway's dead-letter topic), 413 too large, 503 not configured or not finished now
+(the provider retries).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from multidict import MultiDict
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.common.clock import Clock
+from services.common.metrics import HANDLER_SECONDS
+from services.gateway.intake import Intake, Unavailable
+from services.gateway.mapping import (
+    Ignored,
+    MappingError,
+    Promises,
+    Publish,
+    Result,
+    map_aftership,
+    map_sendgrid,
+    map_shopify,
+    map_stripe,
+    map_twilio_inbound,
+    map_twilio_status,
+    map_unsubscribe,
+)
+from services.gateway.mapping.unsubscribe import NOTIFICATION_ID
+from services.gateway.metrics import IGNORED, WEBHOOKS
+from services.gateway.settings import GatewaySettings
+from services.gateway.signatures import (
+    SignatureError,
+    verify_aftership,
+    verify_sendgrid,
+    verify_shopify,
+    verify_stripe,
+    verify_twilio,
+)
+
+__all__ = ["GATEWAY", "Gateway", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Everything the handlers use, built once (bootstrap) and handed in."""
+
+    settings: GatewaySettings
+    intake: Intake
+    clock: Clock
+    promises: Promises
+    sendgrid_key: Any | None = None
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+Verify = Callable[[bytes], None]
+Map = Callable[[bytes], Result]
+
+
+def create_app(gateway: Gateway) -> web.Application:
+    app = web.Application(client_max_size=gateway.settings.max_body_bytes)
+    app[GATEWAY] = gateway
+    handlers = _Handlers(gateway)
+    app.router.add_post("/webhooks/shopify", handlers.shopify)
+    app.router.add_post("/webhooks/stripe", handlers.stripe)
+    app.router.add_post("/webhooks/aftership", handlers.aftership)
+    app.router.add_post("/webhooks/twilio/status", handlers.twilio_status)
+    app.router.add_post("/webhooks/twilio/inbound", handlers.twilio_inbound)
+    app.router.add_post("/webhooks/sendgrid/events", handlers.sendgrid)
+    app.router.add_get("/unsubscribe/{notification_id}", handlers.unsubscribe_page)
+    app.router.add_post("/unsubscribe/{notification_id}", handlers.unsubscribe)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/metrics", handlers.metrics)
+    return app
+
+
+def _text(status: int, message: str) -> web.Response:
+    return web.Response(status=status, text=message + "\n")
+
+
+class _Handlers:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.intake = gateway.intake
+
+    # -- the one path every webhook takes ----------------------------------------------------
+    async def _webhook(
+        self, request: web.Request, source: str, secret_set: bool, verify: Verify, map_: Map, *,
+        context: Mapping[str, str] | None = None, ok: Callable[[], web.Response] | None = None,
+    ) -> web.Response:
+        started = time.perf_counter()
+        try:
+            return await self._run(request, source, secret_set, verify, map_, context or {}, ok)
+        finally:
+            HANDLER_SECONDS.labels(service="gateway", topic=source).observe(time.perf_counter() - started)
+
+    async def _run(
+        self, request: web.Request, source: str, secret_set: bool, verify: Verify, map_: Map,
+        context: Mapping[str, str], ok: Callable[[], web.Response] | None,
+    ) -> web.Response:
+        if not secret_set:
+            WEBHOOKS.labels(source=source, outcome="not_configured").inc()
+            return _text(503, f"{source} webhooks are not configured")
+        body = await self._body(request, source)
+        try:
+            verify(body)
+        except SignatureError as exc:
+            WEBHOOKS.labels(source=source, outcome="unauthorized").inc()
+            logger.info("refused a %s webhook: %s", source, exc.reason)
+            return _text(401, exc.reason)
+        try:
+            try:
+                result = map_(body)
+            except MappingError as exc:
+                await self.intake.dead_letter(source, endpoint=request.path, body=body, error=exc, context=context)
+                WEBHOOKS.labels(source=source, outcome="malformed").inc()
+                return _text(400, exc.reason)
+            if isinstance(result, Ignored):
+                WEBHOOKS.labels(source=source, outcome="ignored").inc()
+                IGNORED.labels(kind=result.kind).inc()
+                logger.info("ignored a %s webhook: %s", source, result.reason)
+                return _text(202, f"ignored: {result.reason}")
+            outcome = await self.intake.publish(source, result)
+        except Unavailable as exc:
+            WEBHOOKS.labels(source=source, outcome="unavailable").inc()
+            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
+        WEBHOOKS.labels(source=source, outcome="published" if outcome.published else "duplicate").inc()
+        return ok() if ok is not None else _text(200, "ok" if outcome.published else "ok (duplicate)")
+
+    async def _body(self, request: web.Request, source: str) -> bytes:
+        """The raw bytes, byte for byte (signatures cover them); 413 past the limit."""
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            WEBHOOKS.labels(source=source, outcome="too_large").inc()
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            WEBHOOKS.labels(source=source, outcome="too_large").inc()
+            raise
+
+    def _now(self) -> float:
+        return self.gateway.clock.now().timestamp()
+
+    @staticmethod
+    def _secret(value: Any) -> str:
+        return str(value.get_secret_value())
+
+    # -- stores and carriers -----------------------------------------------------------------
+    async def shopify(self, request: web.Request) -> web.Response:
+        secret = self.settings.shopify_secret
+        headers = request.headers
+        context = {"shopify-topic": headers.get("X-Shopify-Topic", ""),
+                   "shopify-webhook-id": headers.get("X-Shopify-Webhook-Id", ""),
+                   "shopify-shop-domain": headers.get("X-Shopify-Shop-Domain", "")}
+        return await self._webhook(
+            request, "shopify", secret is not None,
+            lambda body: verify_shopify(body, headers.get("X-Shopify-Hmac-Sha256"), self._secret(secret)),
+            lambda body: map_shopify(headers.get("X-Shopify-Topic"), body,
+                                     webhook_id=headers.get("X-Shopify-Webhook-Id"),
+                                     shop_domain=headers.get("X-Shopify-Shop-Domain"),
+                                     promises=self.gateway.promises),
+            context=context)
+
+    async def stripe(self, request: web.Request) -> web.Response:
+        secret = self.settings.stripe_secret
+        return await self._webhook(
+            request, "stripe", secret is not None,
+            lambda body: verify_stripe(body, request.headers.get("Stripe-Signature"), self._secret(secret),
+                                       now=self._now(), tolerance=self.settings.stripe_tolerance_s),
+            map_stripe)
+
+    async def aftership(self, request: web.Request) -> web.Response:
+        secret = self.settings.aftership_secret
+        return await self._webhook(
+            request, "aftership", secret is not None,
+            lambda body: verify_aftership(body, request.headers.get("aftership-hmac-sha256"), self._secret(secret)),
+            map_aftership)
+
+    # -- Twilio ------------------------------------------------------------------------------
+    def _twilio(self, request: web.Request) -> tuple[Verify, Callable[[bytes], MultiDict[str]]]:
+        token = self.settings.twilio_auth_token
+        url = self.settings.public_url(request.raw_path)
+
+        def params(body: bytes) -> MultiDict[str]:
+            return MultiDict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+        def verify(body: bytes) -> None:
+            verify_twilio(url, params(body), request.headers.get("X-Twilio-Signature"), self._secret(token),
+                          settings_header=request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+
+        return verify, params
+
+    async def twilio_status(self, request: web.Request) -> web.Response:
+        verify, params = self._twilio(request)
+        return await self._webhook(
+            request, "twilio", self.settings.twilio_auth_token is not None, verify,
+            lambda body: map_twilio_status(params(body), received_at=self.gateway.clock.now()))
+
+    async def twilio_inbound(self, request: web.Request) -> web.Response:
+        verify, params = self._twilio(request)
+        return await self._webhook(
+            request, "twilio", self.settings.twilio_auth_token is not None, verify,
+            lambda body: map_twilio_inbound(params(body), received_at=self.gateway.clock.now()),
+            ok=lambda: web.Response(text=EMPTY_TWIML, content_type="text/xml"))
+
+    # -- SendGrid ----------------------------------------------------------------------------
+    async def sendgrid(self, request: web.Request) -> web.Response:
+        """Items that map are published even when others in the batch do not; then the body is refused (400)."""
+        key = self.gateway.sendgrid_key
+        problems: list[str] = []
+
+        def verify(body: bytes) -> None:
+            verify_sendgrid(body, request.headers.get("X-Twilio-Email-Event-Webhook-Signature"),
+                            request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp"), key,
+                            now=self._now(), tolerance=self.settings.sendgrid_tolerance_s)
+
+        def map_(body: bytes) -> list[Publish]:
+            published, bad = map_sendgrid(body)
+            if not published:
+                raise MappingError("no event could be mapped: " + "; ".join(bad[:5]))
+            problems.extend(bad)
+            return published
+
+        response = await self._webhook(request, "sendgrid", key is not None, verify, map_)
+        if response.status != 200 or not problems:
+            return response
+        error = MappingError(f"{len(problems)} event(s) could not be mapped: " + "; ".join(problems[:5]))
+        try:
+            await self.intake.dead_letter("sendgrid", endpoint=request.path, body=await request.read(), error=error)
+        except Unavailable as exc:
+            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
+        WEBHOOKS.labels(source="sendgrid", outcome="malformed").inc()
+        return _text(400, error.reason)
+
+    # -- one-click unsubscribe (RFC 8058) ----------------------------------------------------
+    async def unsubscribe_page(self, request: web.Request) -> web.Response:
+        """A confirmation page only: link scanners fetch GETs, so a GET never unsubscribes anyone."""
+        nid = request.match_info["notification_id"]
+        if not NOTIFICATION_ID.fullmatch(nid):
+            raise web.HTTPNotFound(text="unknown link\n")
+        return _page(
+            "Unsubscribe from order emails?",
+            "<p>You will no longer get emails from us about problems with your orders.</p>"
+            '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+            '<button type="submit">Unsubscribe</button></form>')
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        nid = request.match_info["notification_id"]
+        if not NOTIFICATION_ID.fullmatch(nid):
+            raise web.HTTPNotFound(text="unknown link\n")
+        body = await self._body(request, "unsubscribe")
+        form = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        if ONE_CLICK not in form:
+            WEBHOOKS.labels(source="unsubscribe", outcome="malformed").inc()
+            return _text(400, "expected the form field List-Unsubscribe=One-Click")
+        try:
+            outcome = await self.intake.publish("unsubscribe", map_unsubscribe(nid, at=self.gateway.clock.now()))
+        except Unavailable as exc:
+            WEBHOOKS.labels(source="unsubscribe", outcome="unavailable").inc()
+            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
+        WEBHOOKS.labels(source="unsubscribe", outcome="published" if outcome.published else "duplicate").inc()
+        return _page("You are unsubscribed", "<p>We will not email you about your orders any more.</p>")
+
+    # -- operations --------------------------------------------------------------------------
+    async def healthz(self, request: web.Request) -> web.Response:
+        publisher = self.intake.publisher
+        status = 200 if publisher.started else 503
+        return web.json_response({"status": "ok" if status == 200 else "starting"}, status=status)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _page(title: str, content: str) -> web.Response:
+    """A small self-contained page; no scripts, no outside resources, never cached or indexed."""
+    document = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">'
+        f"<title>{html.escape(title)}</title></head>"
+        '<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">'
+        f"<h1>{html.escape(title)}</h1>{content}</body></html>"
+    )
+    return web.Response(text=document, content_type="text/html", headers={
+        "Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    })

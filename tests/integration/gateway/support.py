@@ -1,0 +1,117 @@
+"""Run the gateway in-process against the real broker and a real database, and sign what providers send."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
+
+from services.common.db import create_engine
+from services.common.kafka import ensure_topics
+from services.common.settings import CommonSettings
+from services.gateway.bootstrap import build_app
+from services.gateway.intake import DEAD_LETTER_TOPIC
+from services.gateway.settings import GatewaySettings
+from services.gateway.web import GATEWAY, Gateway
+from tests.support.webhooks import SendGridKeys, base64_hmac, stripe_header, twilio_signature
+
+__all__ = ["PUBLIC", "SECRETS", "SENDGRID_KEYS", "RunningGateway", "database_url", "json_bytes", "running_gateway"]
+
+PUBLIC = "https://hooks.acme.example"
+SENDGRID_KEYS = SendGridKeys.generate()
+SECRETS: dict[str, Any] = {
+    "shopify_secret": "shpss_integration_5f1c0e2b9d8a7c6b",
+    "stripe_secret": "whsec_integration_9d8a7c6b5a4f3e2d",
+    "aftership_secret": "aftership_integration_3e2d1c0b",
+    "twilio_auth_token": "twilio_integration_0b9a8f7e6d5c",
+    "sendgrid_public_key": SENDGRID_KEYS.public_key,
+}
+
+
+async def database_url(backend: str, tmp_path: Path, postgres: str | None) -> str:
+    """A fresh database: a SQLite file, or a new database on the test PostgreSQL server."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / f'gateway-{uuid.uuid4().hex[:8]}.db'}"
+    assert postgres is not None
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres)
+    async with admin.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return postgres.rsplit("/", 1)[0] + f"/{name}"
+
+
+@dataclass
+class RunningGateway:
+    client: TestClient[Any, Any]
+    common: CommonSettings
+    gateway: Gateway
+
+    def topic(self, base: str) -> str:
+        return self.common.topic(base)
+
+    @property
+    def dead_letters(self) -> str:
+        return self.common.topic(DEAD_LETTER_TOPIC)
+
+    async def shopify(self, body: bytes, *, topic: str = "orders/create", webhook_id: str = "wh-1",
+                      secret: str | None = None) -> ClientResponse:
+        return await self.client.post("/webhooks/shopify", data=body, headers={
+            "Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": webhook_id,
+            "X-Shopify-Shop-Domain": "acme.myshopify.com", "X-Shopify-API-Version": "2026-01",
+            "X-Shopify-Hmac-Sha256": base64_hmac(body, secret or SECRETS["shopify_secret"])})
+
+    async def stripe(self, body: bytes, *, secret: str | None = None, at: int | None = None) -> ClientResponse:
+        header = stripe_header(body, secret or SECRETS["stripe_secret"], at if at is not None else int(time.time()))
+        return await self.client.post("/webhooks/stripe", data=body, headers={
+            "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": header})
+
+    async def aftership(self, body: bytes, *, secret: str | None = None) -> ClientResponse:
+        return await self.client.post("/webhooks/aftership", data=body, headers={
+            "Content-Type": "application/json",
+            "aftership-hmac-sha256": base64_hmac(body, secret or SECRETS["aftership_secret"])})
+
+    async def sendgrid(self, body: bytes, *, keys: SendGridKeys = SENDGRID_KEYS) -> ClientResponse:
+        timestamp = str(int(time.time()))
+        return await self.client.post("/webhooks/sendgrid/events", data=body, headers={
+            "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+            "X-Twilio-Email-Event-Webhook-Signature": keys.sign(body, timestamp)})
+
+    async def twilio(self, path: str, params: Mapping[str, str], *, token: str | None = None) -> ClientResponse:
+        signature = twilio_signature(PUBLIC + path, params, token or SECRETS["twilio_auth_token"])
+        return await self.client.post(path, data=urlencode(params), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature,
+            "I-Twilio-Idempotency-Token": uuid.uuid4().hex})
+
+
+@asynccontextmanager
+async def running_gateway(
+    kafka: str, topic_prefix: str, db_url: str, **overrides: Any
+) -> AsyncIterator[RunningGateway]:
+    """The gateway's aiohttp app on a real TCP port, its topics created the way `python -m services.gateway` does."""
+    common = CommonSettings(kafka_bootstrap_servers=kafka, topic_prefix=topic_prefix, partitions=2,
+                            database_url=db_url)
+    await ensure_topics(common, [DEAD_LETTER_TOPIC])
+    settings = GatewaySettings(public_base_url=PUBLIC, **{**SECRETS, **overrides})
+    app = build_app(settings, common)
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield RunningGateway(client, common, app[GATEWAY])
+    finally:
+        await client.close()
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode()

@@ -8,7 +8,8 @@ import sys
 __all__ = ["main"]
 
 SERVICES = {"order-watcher": "services.order_watcher", "notifier": "services.notifier", "returns": "services.returns",
-            "gateway": "services.gateway", "simulator": "services.simulator"}
+            "gateway": "services.gateway", "dashboard": "services.dashboard",
+            "simulator": "services.simulator"}
 
 
 def main() -> None:

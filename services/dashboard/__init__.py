@@ -1,0 +1,1 @@
+"""The read-only ops dashboard: topics, consumer lag, incidents, notifications and dead letters."""

@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 VAR="$ROOT/var"
 LOGS="$VAR/logs"
 PIDS="$VAR/pids"
-SERVICES=(order_watcher notifier returns)
+SERVICES=(order_watcher notifier returns gateway dashboard)
 HELPERS=(tail)
 
 stop_all() {
@@ -46,6 +46,17 @@ trap 'echo; echo "stopping..."; stop_all; exit 0' INT TERM
 export FOREWARN_DATABASE_URL="${FOREWARN_DATABASE_URL:-sqlite+aiosqlite:///$VAR/forewarn.db}"
 export FOREWARN_NOTIFIER_OUTBOX_PATH="${FOREWARN_NOTIFIER_OUTBOX_PATH:-$VAR/outbox.jsonl}"
 export FOREWARN_DATA_DIR="${FOREWARN_DATA_DIR:-$VAR/data}"
+# The gateway keeps its dedupe table in its own SQLite file, off the notifier's single connection.
+export FOREWARN_GATEWAY_DATABASE_URL="${FOREWARN_GATEWAY_DATABASE_URL:-sqlite+aiosqlite:///$VAR/gateway.db}"
+export FOREWARN_GATEWAY_PUBLIC_BASE_URL="${FOREWARN_GATEWAY_PUBLIC_BASE_URL:-http://127.0.0.1:8080}"
+export FOREWARN_NOTIFIER_PUBLIC_BASE_URL="${FOREWARN_NOTIFIER_PUBLIC_BASE_URL:-$FOREWARN_GATEWAY_PUBLIC_BASE_URL}"
+# A Shopify webhook secret for this run only, shared with the simulator's signed demo webhook.
+if [ -z "${FOREWARN_GATEWAY_SHOPIFY_SECRET:-}" ]; then
+    FOREWARN_GATEWAY_SHOPIFY_SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
+    export FOREWARN_GATEWAY_SHOPIFY_SECRET
+fi
+export FOREWARN_SIMULATOR_GATEWAY_URL="http://127.0.0.1:${FOREWARN_GATEWAY_PORT:-8080}"
+export FOREWARN_SIMULATOR_SHOPIFY_SECRET="$FOREWARN_GATEWAY_SHOPIFY_SECRET"
 
 for name in "${SERVICES[@]}"; do
     "$PY" -m "services.$name" >>"$LOGS/$name.log" 2>&1 &
@@ -66,7 +77,9 @@ Forewarn is running.
   broker          127.0.0.1:9092 (Apache Kafka, KRaft)   log: deploy/kafka/.run/9092/logs/broker.log
   outbox          $FOREWARN_NOTIFIER_OUTBOX_PATH   (every SMS and email, as the customer would see it)
   ledger          ${FOREWARN_DATABASE_URL#*///}
-  service logs    $LOGS/{order_watcher,notifier,returns}.log
+  gateway         $FOREWARN_SIMULATOR_GATEWAY_URL   (webhooks, unsubscribe links; /healthz, /metrics)
+  dashboard       http://127.0.0.1:${FOREWARN_DASHBOARD_PORT:-8090}   (topics, lag, incidents, messages, dead letters)
+  service logs    $LOGS/{order_watcher,notifier,returns,gateway,dashboard}.log
 SMS outside 08:00-21:00 in the customer's own time zone wait in the ledger until morning (state "deferred").
 Press Ctrl-C to stop everything. Messages as they go out:
 EOM

@@ -21,7 +21,9 @@ def refuse_placeholder(env: str, name: str, value: SecretStr | None) -> None:
 class CommonSettings(BaseSettings):
     """What every process needs: where Kafka and the database are, how to name topics, logging."""
 
-    model_config = SettingsConfigDict(env_prefix="FOREWARN_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FOREWARN_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     kafka_bootstrap_servers: str = Field(

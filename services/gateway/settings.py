@@ -27,7 +27,9 @@ MIB = 1024 * 1024
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FOREWARN_GATEWAY_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FOREWARN_GATEWAY_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     env: str = Field(default="development", validation_alias="FOREWARN_ENV")
     host: str = "127.0.0.1"

@@ -13,7 +13,9 @@ __all__ = ["NotifierSettings"]
 
 
 class NotifierSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FOREWARN_NOTIFIER_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FOREWARN_NOTIFIER_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     env: str = Field(default="development", validation_alias="FOREWARN_ENV")
     # Twilio: all three set -> real SMS through the SDK; otherwise the console outbox.

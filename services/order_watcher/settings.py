@@ -66,7 +66,9 @@ def _same(name: str) -> Any:
 class OrderWatcherSettings(BaseSettings):
     """The detection thresholds, read from `FOREWARN_WATCH_*`; `rules()` gives the rules' WatchSettings."""
 
-    model_config = SettingsConfigDict(env_prefix="FOREWARN_WATCH_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FOREWARN_WATCH_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     ship_grace_s: float = _seconds("ship_grace")
     delivery_grace_s: float = _seconds("delivery_grace")

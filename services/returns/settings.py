@@ -35,7 +35,9 @@ def _duration(name: str) -> Any:
 class ReturnsEnv(BaseSettings):
     """Unset knobs keep ReturnSettings' defaults; `FOREWARN_RETURNS_OVERRIDES` is JSON keyed by store id."""
 
-    model_config = SettingsConfigDict(env_prefix="FOREWARN_RETURNS_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="FOREWARN_RETURNS_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     refund_sla: Duration | None = _duration("refund_sla")
     refund_escalate_after: Duration | None = _duration("refund_escalate_after")

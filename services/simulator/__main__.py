@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
+import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from services.common.clock import utc_now
@@ -12,6 +14,7 @@ from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging
 from services.common.settings import CommonSettings
 from services.simulator.scenarios import demo_events
+from services.simulator.webhooks import encode, shopify_late_order, shopify_signature
 
 logger = logging.getLogger("services.simulator")
 
@@ -31,7 +34,26 @@ async def publish() -> int:
         await producer.stop()
 
 
+async def through_gateway(url: str, secret: str) -> list[str]:
+    """Post the late Shopify order to the gateway twice (a retried delivery); return its two answers."""
+    body = encode(shopify_late_order(utc_now()))
+    headers = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+               "X-Shopify-Webhook-Id": f"demo-{utc_now():%Y%m%d%H%M%S}", "X-Shopify-Shop-Domain": "acme.myshopify.com",
+               "X-Shopify-Hmac-Sha256": shopify_signature(body, secret)}
+    answers = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        for _ in range(2):
+            async with session.post(f"{url.rstrip('/')}/webhooks/shopify", data=body, headers=headers) as response:
+                answers.append(f"{response.status} {(await response.text()).strip()}")
+    return answers
+
+
 if __name__ == "__main__":
     configure_logging("INFO", service="simulator")
     count = asyncio.run(publish())
     logger.info("published %d demo events", count)
+    gateway = os.environ.get("FOREWARN_SIMULATOR_GATEWAY_URL")
+    secret = os.environ.get("FOREWARN_SIMULATOR_SHOPIFY_SECRET")
+    if gateway and secret:
+        for answer in asyncio.run(through_gateway(gateway, secret)):
+            logger.info("Shopify orders/create via the gateway: %s", answer)

@@ -41,6 +41,8 @@ class CommonSettings(BaseSettings):
     tick_interval_s: float = Field(default=1.0, gt=0, description="how often deadline ticks are sent")
     producer_linger_ms: int = Field(
         default=5, ge=0, description="how long the producer waits to fill a batch (changelog and outputs)")
+    session_timeout_s: float = Field(
+        default=20.0, ge=6, description="a worker silent this long leaves its group; its partitions move on")
     log_level: str = "INFO"
     log_json: bool = False
     metrics_port: int | None = Field(default=None, description="serve Prometheus /metrics on this port")

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
 from schemas import CloudEvent, ContractError, dlq_topic, parse_event
+from services.common import rewind
 from services.common.deadletter import DeadLetterSink
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.settings import CommonSettings
@@ -37,6 +38,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     """A Faust app for one service; nothing connects until the worker starts."""
+    rewind.install()  # records around a rebalance are read again, never skipped (see `rewind`)
     datadir = Path(settings.data_dir) / f"{settings.topic_prefix}{service}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()]
@@ -50,6 +52,7 @@ def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faus
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "producer_linger_ms": settings.producer_linger_ms,
+        "broker_session_timeout": settings.session_timeout_s,
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
         "stream_wait_empty": True,

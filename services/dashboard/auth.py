@@ -33,6 +33,7 @@ MIN_TOKEN_CHARS = 16
 OPEN_PATHS = frozenset({"/healthz"})
 _SESSION_CONTEXT = b"forewarn-dashboard-session-v1"
 
+
 def is_loopback(host: str) -> bool:
     """True for addresses only this machine can reach: 127.0.0.0/8, ::1 and the name `localhost`.
 

@@ -1,6 +1,6 @@
 """End-to-end latency: an event produced -> the provider request received, at a steady 1,000 events/s.
 
-    python -m bench latency [--rate 1000] [--seconds 60] [--probe-every 50] [--bootstrap HOST:PORT]
+    python -m bench latency [--rates 300,600,1000] [--seconds 60] [--probe-every 50] [--bootstrap HOST:PORT]
 
 Everything real but the provider: a local Apache Kafka broker (started on its own port and wiped
 afterwards unless --bootstrap is given), order_watcher and the notifier as their own processes
@@ -116,13 +116,19 @@ def _recorded(url: str) -> list[dict[str, Any]]:
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench latency")
-    parser.add_argument("--rate", type=int, default=1000, help="events per second, steady")
+    parser.add_argument("--rates", default="300,600,1000", help="events per second, steady; one run each "
+                        "(fresh broker and services); the top-level figures are the last rate's")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--probe-every", type=int, default=50, help="one probe per this many events")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--kafka-port", type=int, default=29094)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
+    runs = [_run_at(args, int(rate)) for rate in args.rates.split(",")]
+    return {**runs[-1], "by_rate": runs, "method": __doc__.split("\n\n", 2)[2].strip() if __doc__ else ""}
+
+
+def _run_at(args: argparse.Namespace, rate: int) -> dict[str, Any]:
     prefix = f"lat-{uuid.uuid4().hex[:8]}-"
     fake = subprocess.Popen([sys.executable, "-m", "tests.support.fake_providers"], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
@@ -142,8 +148,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             services = [Service("services.order_watcher", env, Path(tmp)).start(),
                         Service("services.notifier", env, Path(tmp)).start()]
             try:
-                print(f"latency: {args.rate} events/s for {args.seconds:.0f} s", file=sys.stderr)
-                sent_at, achieved = asyncio.run(_load(bootstrap, prefix, args.rate, args.seconds,
+                print(f"latency: {rate} events/s for {args.seconds:.0f} s", file=sys.stderr)
+                sent_at, achieved = asyncio.run(_load(bootstrap, prefix, rate, args.seconds,
                                                       args.probe_every, args.seed))
                 deadline = time.monotonic() + 120
                 while len({s["to"] for s in _recorded(url)} & set(sent_at)) < len(sent_at):
@@ -168,7 +174,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "latency_ms_p99": round(q[98], 1),
         "latency_ms_max": round(counted[-1], 1) if counted else None,
         "target_p99_ms": TARGET_P99_MS,
-        "rate_events_per_s": args.rate,
+        "rate_events_per_s": rate,
         "achieved_events_per_s": achieved,
         "seconds": args.seconds,
         "probes": len(sent_at),
@@ -178,7 +184,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "duplicate_provider_calls": sum(n - 1 for n in per_phone.values()),
         "service_errors_logged": len(errors),
         "service_error_lines": [line[:300] for line in errors[:5]],
-        "method": __doc__.split("\n\n", 2)[2].strip() if __doc__ else "",
     }
 
 

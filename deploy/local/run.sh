@@ -59,7 +59,9 @@ export FOREWARN_SIMULATOR_GATEWAY_URL="http://127.0.0.1:${FOREWARN_GATEWAY_PORT:
 export FOREWARN_SIMULATOR_SHOPIFY_SECRET="$FOREWARN_GATEWAY_SHOPIFY_SECRET"
 
 for name in "${SERVICES[@]}"; do
-    "$PY" -m "services.$name" >>"$LOGS/$name.log" 2>&1 &
+    # A fresh log per run (the last one is kept as .1): the readiness wait below must not find an old " ready".
+    [ -f "$LOGS/$name.log" ] && mv "$LOGS/$name.log" "$LOGS/$name.log.1"
+    "$PY" -m "services.$name" >"$LOGS/$name.log" 2>&1 &
     echo $! >"$PIDS/$name.pid"
 done
 for name in "${SERVICES[@]}"; do
@@ -69,7 +71,7 @@ for name in "${SERVICES[@]}"; do
         sleep 0.5
     done
 done
-"$PY" -m services.simulator
+"$PY" -m services.simulator || { echo "the demo traffic could not be sent; stopping"; stop_all; exit 1; }
 
 cat <<EOM
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
@@ -25,7 +26,8 @@ async def publish() -> int:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True)
     await producer.start()
     try:
-        events = demo_events(utc_now())
+        now = utc_now()
+        events = demo_events(now, run=secrets.token_hex(2))
         for topic, event in events:
             await producer.send_and_wait(settings.topic(topic), value=event.to_bytes(), key=event.key())
             logger.info("published %s %s to %s", event.type, event.subject, topic)
@@ -43,9 +45,21 @@ async def through_gateway(url: str, secret: str) -> list[str]:
     answers = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         for _ in range(2):
-            async with session.post(f"{url.rstrip('/')}/webhooks/shopify", data=body, headers=headers) as response:
-                answers.append(f"{response.status} {(await response.text()).strip()}")
+            answers.append(await _post(session, f"{url.rstrip('/')}/webhooks/shopify", body, headers))
     return answers
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> str:
+    """POST, waiting up to 30 s for the gateway to listen (it may still be starting)."""
+    for attempt in range(30):
+        try:
+            async with session.post(url, data=body, headers=headers) as response:
+                return f"{response.status} {(await response.text()).strip()}"
+        except aiohttp.ClientConnectorError:
+            if attempt == 29:
+                raise
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
 
 
 if __name__ == "__main__":

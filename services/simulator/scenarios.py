@@ -38,71 +38,94 @@ def _order(order_id: str, customer: dict[str, Any], product: tuple[str, str, str
     return make_event("order.placed", data, source=SOURCE, subject=order_id, time=placed_at, id=f"evt-{order_id}")
 
 
-def demo_events(now: datetime) -> list[tuple[str, CloudEvent]]:
+def _customers(run: str) -> list[dict[str, Any]]:
+    """The demo's customers; another run's are other customers (caps and dedupe are per customer)."""
+    return [c if run == "demo" else {**c, "id": f"{c['id']}_{run}"} for c in CUSTOMERS]
+
+
+def _products(run: str) -> list[tuple[str, str, str]]:
+    """The demo's products; another run's have SKUs of their own (stock is known per SKU)."""
+    return [p if run == "demo" else (f"{p[0]}-{run}", p[1], p[2]) for p in PRODUCTS]
+
+
+def demo_events(now: datetime, run: str = "demo") -> list[tuple[str, CloudEvent]]:
     """(topic, event) pairs: a late order per customer, one on time, one shipped in time, a stockout,
-    a probably-false card decline, and a return that reached the warehouse."""
+    a probably-false card decline, and a return that reached the warehouse.
+
+    Every id carries `run`, so each `make run` tells the stories anew: with the same ids the
+    services would rightly recognise them as seen and stay silent."""
     events: list[tuple[str, CloudEvent]] = []
-    for i, customer in enumerate(CUSTOMERS):
+    customers, products = _customers(run), _products(run)
+    for i, customer in enumerate(customers):
         placed = now - timedelta(days=2, hours=i)
-        events.append(("orders", _order(f"ord-demo-{100 + i}", customer, PRODUCTS[i % len(PRODUCTS)], placed,
+        events.append(("orders", _order(f"ord-{run}-{100 + i}", customer, products[i % len(products)], placed,
                                         timedelta(days=1))))
-    on_time = _order("ord-demo-200", CUSTOMERS[0], PRODUCTS[2], now, timedelta(days=2))
+    on_time = _order(f"ord-{run}-200", customers[0], products[2], now, timedelta(days=2))
     events.append(("orders", on_time))
     shipped_placed = now - timedelta(days=1)
-    shipped = _order("ord-demo-300", CUSTOMERS[1], PRODUCTS[1], shipped_placed, timedelta(hours=12))
+    shipped = _order(f"ord-{run}-300", customers[1], products[1], shipped_placed, timedelta(hours=12))
     events.append(("orders", shipped))
     events.append(("shipments", make_event("shipment.updated", {
-        "order_id": "ord-demo-300", "shipment_id": "shp-300", "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
+        "order_id": f"ord-{run}-300", "shipment_id": f"shp-{run}-300", "carrier": "UPS",
+        "tracking_number": "1Z999AA10123456784",
         "tracking_url": "https://track.example/1Z999AA10123456784", "status": "in_transit",
         "checkpoint_time": shipped_placed + timedelta(hours=6), "checkpoint_location": "Louisville, KY",
         "estimated_delivery": shipped_placed + timedelta(days=2),
-    }, source="carrier/ups", subject="ord-demo-300", time=shipped_placed + timedelta(hours=6), id="evt-shp-300-1")))
-    events.extend(_stockout(now))
-    events.extend(_false_decline(now))
-    events.extend(_return_received(now))
+    }, source="carrier/ups", subject=f"ord-{run}-300", time=shipped_placed + timedelta(hours=6),
+        id=f"evt-{run}-shp-300-1")))
+    events.extend(_stockout(now, run, customers, products))
+    events.extend(_false_decline(now, run, customers, products))
+    events.extend(_return_received(now, run, customers, products))
     return events
 
 
-def _stockout(now: datetime) -> list[tuple[str, CloudEvent]]:
+def _stockout(now: datetime, run: str, customers: list[dict[str, Any]],
+              products: list[tuple[str, str, str]]) -> list[tuple[str, CloudEvent]]:
     """Two customers ordered the last jacket in stock; the warehouse counts one. The later order waits."""
     events: list[tuple[str, CloudEvent]] = []
-    for i, customer in enumerate(CUSTOMERS[:2]):
-        order = _order(f"ord-demo-40{i}", customer, PRODUCTS[0], now - timedelta(hours=3 - i), timedelta(days=2))
+    sku, name, price = products[0]
+    for i, customer in enumerate(customers[:2]):
+        placed = now - timedelta(hours=3 - i)
+        order = _order(f"ord-{run}-40{i}", customer, (sku, name, price), placed, timedelta(days=2))
         events.append(("orders", order))
     events.append(("inventory", make_event("stock.changed", {
-        "sku": PRODUCTS[0][0], "available": 1, "restock_eta": now + timedelta(days=9), "changed_at": now,
-        "store_id": "acme", "product_name": PRODUCTS[0][1],
-    }, source=SOURCE, subject=PRODUCTS[0][0], time=now, id="evt-stock-adj-1")))
+        "sku": sku, "available": 1, "restock_eta": now + timedelta(days=9), "changed_at": now,
+        "store_id": "acme", "product_name": name,
+    }, source=SOURCE, subject=sku, time=now, id=f"evt-{run}-stock-adj-1")))
     return events
 
 
-def _false_decline(now: datetime) -> list[tuple[str, CloudEvent]]:
+def _false_decline(now: datetime, run: str, customers: list[dict[str, Any]],
+                   products: list[tuple[str, str, str]]) -> list[tuple[str, CloudEvent]]:
     """A loyal customer's card was declined with a soft code 20 minutes ago, and no retry succeeded."""
-    customer = CUSTOMERS[2]
+    customer = customers[2]
     placed = now - timedelta(minutes=25)
-    order = _order("ord-demo-500", customer, PRODUCTS[1], placed, timedelta(days=2))
+    order = _order(f"ord-{run}-500", customer, products[1], placed, timedelta(days=2))
     declined = make_event("payment.declined", {
-        "order_id": "ord-demo-500", "payment_id": "pay-demo-500", "amount": {"amount": PRODUCTS[1][2],
+        "order_id": f"ord-{run}-500", "payment_id": f"pay-{run}-500", "amount": {"amount": products[1][2],
                                                                                "currency": "USD"},
         "attempt": 1, "decline_code": "do_not_honor", "outcome_type": "issuer_declined",
         "network_status": "declined_by_network", "risk_level": "normal", "customer_id": customer["id"],
         "declined_at": now - timedelta(minutes=20),
-    }, source="payments/stripe", subject="ord-demo-500", time=now - timedelta(minutes=20), id="evt-decline-500")
+    }, source="payments/stripe", subject=f"ord-{run}-500", time=now - timedelta(minutes=20),
+        id=f"evt-{run}-decline-500")
     return [("orders", order), ("payments", declined)]
 
 
-def _return_received(now: datetime) -> list[tuple[str, CloudEvent]]:
+def _return_received(now: datetime, run: str, customers: list[dict[str, Any]],
+                     products: list[tuple[str, str, str]]) -> list[tuple[str, CloudEvent]]:
     """Grace's return arrived at the warehouse an hour ago: she hears when to expect her money."""
-    customer = CUSTOMERS[0]
+    customer = customers[0]
     placed = now - timedelta(days=12)
-    order = _order("ord-demo-600", customer, PRODUCTS[1], placed, timedelta(days=1))
+    order = _order(f"ord-{run}-600", customer, products[1], placed, timedelta(days=1))
     received = make_event("return.received", {
-        "return_id": "ret-demo-600", "order_id": "ord-demo-600", "customer_id": customer["id"],
-        "lines": [{"sku": PRODUCTS[1][0], "product_name": PRODUCTS[1][1], "quantity": 1}],
-        "refund_amount": {"amount": PRODUCTS[1][2], "currency": "USD"}, "received_at": now - timedelta(hours=1),
-    }, source=SOURCE, subject="ord-demo-600", time=now - timedelta(hours=1), id="evt-return-600")
+        "return_id": f"ret-{run}-600", "order_id": f"ord-{run}-600", "customer_id": customer["id"],
+        "lines": [{"sku": products[1][0], "product_name": products[1][1], "quantity": 1}],
+        "refund_amount": {"amount": products[1][2], "currency": "USD"}, "received_at": now - timedelta(hours=1),
+    }, source=SOURCE, subject=f"ord-{run}-600", time=now - timedelta(hours=1), id=f"evt-{run}-return-600")
     shipped = make_event("shipment.updated", {
-        "order_id": "ord-demo-600", "shipment_id": "shp-600", "carrier": "UPS", "tracking_number": "1Z999AA10123456600",
+        "order_id": f"ord-{run}-600", "shipment_id": f"shp-{run}-600", "carrier": "UPS",
+        "tracking_number": "1Z999AA10123456600",
         "status": "delivered", "checkpoint_time": placed + timedelta(days=2), "checkpoint_location": "Los Angeles, CA",
-    }, source="carrier/ups", subject="ord-demo-600", time=placed + timedelta(days=2), id="evt-shp-600")
+    }, source="carrier/ups", subject=f"ord-{run}-600", time=placed + timedelta(days=2), id=f"evt-{run}-shp-600")
     return [("orders", order), ("shipments", shipped), ("returns", received)]

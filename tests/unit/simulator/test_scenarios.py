@@ -18,3 +18,14 @@ def test_demo_events_fit_their_topics() -> None:
     for topic, event in events:
         assert parse_event(event.to_bytes(), topic=topic) == event
     assert len({event.id for _, event in events}) == len(events)
+
+
+def test_each_run_tells_its_stories_with_ids_of_its_own() -> None:
+    """The services dedupe by event id and cap per customer: a second run with the same ids would stay silent."""
+    now = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+    first, second = demo_events(now, run="r1"), demo_events(now, run="r2")
+    assert len(first) == len(second)
+    assert not {e.id for _, e in first} & {e.id for _, e in second}
+    assert not {e.subject for _, e in first} & {e.subject for _, e in second}  # orders, and the stockout's SKU
+    customers = {e.data.customer.id for _, e in first if e.type == "order.placed"}
+    assert not customers & {e.data.customer.id for _, e in second if e.type == "order.placed"}

@@ -11,7 +11,11 @@ wiped afterwards, unless --bootstrap is given):
   group has committed every input offset (lag 0, polled every 0.25 s; the worker commits every
   second). `drain_s` also waits for its internal topics (demand by SKU, incident candidates).
 * raw_consume_events_per_s: the same input topics read from the start by a plain aiokafka
-  consumer (`getmany`, manual assignment, no processing), in the same run, after the worker stopped.
+  consumer (`getmany`, manual assignment, no processing), in the same run, after the worker stopped;
+  raw_parse_events_per_s: the same loop parsing every value against the contract.
+* faust_floor_events_per_s: a Faust agent that does next to nothing (`bench._faust_floor`: plain
+  `stream.events()`, `take_events` batches, and batches parsed), same app factory and settings as
+  order_watcher, timed the same way over the same topics: the ceiling the framework sets.
 * deadline_lateness_ms: in a quiet period after the load, 200 orders whose ship-by (grace 0) falls
   due over 20 s; lateness = the incident's record timestamp on `incidents` minus its due time.
   Default tick (1 s). The path is tick -> order agent -> candidates -> escalation agent -> incidents.
@@ -353,6 +357,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             "raw_consume_events_per_s": "plain aiokafka consumer, manual assignment of the same 4 input topics "
                                         "from offset 0, getmany(max_records=10000) until N records; no decoding; "
                                         "same run, after the worker stopped.",
+            "faust_floor": "service.faust_floor_events_per_s: bench/_faust_floor.py run as a service over the same "
+                           "topics after order_watcher, from its 'ready' until its group's lag is 0; "
+                           "service.raw_parse_events_per_s: the raw getmany loop parsing each value",
             "event_us/tick_ms": "in process, not through Kafka: OrderSteps (the agent's step: rules + staging + "
                                 "DeadlineIndex) over dicts standing in for the Faust memory tables, with 10k and 1M "
                                 "open orders; events pre-parsed; see bench/_state_scaling.py. tick_ms is per tick "

@@ -9,11 +9,13 @@ the hole when the re-fetch brings them. Measured here: a SIGKILLed worker restar
 dead predecessor was still in the group lost 2 to 5 of 240 incidents in about one run in six
 (`tests/e2e/test_chaos_kill.py`).
 
-Our topics have neither compaction nor transactions, so a hole always means records not handed
-over yet. `install()` changes three things in every Faust consumer:
+A hole can also be genuine: our own topics have neither compaction nor transactions, but a store
+may publish with a transactional producer (each commit marker takes an offset). So a hole is first
+read again, and only a hole met again at the same place after the re-read is taken as genuine
+(and handed to Faust's own `_add_gap`). `install()` changes three things in every Faust consumer:
 
-* a hole is never counted as processed: the partition is sought back to the read offset (where
-  the next record should have come from) and marked as rewinding;
+* a hole is not counted as processed the first time: the partition is sought back to the read
+  offset (where the next record should have come from) and marked as rewinding;
 * while a partition rewinds, records other than the one at the rewind offset are not delivered
   (they are stale: the re-fetch brings them again, in order);
 * while a partition rewinds, the loop's bookkeeping of the last read offset is not advanced by
@@ -50,6 +52,7 @@ class ReadOffsets(defaultdict[Any, int | None]):
         super().__init__(lambda: None)
         self.rewinding: dict[Any, int] = {}
         self.since: dict[Any, float] = {}
+        self.reread: dict[Any, tuple[int, int]] = {}  # the last hole read again, per partition
         self.clock = clock
 
     def __setitem__(self, tp: Any, offset: int | None) -> None:
@@ -65,6 +68,7 @@ class ReadOffsets(defaultdict[Any, int | None]):
 
     def pop(self, tp: Any, default: Any = _MISSING) -> Any:  # a revoked partition
         self.rewinding.pop(tp, None)
+        self.reread.pop(tp, None)
         return super().pop(tp) if default is _MISSING else super().pop(tp, default)
 
     def rewind(self, tp: Any, offset: int) -> None:
@@ -97,14 +101,23 @@ def _delivering_only_admitted(
     return deliver
 
 
+_faust_add_gap: Callable[..., Awaitable[None]] | None = None
+
+
 async def _rewind_instead_of_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-    """Replaces `Consumer._add_gap(tp, read_offset + 1, offset)`: seek back to the read offset."""
+    """Replaces `Consumer._add_gap(tp, read_offset + 1, offset)`: seek back to the read offset, once per hole."""
     offsets: ReadOffsets = self._read_offset
     target = offset_from - 1
     if tp in offsets.rewinding:
         return  # already rewinding: this is another stale record of the same batch
+    if offsets.reread.get(tp) == (offset_from, offset_to):
+        del offsets.reread[tp]  # the same hole after a re-read: genuine (transaction markers, compaction)
+        if _faust_add_gap is not None:
+            await _faust_add_gap(self, tp, offset_from, offset_to)
+        return
     logger.warning("records %d..%d of %s were skipped by the fetch loop; reading them again from %d",
                    offset_from, offset_to - 1, tp, target)
+    offsets.reread[tp] = (offset_from, offset_to)
     offsets.rewind(tp, target)
     await self._seek(tp, target)
 
@@ -113,8 +126,10 @@ def install() -> None:
     """Patch Faust's consumer class once (idempotent); every consumer created afterwards rewinds."""
     from faust.transport.consumer import Consumer
 
+    global _faust_add_gap
     if getattr(Consumer, "_forewarn_rewind", False):
         return
+    _faust_add_gap = Consumer._add_gap
     original_init = Consumer.__init__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -112,3 +112,23 @@ def test_every_faust_consumer_of_our_apps_rewinds() -> None:
     app = create_app("rewind-test", CommonSettings(topic_prefix="unit-"))
     assert Consumer._add_gap is rewind._rewind_instead_of_gap
     assert isinstance(app.consumer._read_offset, ReadOffsets)
+
+
+async def test_a_hole_met_again_after_the_re_read_is_genuine_and_left_to_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transactional producer's commit markers take offsets: such a hole is there on every read."""
+    gaps: list[tuple[Any, int, int]] = []
+
+    async def faust_add_gap(consumer: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        gaps.append((tp, offset_from, offset_to))
+
+    monkeypatch.setattr(rewind, "_faust_add_gap", faust_add_gap)
+    offsets = ReadOffsets()
+    consumer = _Consumer(offsets)
+    delivered: list[int] = []
+    await _fetch_loop(consumer, [10, 11], delivered)
+    await _fetch_loop(consumer, [13, 14], delivered)  # 12 is a commit marker: not a record
+    assert consumer.seeks == [(TP, 11)] and gaps == []
+    await _fetch_loop(consumer, [11, 13, 14], delivered)  # the re-read finds the same hole
+    assert gaps == [(TP, 12, 13)]
+    assert delivered == [10, 11, 11, 13, 14], "read again once (11 twice), then on past the hole"
+    assert consumer.seeks == [(TP, 11)]

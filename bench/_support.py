@@ -6,11 +6,9 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.support.processes import ServiceProcess
 
 __all__ = [
     "RESULTS",
@@ -114,28 +114,8 @@ def local_broker(port: int, bootstrap: str | None = None) -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-class Service:
-    """`python -m services.<module>` as a process with its own log; ready once it logs "<service> ready"."""
-
-    def __init__(self, module: str, env: dict[str, str], log_dir: Path) -> None:
-        self.module = module
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-        self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 120.0) -> Service:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while " ready" not in self.log():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.module} did not start:\n{self.log()[-3000:]}")
-            time.sleep(0.2)
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+class Service(ServiceProcess):
+    """A service as a process (see `tests.support.processes`), plus its resident memory for the figures."""
 
     def rss_bytes(self) -> int:
         assert self.proc is not None
@@ -143,15 +123,6 @@ class Service:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         raise RuntimeError("no VmRSS")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 async def end_offsets(bootstrap: str, topics: Iterable[str], partitions: int) -> dict[TopicPartition, int]:

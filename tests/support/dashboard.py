@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import text
 
 from schemas import CloudEvent, make_event
 from services.common.db import create_engine
@@ -19,6 +17,7 @@ from services.common.settings import CommonSettings
 from services.dashboard.bootstrap import serving
 from services.dashboard.settings import DashboardSettings
 from services.notifier.migrate import upgrade
+from tests.support.postgres import fresh_database
 
 __all__ = [
     "EMAIL",
@@ -96,18 +95,7 @@ async def commit_offsets(bootstrap: str, group: str, offsets: dict[tuple[str, in
 
 async def migrated_ledger_url(backend: str, tmp_dir: str, postgres_url: str | None) -> str:
     """A fresh ledger database built by the notifier's Alembic migrations (SQLite file or PostgreSQL database)."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_dir}/ledger-{uuid.uuid4().hex[:8]}.db"
-    else:
-        if postgres_url is None:
-            raise ValueError("a PostgreSQL URL is needed for the postgresql backend")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(postgres_url)
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        await admin.dispose()
-        url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    url = await fresh_database(backend, tmp_dir, postgres_url, "ledger")
     engine = create_engine(url)
     try:
         await upgrade(engine)

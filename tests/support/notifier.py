@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import text
 
 from schemas import CloudEvent, IncidentDetected, make_event
 from services.common.clock import FixedClock
@@ -22,6 +19,7 @@ from services.notifier.migrate import upgrade
 from services.notifier.profiles import ProfileStore
 from services.notifier.settings import NotifierSettings
 from tests.support.fake_providers import FakeProviders
+from tests.support.postgres import fresh_database
 
 __all__ = ["NotifierRig", "incident_event", "notifier_rig"]
 
@@ -47,19 +45,6 @@ class NotifierRig:
         self.emitted.append(event)
 
 
-async def _database_url(backend: str, tmp_dir: str, postgres_url: str | None) -> str:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_dir}/notifier-{uuid.uuid4().hex[:8]}.db"
-    assert postgres_url is not None
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    async with admin.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 @asynccontextmanager
 async def notifier_rig(
     fake: FakeProviders, now: datetime, *, backend: str = "sqlite", tmp_dir: str = "/tmp",
@@ -72,7 +57,7 @@ async def notifier_rig(
         **overrides,
     }
     settings = NotifierSettings(**options)
-    engine = create_engine(await _database_url(backend, tmp_dir, postgres_url))
+    engine = create_engine(await fresh_database(backend, tmp_dir, postgres_url, "notifier"))
     await upgrade(engine)
     sessions = session_factory(engine)
     ledger, profiles = Ledger(sessions), ProfileStore(sessions)

@@ -9,13 +9,17 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import text
+
+from services.common.db import create_engine
 from tests.support.kafka_broker import docker_answers
 
-__all__ = ["postgres_url"]
+__all__ = ["fresh_database", "postgres_url"]
 
 
 def _free_port() -> int:
@@ -81,3 +85,18 @@ def _local_cluster() -> Iterator[str]:
     finally:
         run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def fresh_database(backend: str, tmp_dir: str | Path, postgres: str | None, name: str = "db") -> str:
+    """A new, empty database: a SQLite file in `tmp_dir`, or a new database on the test PostgreSQL server."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{Path(tmp_dir) / f'{name}-{uuid.uuid4().hex[:8]}.db'}"
+    if postgres is None:
+        raise ValueError("a PostgreSQL URL is needed for the postgresql backend")
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres)
+    async with admin.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    await admin.dispose()
+    return postgres.rsplit("/", 1)[0] + f"/{database}"

@@ -36,8 +36,11 @@ def _settings_for(variable: str) -> tuple[type[BaseSettings], str]:
 def _accepts(cls: type[BaseSettings], field: str, variable: str) -> bool:
     if field in cls.model_fields:
         return True
-    aliases = [str(getattr(f.validation_alias, "choices", [f.validation_alias])) for f in cls.model_fields.values()]
-    return any(variable in alias for alias in aliases)
+    names: set[str] = set()
+    for info in cls.model_fields.values():
+        alias = info.validation_alias
+        names.update(str(a) for a in getattr(alias, "choices", [alias]) if a is not None)
+    return variable in names
 
 
 def test_every_forewarn_service_is_built_from_the_dockerfile_and_runs_a_module_that_exists() -> None:

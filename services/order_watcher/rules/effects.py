@@ -10,7 +10,7 @@ from typing import Any
 from schemas import IncidentDetectedData, IncidentFacts, IncidentResolvedData
 from schemas.values import IncidentKind
 from services.order_watcher.rules.deadlines import Deadline
-from services.order_watcher.rules.incidents import build_incident, build_resolution, incident_id
+from services.order_watcher.rules.incidents import build_incident, incident_id
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import IncidentMark, OrderState
 
@@ -79,7 +79,7 @@ class Step:
             return
         mark.resolved = True
         self.resolutions.append(
-            build_resolution(
+            IncidentResolvedData(
                 incident_id=mark.id,
                 kind=mark.kind,
                 order_id=self.state.order_id,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from schemas import CustomerRef, IncidentDetectedData, IncidentFacts, IncidentResolvedData
+from schemas import CustomerRef, IncidentDetectedData, IncidentFacts
 from schemas.values import IncidentKind, Severity
 from services.common.ids import stable_id
 
-__all__ = ["CHOICES", "SEVERITY", "build_incident", "build_resolution", "incident_id"]
+__all__ = ["CHOICES", "SEVERITY", "build_incident", "incident_id"]
 
 CHOICES: Final = ["wait", "substitute", "cancel_refund"]
 """What a customer waiting on stock may choose."""
@@ -57,18 +57,4 @@ def build_incident(
         severity=severity,
         cause_event_ids=list(dict.fromkeys(cause_event_ids)),
         detected_at=detected_at,
-    )
-
-
-def build_resolution(
-    *, incident_id: str, kind: IncidentKind, order_id: str, customer_id: str, reason: str, resolved_at: datetime
-) -> IncidentResolvedData:
-    """The withdrawal of an incident whose condition cleared."""
-    return IncidentResolvedData(
-        incident_id=incident_id,
-        kind=kind,
-        order_id=order_id,
-        customer_id=customer_id,
-        reason=reason,
-        resolved_at=resolved_at,
     )

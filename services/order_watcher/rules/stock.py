@@ -22,7 +22,7 @@ from schemas import (
     StockChanged,
 )
 from services.common.ids import event_digest
-from services.order_watcher.rules.incidents import CHOICES, build_incident, build_resolution, incident_id
+from services.order_watcher.rules.incidents import CHOICES, build_incident, incident_id
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import OrderState
 
@@ -213,7 +213,7 @@ def _reconcile(demand: SkuDemand, at: datetime, cause_id: str) -> StockOutcome:
 
 
 def _resolution(line: DemandLine, sku: str, reason: str, at: datetime) -> IncidentResolvedData:
-    return build_resolution(
+    return IncidentResolvedData(
         incident_id=_stockout_id(line, sku),
         kind="stockout",
         order_id=line.order_id,

@@ -10,7 +10,7 @@ from typing import Any
 from schemas import EscalationOpenedData, IncidentDetectedData, IncidentFacts, IncidentResolvedData
 from schemas.values import IncidentKind
 from services.returns.rules.deadlines import Deadline
-from services.returns.rules.incidents import build_escalation, build_incident, build_resolution, incident_id
+from services.returns.rules.incidents import build_escalation, build_incident, incident_id
 from services.returns.rules.settings import ReturnSettings
 from services.returns.rules.state import IncidentMark, ReturnCase, ReturnsState
 
@@ -102,7 +102,7 @@ class Step:
             return
         mark.resolved = True
         self.resolutions.append(
-            build_resolution(
+            IncidentResolvedData(
                 incident_id=mark.id,
                 kind=mark.kind,
                 order_id=self.state.order_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from schemas import CustomerRef, EscalationOpenedData, IncidentDetectedData, IncidentFacts, IncidentResolvedData
+from schemas import CustomerRef, EscalationOpenedData, IncidentDetectedData, IncidentFacts
 from schemas.values import IncidentKind, Severity, Tier
 from services.common.ids import stable_id
 
@@ -14,7 +14,6 @@ __all__ = [
     "SEVERITY",
     "build_escalation",
     "build_incident",
-    "build_resolution",
     "escalation_id",
     "incident_id",
 ]
@@ -68,20 +67,6 @@ def build_incident(
         escalation_tier=ESCALATION_TIER if escalate else None,
         cause_event_ids=list(dict.fromkeys(cause_event_ids)),
         detected_at=detected_at,
-    )
-
-
-def build_resolution(
-    *, incident_id: str, kind: IncidentKind, order_id: str, customer_id: str, reason: str, resolved_at: datetime
-) -> IncidentResolvedData:
-    """The withdrawal of an incident whose condition cleared."""
-    return IncidentResolvedData(
-        incident_id=incident_id,
-        kind=kind,
-        order_id=order_id,
-        customer_id=customer_id,
-        reason=reason,
-        resolved_at=resolved_at,
     )
 
 

@@ -14,15 +14,14 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import text
 
-from services.common.db import create_engine
 from services.common.kafka import ensure_topics
 from services.common.settings import CommonSettings
 from services.gateway.bootstrap import build_app
 from services.gateway.intake import DEAD_LETTER_TOPIC
 from services.gateway.settings import GatewaySettings
 from services.gateway.web import GATEWAY, Gateway
+from tests.support.postgres import fresh_database
 from tests.support.webhooks import SendGridKeys, base64_hmac, stripe_header, twilio_signature
 
 __all__ = ["PUBLIC", "SECRETS", "SENDGRID_KEYS", "RunningGateway", "database_url", "json_bytes", "running_gateway"]
@@ -39,17 +38,8 @@ SECRETS: dict[str, Any] = {
 
 
 async def database_url(backend: str, tmp_path: Path, postgres: str | None) -> str:
-    """A fresh database: a SQLite file, or a new database on the test PostgreSQL server."""
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / f'gateway-{uuid.uuid4().hex[:8]}.db'}"
-    assert postgres is not None
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres)
-    async with admin.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return postgres.rsplit("/", 1)[0] + f"/{name}"
+    """A fresh database for the gateway's dedupe table."""
+    return await fresh_database(backend, tmp_path, postgres, "gateway")
 
 
 @dataclass

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from services.common.db import create_engine, session_factory
 from services.notifier.ledger import Ledger
 from services.notifier.migrate import upgrade
+from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -22,18 +21,8 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ledger]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-        engine = create_engine(url)
-    else:
-        base_url = request.getfixturevalue("postgres")
-        schema_db = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(base_url)
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{schema_db}"'))
-        await admin.dispose()
-        engine = create_engine(base_url.rsplit("/", 1)[0] + f"/{schema_db}")
+    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    engine = create_engine(await fresh_database(request.param, tmp_path, postgres, "ledger"))
     await upgrade(engine)
     await upgrade(engine)  # idempotent at every start
     try:

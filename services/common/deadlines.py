@@ -6,13 +6,18 @@ Keys are `"<partition>|<bucket>"` (a bucket is `bucket_seconds` wide, 5 s by def
 a small list of `[due_iso, ref, kind]`. Narrow buckets keep each schedule/cancel cheap (it rewrites one
 bucket), while a tick reads only the buckets between the previous tick and now.
 A cursor per partition remembers the last bucket drained, so each tick reads at most the
-buckets between the previous tick and now."""
+buckets between the previous tick and now.
+
+A deadline born overdue (scheduled when its due time was already drained, e.g. an order placed
+after its ship-by) is not fired at the next tick but `hold` later: whatever the store published
+with the event that scheduled it (its shipment, its payment) has that long to be read first."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = ["DeadlineIndex", "DueEntry"]
@@ -30,9 +35,11 @@ class DueEntry:
 class DeadlineIndex:
     """Schedule, cancel and pop due entries for one partition at a time."""
 
-    def __init__(self, table: MutableMapping[str, Any], *, bucket_seconds: int | None = None) -> None:
+    def __init__(self, table: MutableMapping[str, Any], *, bucket_seconds: int | None = None,
+                 hold: timedelta = timedelta(0)) -> None:
         self.table = table
         self.bucket_seconds = bucket_seconds or BUCKET_SECONDS
+        self.hold_buckets = math.ceil(hold.total_seconds() / self.bucket_seconds)
 
     def _bucket(self, at: datetime) -> int:
         return int(at.timestamp()) // self.bucket_seconds
@@ -49,12 +56,17 @@ class DeadlineIndex:
         value = self.table.get(self._cursor_key(partition))
         return int(value) if value is not None else None
 
-    def schedule(self, partition: int, entry: DueEntry) -> None:
-        """Add an entry (idempotent per ref+kind+due). A due time already drained lands in the next bucket read."""
-        bucket = self._bucket(entry.due)
+    def _slots(self, partition: int, due: datetime) -> list[int]:
+        """The buckets an entry due at `due` can be in: its own, or (born overdue) the hold after the cursor."""
+        bucket = self._bucket(due)
         cursor = self.cursor(partition)
-        if cursor is not None and bucket <= cursor:
-            bucket = cursor + 1 if bucket < cursor + 1 else bucket
+        if cursor is None or bucket > cursor:
+            return [bucket]
+        return list(range(cursor + 1, cursor + 2 + self.hold_buckets))
+
+    def schedule(self, partition: int, entry: DueEntry) -> None:
+        """Add an entry (idempotent per ref+kind+due). A due time already drained lands `hold` after the cursor."""
+        bucket = self._slots(partition, entry.due)[-1]
         key = self._key(partition, bucket)
         row = [entry.due.astimezone(UTC).isoformat(), entry.ref, entry.kind]
         current = list(self.table.get(key) or [])
@@ -63,7 +75,7 @@ class DeadlineIndex:
             self.table[key] = current  # reassign: an in-place change would not reach the changelog
 
     def cancel(self, partition: int, entry: DueEntry) -> None:
-        for bucket in {self._bucket(entry.due), (self.cursor(partition) or 0) + 1}:
+        for bucket in self._slots(partition, entry.due):
             key = self._key(partition, bucket)
             current = self.table.get(key)
             if not current:

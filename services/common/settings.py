@@ -39,6 +39,9 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("FOREWARN_DATABASE_URL", "DATABASE_URL"),
     )
     tick_interval_s: float = Field(default=1.0, gt=0, description="how often deadline ticks are sent")
+    overdue_hold_s: float = Field(
+        default=10.0, ge=0,
+        description="a deadline already due when scheduled waits this long for what was published with it")
     producer_linger_ms: int = Field(
         default=5, ge=0, description="how long the producer waits to fill a batch (changelog and outputs)")
     session_timeout_s: float = Field(

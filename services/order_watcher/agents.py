@@ -1,10 +1,10 @@
 """order_watcher's reaction graph: every topic it reads and writes, and the agent for each key.
 
     orders, shipments, payments, ticks.order-watcher  (order id)  --> watch_orders   [order-state, order-deadlines]
-        --> order-watcher.demand-by-sku (SKU), order-watcher.incident-candidates (customer id)
+        --> order-watcher.demand-by-sku (SKU), incident-candidates (customer id)
     order-watcher.demand-by-sku, inventory            (SKU)       --> watch_stock    [sku-demand]
-        --> order-watcher.incident-candidates (customer id)
-    order-watcher.incident-candidates                 (customer)  --> escalate       [trouble-history]
+        --> incident-candidates (customer id)
+    incident-candidates (also fed by returns)         (customer)  --> escalate       [trouble-history]
         --> incidents (customer id), escalations (customer id)
     every input --> <input>.dlq when it cannot be handled
 
@@ -22,23 +22,25 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from functools import partial
 from typing import Any, Final
 
 import faust
 
-from schemas import ESCALATIONS, INCIDENTS, INVENTORY, ORDERS, PAYMENTS, SHIPMENTS, CloudEvent
+from schemas import ESCALATIONS, INCIDENT_CANDIDATES, INCIDENTS, INVENTORY, ORDERS, PAYMENTS, SHIPMENTS, CloudEvent
 from services.common.clock import Clock, SystemClock
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.common.ticks import install_ticker, parse_tick
+from services.common.watermark import Watermark
 from services.order_watcher import steps
 from services.order_watcher.batches import Agent, handle_batch, report
 from services.order_watcher.rules import WatchSettings
 from services.order_watcher.settings import OrderWatcherSettings
 from services.order_watcher.staging import BatchStaged
 
-__all__ = ["DEMAND_BY_SKU", "INCIDENT_CANDIDATES", "INTERNAL_TOPICS", "SERVICE", "TICKS", "build"]
+__all__ = ["DEMAND_BY_SKU", "INTERNAL_TOPICS", "SERVICE", "TICKS", "build"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +48,9 @@ SERVICE: Final = "order-watcher"
 TICKS: Final = "ticks.order-watcher"
 DEMAND_BY_SKU: Final = "order-watcher.demand-by-sku"
 """Internal: order lines opened and closed, keyed by SKU, co-partitioned with `inventory`."""
-INCIDENT_CANDIDATES: Final = "order-watcher.incident-candidates"
-"""Internal: incidents and withdrawals before the escalation step, keyed by customer id."""
-INTERNAL_TOPICS: Final = (TICKS, DEMAND_BY_SKU, INCIDENT_CANDIDATES)
-"""Topics this service needs beyond the registry (created with the same partition count)."""
+INTERNAL_TOPICS: Final = (TICKS, DEMAND_BY_SKU)
+"""Topics this service needs beyond the registry (created with the same partition count). The incident
+candidates every detector feeds (this service and returns) are in the registry: `schemas.INCIDENT_CANDIDATES`."""
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -71,7 +72,8 @@ def build(
         return app.Table(name, default=None, partitions=partitions, key_type=str, value_type=bytes)
 
     order_inputs = full_names(common, [ORDERS, SHIPMENTS, PAYMENTS])
-    tick_name, demand_name, candidates_name = (common.topic(t) for t in INTERNAL_TOPICS)
+    tick_name, demand_name = (common.topic(t) for t in INTERNAL_TOPICS)
+    candidates_name = common.topic(INCIDENT_CANDIDATES)
     inventory_name = common.topic(INVENTORY)
     outlets: dict[str, faust.TopicT] = {
         steps.DEMAND: raw_topic(app, demand_name),
@@ -79,26 +81,31 @@ def build(
         steps.INCIDENTS: raw_topic(app, common.topic(INCIDENTS)),
         steps.ESCALATIONS: raw_topic(app, common.topic(ESCALATIONS)),
     }
-    install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=partitions, clock=clock)
+    install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=partitions, clock=clock,
+                   inputs=list(order_inputs), bootstrap=common.kafka_bootstrap_servers)
 
     # -- by order id: orders, shipments, payments and ticks -------------------------------------------
     order_state = table("order-state")
     deadlines = app.Table("order-deadlines", default=None, partitions=partitions, key_type=str)  # small JSON lists
     order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
-    order_one = _order_handler(steps.OrderSteps(order_state, deadlines, watch), order_guard, outlets, tick_name)
+    hold = timedelta(seconds=common.overdue_hold_s)
+    watermark = Watermark(order_inputs)  # what this process read of each input, for the ticks to judge
+    order_one = _order_handler(steps.OrderSteps(order_state, deadlines, watch, hold=hold), watermark, order_guard,
+                               outlets, tick_name)
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
         async for batch in stream.take_events(size, within=within):
             layers = (BatchStaged(order_state), BatchStaged(deadlines))
-            batch_steps = steps.OrderSteps(*layers, watch)
+            batch_steps = steps.OrderSteps(*layers, watch, hold=hold)
 
             async def decide(event: Any, batch_steps: steps.OrderSteps = batch_steps) -> steps.Work | None:
-                partition = event.message.partition
-                if event.message.topic == tick_name:
-                    return batch_steps.tick(parse_tick(event.value), partition)
+                message = event.message
+                if message.topic == tick_name:
+                    return _tick(batch_steps, watermark, message.partition, event.value)
+                watermark.read(message.topic, message.partition, message.offset)  # dead-lettered or not
                 parsed = await order_guard.parse(event)
-                return None if parsed is None else batch_steps.event(parsed, partition)
+                return None if parsed is None else _order_event(batch_steps, watermark, message, parsed)
 
             failed = partial(_dead_letter_deadlines, order_guard, tick_name)
             await handle_batch(batch, layers, Agent(order_guard, outlets, decide, order_one, failed))
@@ -122,9 +129,9 @@ def build(
 
             await handle_batch(batch, (layer,), Agent(stock_guard, outlets, decide, stock_one))
 
-    # -- by customer id: every incident candidate of both paths, for repeated trouble -----------------
+    # -- by customer id: every detector's incident candidates (orders, stock, returns), for repeated trouble
     histories = table("trouble-history")
-    escalation_guard = Guard(service=SERVICE, app=app, topics={candidates_name: INCIDENTS})
+    escalation_guard = Guard(service=SERVICE, app=app, topics={candidates_name: INCIDENT_CANDIDATES})
     escalation_one = _guarded(escalation_guard, _delivering(steps.EscalationSteps(histories, watch).candidate, outlets))
 
     @app.agent(raw_topic(app, candidates_name), concurrency=1)
@@ -149,17 +156,19 @@ def _guarded(guard: Guard, handler: Handler, *, parse: bool = True) -> OneAtATim
     return partial(guard.handle, handler=handler, parse=parse)
 
 
-def _order_handler(order_steps: steps.OrderSteps, guard: Guard, outlets: Mapping[str, faust.TopicT],
-                   tick_name: str) -> OneAtATime:
+def _order_handler(order_steps: steps.OrderSteps, watermark: Watermark, guard: Guard,
+                   outlets: Mapping[str, faust.TopicT], tick_name: str) -> OneAtATime:
     """One order event or tick the one-at-a-time way (the fallback of a batch whose sends failed)."""
 
     async def one(event: Any) -> bool:
-        partition = event.message.partition
-        if event.message.topic == tick_name:
+        message = event.message
+        if message.topic == tick_name:
             dead_letter = partial(_dead_letter_deadlines, guard, tick_name, event)
-            on_tick = partial(_tick, order_steps, partition)
+            on_tick = partial(_tick, order_steps, watermark, message.partition)
             return await guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
-        return await guard.handle(event, _delivering(partial(_order_event, order_steps, partition), outlets))
+        watermark.read(message.topic, message.partition, message.offset)
+        on_event = partial(_order_event, order_steps, watermark, message)
+        return await guard.handle(event, _delivering(on_event, outlets))
 
     return one
 
@@ -177,12 +186,15 @@ def _stock_handler(stock_steps: steps.StockSteps, guard: Guard, outlets: Mapping
     return one
 
 
-def _tick(order_steps: steps.OrderSteps, partition: int, value: bytes) -> steps.Work:
-    return order_steps.tick(parse_tick(value), partition)
+def _tick(order_steps: steps.OrderSteps, watermark: Watermark, partition: int, value: bytes) -> steps.Work:
+    """Fire what is due by the partition's watermark; nothing while an input has not been read far enough."""
+    now = watermark.at_tick(partition, parse_tick(value))
+    return steps.Work() if now is None else order_steps.tick(now, partition)
 
 
-def _order_event(order_steps: steps.OrderSteps, partition: int, event: CloudEvent) -> steps.Work:
-    return order_steps.event(event, partition)
+def _order_event(order_steps: steps.OrderSteps, watermark: Watermark, message: Any, event: CloudEvent) -> steps.Work:
+    watermark.read(message.topic, message.partition, message.offset, event.time)
+    return order_steps.event(event, message.partition)
 
 
 async def _dead_letter_deadlines(guard: Guard, topic: str, event: Any, work: steps.Work) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
@@ -134,10 +134,12 @@ class OrderSteps:
     """Order rules over the `order-state` and `order-deadlines` tables (both keyed by order id)."""
 
     def __init__(self, orders: MutableMapping[str, Any], deadlines: MutableMapping[str, Any],
-                 watch: WatchSettings) -> None:
+                 watch: WatchSettings, *, hold: timedelta = timedelta(0)) -> None:
         self.orders = orders
         self.deadlines = deadlines
         self.watch = watch
+        self.hold = hold
+        """How long a deadline born overdue waits (see `DeadlineIndex`)."""
 
     def event(self, event: CloudEvent, partition: int) -> Work:
         """An order, shipment or payment event of the order `event.subject`."""
@@ -148,7 +150,7 @@ class OrderSteps:
         if before is not None and event_digest(event.id) in before.seen:
             return work  # seen: its effects were sent when it was first handled
         outcome = on_event(before, event, self.watch)
-        self._fold(work, outcome, order_id, orders, DeadlineIndex(deadlines), partition)
+        self._fold(work, outcome, order_id, orders, DeadlineIndex(deadlines, hold=self.hold), partition)
         for change in demand_changes(event, outcome.state, before):
             work.sends.append(Send(DEMAND, change.sku.encode(), change.model_dump_json().encode()))
         return work
@@ -156,12 +158,15 @@ class OrderSteps:
     def tick(self, now: datetime, partition: int) -> Work:
         """The stream clock reached `now` on this partition: fire every deadline due by then.
 
+        `now` is the partition's watermark (see `services.common.watermark`), not the wall clock:
+        every input that could have cleared a deadline due by `now` has been read that far.
+
         One deadline that cannot be fired must not hold up the others on the partition (every
         later tick would fail on it again): it is listed in `Work.failed` and the rest go on.
         """
         orders, deadlines = Staged(self.orders), Staged(self.deadlines)
         work = Work(staged=[orders, deadlines])
-        index = DeadlineIndex(deadlines)
+        index = DeadlineIndex(deadlines, hold=self.hold)
         for entry in index.pop_due(partition, now):
             try:
                 state = _load_order(orders, entry.ref)

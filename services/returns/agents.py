@@ -1,7 +1,10 @@
-"""returns' reaction graph: orders, returns and ticks in; incidents and escalations out.
+"""returns' reaction graph: orders, returns and ticks in; incident candidates out.
 
 Reads : orders (order.placed only; keyed by order id), returns (keyed by order id, co-partitioned), ticks.returns
-Writes: incidents (keyed by customer id), escalations (keyed by customer id), <topic>.dlq
+Writes: incident-candidates (keyed by customer id): detections, withdrawals and the cases it wants a person
+        for, in that order; the one per-customer repeated-trouble step (order_watcher's `escalate`) publishes
+        them to incidents and escalations, so a late parcel and an overdue refund count as two bad experiences.
+        <topic>.dlq
 State : per-order returns state and the deadline index, both Faust tables (changelogged).
 """
 
@@ -9,17 +12,19 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 from typing import Any
 
 import faust
 
-from schemas import ESCALATIONS, INCIDENTS, ORDERS, RETURNS, CloudEvent, make_event
+from schemas import INCIDENT_CANDIDATES, ORDERS, RETURNS, CloudEvent, make_event
 from services.common.clock import Clock, SystemClock
 from services.common.deadlines import DeadlineIndex, DueEntry
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.common.ticks import install_ticker, parse_tick
+from services.common.watermark import Watermark
 from services.returns.rules import Deadline, Outcome, ReturnSettings, ReturnsState, on_deadline, on_event
 from services.returns.settings import ReturnsEnv
 
@@ -40,30 +45,31 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
     inputs = full_names(common, [ORDERS, RETURNS])
     tick_name = common.topic(TICKS)
     source = raw_topic(app, *inputs, tick_name)
-    incidents = raw_topic(app, common.topic(INCIDENTS))
-    escalations = raw_topic(app, common.topic(ESCALATIONS))
+    candidates = raw_topic(app, common.topic(INCIDENT_CANDIDATES))
     guard = Guard(service=SERVICE, app=app, topics={**inputs, tick_name: TICKS})
     orders = app.Table("return-state", default=None, partitions=common.partitions, key_type=str, value_type=None)
-    index = DeadlineIndex(app.Table("return-deadlines", default=None, partitions=common.partitions, key_type=str))
-    install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s,
-                   partitions=common.partitions, clock=clock)
+    index = DeadlineIndex(app.Table("return-deadlines", default=None, partitions=common.partitions, key_type=str),
+                          hold=timedelta(seconds=common.overdue_hold_s))
+    install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=common.partitions,
+                   clock=clock, inputs=list(inputs), bootstrap=common.kafka_bootstrap_servers)
+    watermark = Watermark(inputs)  # what this process read of each input, for the ticks to judge
 
     async def publish(outcome: Outcome) -> None:
         for incident in outcome.incidents:
             event = make_event("incident.detected", incident, source=SOURCE, subject=incident.customer.id,
                                time=incident.detected_at, id=incident.incident_id)
-            await _send(incidents, event)
+            await _send(candidates, event)
             INCIDENTS_EMITTED.labels(incident.kind).inc()
             logger.info("incident %s %s on order %s", incident.kind, incident.incident_id, incident.order_id)
         for resolved in outcome.resolutions:
             event = make_event("incident.resolved", resolved, source=SOURCE, subject=resolved.customer_id,
                                time=resolved.resolved_at, id=f"{resolved.incident_id}:resolved")
-            await _send(incidents, event)
+            await _send(candidates, event)
             logger.info("resolved %s %s (%s)", resolved.kind, resolved.incident_id, resolved.reason)
         for case in outcome.escalations:
             event = make_event("escalation.opened", case, source=SOURCE, subject=case.customer_id,
                                time=case.opened_at, id=case.escalation_id)
-            await _send(escalations, event)
+            await _send(candidates, event)
             logger.info("escalation %s (%s) on order %s", case.escalation_id, case.reason, case.order_id)
 
     def reschedule(outcome: Outcome, partition: int) -> None:
@@ -87,8 +93,13 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
 
     async def on_tick(value: bytes, partition: int) -> None:
         """Fire what is due. Each popped entry is re-armed until it is handled, so neither a retry nor a
-        crash half way through loses it; firing twice is harmless (the rules re-check the state)."""
-        now = parse_tick(value)
+        crash half way through loses it; firing twice is harmless (the rules re-check the state).
+
+        Due means due by the partition's watermark (see `services.common.watermark`): nothing fires
+        while orders or returns of this partition have not been read far enough to tell."""
+        now = watermark.at_tick(partition, parse_tick(value))
+        if now is None:
+            return
         due = index.pop_due(partition, now)
         for entry in due:
             index.schedule(partition, entry)
@@ -106,8 +117,10 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
             index.cancel(partition, entry)
             reschedule(outcome, partition)
 
-    async def on_order_event(event: CloudEvent, partition: int) -> None:
+    async def on_order_event(event: CloudEvent, message: Any) -> None:
         """Publish first, then remember: a retry or a crash in between re-publishes the same ids, never loses them."""
+        partition = message.partition
+        watermark.read(message.topic, partition, message.offset, event.time)
         order_id = event.subject
         state = load(order_id)
         outcome = on_event(state, event, rules)
@@ -122,7 +135,8 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
             if event.message.topic == tick_name:
                 await guard.handle(event, functools.partial(on_tick, partition=partition), parse=False)
             else:
-                await guard.handle(event, functools.partial(on_order_event, partition=partition))
+                watermark.read(event.message.topic, partition, event.message.offset)  # dead-lettered or not
+                await guard.handle(event, functools.partial(on_order_event, message=event.message))
 
     return app
 

@@ -48,6 +48,19 @@ def test_past_due_entry_fires_on_next_tick() -> None:
     assert [e.ref for e in index.pop_due(0, T0 + timedelta(seconds=1))] == ["late"]
 
 
+def test_an_entry_born_overdue_waits_the_hold_and_can_still_be_cancelled() -> None:
+    index = DeadlineIndex({}, hold=timedelta(seconds=10))
+    index.pop_due(0, T0)
+    late, later = DueEntry(T0 - timedelta(days=2), "late", "ship_by"), DueEntry(T0 - timedelta(days=1), "x", "ship_by")
+    index.schedule(0, late)
+    index.schedule(0, later)
+    assert index.pop_due(0, T0 + timedelta(seconds=1)) == []  # what was published with it may still come
+    assert index.pop_due(0, T0 + timedelta(seconds=6)) == []
+    index.cancel(0, later)  # the cursor moved since it was scheduled
+    assert [e.ref for e in index.pop_due(0, T0 + timedelta(seconds=16))] == ["late"]
+    assert index.pop_due(0, T0 + timedelta(minutes=5)) == []
+
+
 def test_entries_scheduled_before_first_tick_are_found() -> None:
     index = DeadlineIndex({})
     index.schedule(1, DueEntry(T0 - timedelta(hours=5), "old", "ship_by"))

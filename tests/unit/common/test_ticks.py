@@ -1,8 +1,9 @@
-"""Ticks: round-trip of the tick value, and a failed send never crashes the ticker."""
+"""Ticks: round-trip of the tick value with its input offsets, and a failed send or snapshot never crashes the ticker."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from services.common.clock import FixedClock
 from services.common.settings import CommonSettings
 from services.common.streams import create_app
 from services.common.ticks import encode_tick, install_ticker, parse_tick
+from services.common.watermark import InputOffsets, Tick
 
 pytestmark = pytest.mark.unit
 
@@ -18,29 +20,44 @@ AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def test_tick_round_trip_and_bad_ticks() -> None:
-    assert parse_tick(encode_tick(AT)) == AT
+    tick = Tick(AT, {"orders": InputOffsets(0, 12, 10), "shipments": InputOffsets(3, 3, None)})
+    assert parse_tick(encode_tick(tick)) == tick
+    assert parse_tick(b'{"tick": "2026-11-22T12:00:00+00:00"}') == Tick(AT, {})  # no offsets: judged on event time
     with pytest.raises(ValueError, match="offset"):
         parse_tick(b'{"tick": "2026-11-22T12:00:00"}')
     with pytest.raises((ValueError, KeyError)):
         parse_tick(b'{"tock": 1}')
+    with pytest.raises(ValueError, match="integers"):
+        parse_tick(b'{"tick": "2026-11-22T12:00:00+00:00", "inputs": {"orders": [0, "9", null]}}')
 
 
 class _Topic:
     def __init__(self, fail_on: set[int]) -> None:
         self.fail_on = fail_on
-        self.sent: list[int] = []
+        self.sent: list[tuple[int, Tick]] = []
 
     async def send(self, *, key: bytes, value: bytes, partition: int) -> None:
         if partition in self.fail_on:
             raise AssertionError("Unrecognized partition")
-        self.sent.append(partition)
+        self.sent.append((partition, parse_tick(value)))
 
 
-async def test_ticker_sends_to_every_partition_and_survives_a_failed_send() -> None:
+async def _snapshot(inputs: Sequence[str], partitions: int) -> Mapping[int, Mapping[str, InputOffsets]]:
+    return {p: {topic: InputOffsets(0, 10 * p + i, None) for i, topic in enumerate(inputs)} for p in range(partitions)}
+
+
+async def _no_snapshot(inputs: Sequence[str], partitions: int) -> Mapping[int, Mapping[str, InputOffsets]]:
+    raise ConnectionError("broker away")
+
+
+async def test_ticker_sends_each_partition_its_offsets_and_survives_failures() -> None:
     app = create_app("tick-test", CommonSettings(topic_prefix="unit-"))
-    ok, failing = _Topic(set()), _Topic({1})
-    for topic in (ok, failing):
-        timer = install_ticker(app, topic, interval=1.0, partitions=3, clock=FixedClock(AT))  # type: ignore[arg-type]
+    ok, failing, unknown = _Topic(set()), _Topic({1}), _Topic(set())
+    for topic, snapshot in ((ok, _snapshot), (failing, _snapshot), (unknown, _no_snapshot)):
+        timer = install_ticker(app, topic, interval=1.0, partitions=3, clock=FixedClock(AT),  # type: ignore[arg-type]
+                               inputs=["o", "s"], bootstrap="unused:9092", snapshot=snapshot)
         await inspect.unwrap(timer)()  # the body once (calling the decorated timer would loop)
-    assert ok.sent == [0, 1, 2]
-    assert failing.sent == [0]  # stopped at the failure, no exception escaped
+    assert [p for p, _ in ok.sent] == [0, 1, 2]
+    assert ok.sent[2][1] == Tick(AT, {"o": InputOffsets(0, 20, None), "s": InputOffsets(0, 21, None)})
+    assert [p for p, _ in failing.sent] == [0]  # stopped at the failure, no exception escaped
+    assert unknown.sent == []  # offsets unknown: no tick rather than one that cannot be judged

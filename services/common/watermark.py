@@ -1,0 +1,121 @@
+"""The stream clock of one partition: how far every input that can clear a deadline has been read.
+
+A deadline is cleared by its own partition's inputs (orders, shipments and payments are
+co-partitioned by order id; orders and returns likewise). When history arrives in a burst (a
+catch-up after downtime, a replay into empty state, a backlog), Faust reads those topics at
+different speeds: a tick can be read after `order.placed` but before the `shipment.updated` that
+clears its ship-by deadline. So a tick never fires "what is due by the wall clock"; it fires
+what is due by the partition's watermark:
+
+    watermark(p) = min(tick time, min over inputs t of reach(p, t))
+    reach(p, t)  = the later of
+                   - the time of the latest tick whose snapshot end offset of (t, p) has been read
+                     (everything published to t before that tick is in our state), and
+                   - the latest event time read from (t, p) (it has been read up to that time).
+
+An input with no reach yet holds every deadline of its partition back: while a partition lags
+behind, its deadlines wait. A tick carries, for its partition, each input's log start, end, and
+the group's committed offset at the moment it was sent (`services.common.ticks`). An input
+counts as read up to an offset when this process has handled every record before it, or the
+group committed past it (a partition taken over in a rebalance starts at its committed offset),
+or the log starts past it (nothing older is left to read).
+
+Deadlines born already overdue wait a little more (`DeadlineIndex(hold=...)`): events a store
+publishes together on several topics (an order and its shipment) can reach the broker after a
+tick's snapshot was taken.
+
+Pure: no Kafka here; the agent reports what it read and hands over the ticks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["InputOffsets", "Tick", "Watermark"]
+
+
+@dataclass(frozen=True)
+class InputOffsets:
+    """One input partition as the broker saw it when a tick was sent."""
+
+    start: int
+    """The log start offset (older records are gone)."""
+    end: int
+    """The log end offset: the offset the next record published will get."""
+    committed: int | None = None
+    """The consumer group's committed offset (the next record to read), if it has one."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The stream clock's beat on one partition: the wall time it was sent, and the inputs' offsets then."""
+
+    at: datetime
+    inputs: Mapping[str, InputOffsets] = field(default_factory=dict)
+    """By full topic name, for the tick's partition. Empty when the ticker could not read them."""
+
+
+class Watermark:
+    """What an agent has read of each input partition, and so the time up to which deadlines may fire.
+
+    One per agent and process: what it read lives in memory, and a partition taken over after a
+    rebalance is judged by the group's committed offsets until this process reads it itself.
+    """
+
+    def __init__(self, inputs: Iterable[str], *, remember: int = 600) -> None:
+        self.inputs = tuple(inputs)
+        self.remember = remember
+        self._next: dict[tuple[str, int], int] = {}
+        self._latest: dict[tuple[str, int], datetime] = {}
+        self._ticks: dict[int, deque[Tick]] = {}
+
+    def read(self, topic: str, partition: int, offset: int, at: datetime | None = None) -> None:
+        """The record at `offset` has been handled (decided or dead-lettered); `at` is its event time, if any."""
+        key = (topic, partition)
+        if offset >= self._next.get(key, 0):
+            self._next[key] = offset + 1
+        if at is not None and (key not in self._latest or at > self._latest[key]):
+            self._latest[key] = at
+
+    def at_tick(self, partition: int, tick: Tick) -> datetime | None:
+        """The partition's watermark at this tick; None while some input has not been read far enough to tell."""
+        ticks = self._ticks.setdefault(partition, deque(maxlen=self.remember))
+        if tick.inputs:
+            ticks.append(tick)
+        reaches = [self._reach(topic, partition, ticks) for topic in self.inputs]
+        if any(reach is None for reach in reaches):
+            return None
+        self._forget_reached(ticks, partition)
+        return min([tick.at, *(reach for reach in reaches if reach is not None)])
+
+    def _position(self, topic: str, partition: int, ticks: deque[Tick]) -> int:
+        """Every record of (topic, partition) before this offset is in our state."""
+        position = self._next.get((topic, partition), 0)
+        latest = ticks[-1].inputs.get(topic) if ticks else None
+        if latest is not None:
+            position = max(position, latest.start, latest.committed or 0)
+        return position
+
+    def _reach(self, topic: str, partition: int, ticks: deque[Tick]) -> datetime | None:
+        reach = self._latest.get((topic, partition))
+        position = self._position(topic, partition, ticks)
+        for tick in reversed(ticks):  # newest first: the first one read is the latest
+            offsets = tick.inputs.get(topic)
+            if offsets is not None and offsets.end <= position:
+                if reach is None or tick.at > reach:
+                    reach = tick.at
+                break
+        return reach
+
+    def _forget_reached(self, ticks: deque[Tick], partition: int) -> None:
+        """Drop ticks older than the newest one every input has read past: they can tell nothing new."""
+        positions = {topic: self._position(topic, partition, ticks) for topic in self.inputs}
+        for index in range(len(ticks) - 1, 0, -1):
+            inputs = ticks[index].inputs
+            if all(topic in inputs and inputs[topic].end <= positions[topic] for topic in self.inputs):
+                for _ in range(index):
+                    ticks.popleft()
+                return

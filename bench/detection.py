@@ -50,7 +50,7 @@ __all__ = ["run"]
 
 PARTITIONS = 4
 INPUTS = ("orders", "payments", "shipments", "inventory")
-INTERNAL = ("order-watcher.demand-by-sku", "order-watcher.incident-candidates", "ticks.order-watcher")
+INTERNAL = ("order-watcher.demand-by-sku", "incident-candidates", "ticks.order-watcher")
 SKUS = [f"SKU-{n:05d}" for n in range(5000)]
 LATENESS_ORDERS = 200
 LATENESS_SPREAD_S = 20.0

@@ -69,6 +69,7 @@ from schemas.registry import EVENT_TYPES, AnyEvent, event_type_of
 from schemas.topics import (
     CUSTOMERS,
     ESCALATIONS,
+    INCIDENT_CANDIDATES,
     INCIDENTS,
     INVENTORY,
     NOTIFICATIONS,
@@ -102,6 +103,7 @@ __all__ = [
     "ESCALATIONS",
     "EVENT_TYPES",
     "INCIDENTS",
+    "INCIDENT_CANDIDATES",
     "INVENTORY",
     "MAX_EVENT_BYTES",
     "NOTIFICATIONS",

@@ -9,6 +9,7 @@ __all__ = [
     "CUSTOMERS",
     "ESCALATIONS",
     "INCIDENTS",
+    "INCIDENT_CANDIDATES",
     "INVENTORY",
     "NOTIFICATIONS",
     "ORDERS",
@@ -30,6 +31,7 @@ INVENTORY = "inventory"
 RETURNS = "returns"
 CUSTOMERS = "customers"
 INCIDENTS = "incidents"
+INCIDENT_CANDIDATES = "incident-candidates"
 NOTIFICATIONS = "notifications"
 ESCALATIONS = "escalations"
 PROVIDER_EVENTS = "provider-events"
@@ -86,6 +88,13 @@ TOPICS: dict[str, Topic] = {
             description="Problems detected by the watchers, and their resolution",
         ),
         Topic(
+            INCIDENT_CANDIDATES, "customer id", "subject",
+            ("incident.detected", "incident.resolved", "escalation.opened"),
+            description="What every detector found, withdrew or wants a person for, before the one per-customer "
+            "repeated-trouble step publishes it to incidents and escalations",
+            internal=True,
+        ),
+        Topic(
             NOTIFICATIONS, "customer id", "subject",
             (
                 "notification.sent", "notification.suppressed", "notification.deferred",
@@ -109,7 +118,18 @@ TOPICS: dict[str, Topic] = {
     )
 }
 
-_TOPIC_OF_TYPE: dict[str, str] = {type_: topic.name for topic in TOPICS.values() for type_ in topic.event_types}
+
+
+def _owners() -> dict[str, str]:
+    """Each event type's topic: the public one that lists it (incident-candidates carries copies of others' types)."""
+    owners: dict[str, str] = {}
+    for topic in sorted(TOPICS.values(), key=lambda t: t.internal):  # public topics first
+        for type_ in topic.event_types:
+            owners.setdefault(type_, topic.name)
+    return owners
+
+
+_TOPIC_OF_TYPE = _owners()
 
 
 def dlq_topic(name: str) -> str:

@@ -11,9 +11,11 @@ Three steps, three keys:
 * `OrderSteps`  (keyed by order id): order, shipment and payment events, and ticks that fire deadlines.
   Incidents and withdrawals go to the incident candidates; order lines go to the demand topic by SKU.
 * `StockSteps`  (keyed by SKU): demand changes and stock levels; stockouts go to the candidates.
-* `EscalationSteps` (keyed by customer id): every candidate, in order per customer; a detected
-  incident is counted in the customer's trouble history and published (escalated or not), with
-  an `escalation.opened` when it escalates; a withdrawal is passed on as it is.
+* `EscalationSteps` (keyed by customer id): every detector's candidates (these steps' and the returns
+  service's), in order per customer; a detected incident is counted in the customer's trouble
+  history and published (escalated or not), with an `escalation.opened` when it escalates; a
+  withdrawal is passed on as it is; a detector's own case for a person is passed on unless the
+  incident already escalated here (one incident, one case).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from schemas import (
     CloudEvent,
     ContractError,
+    EscalationOpened,
     IncidentDetected,
     IncidentDetectedData,
     IncidentResolved,
@@ -50,6 +53,7 @@ from services.order_watcher.rules import (
     demand_changes,
     on_deadline,
     on_demand,
+    on_escalation,
     on_event,
     on_incident,
     on_stock,
@@ -105,9 +109,9 @@ class Work:
             view.apply()
 
 
-def _detected(incident: IncidentDetectedData) -> CloudEvent:
+def _detected(incident: IncidentDetectedData, source: str = SOURCE) -> CloudEvent:
     return make_event(
-        "incident.detected", incident, source=SOURCE, subject=incident.customer.id,
+        "incident.detected", incident, source=source, subject=incident.customer.id,
         time=incident.detected_at, id=incident.incident_id,
     )
 
@@ -241,19 +245,24 @@ class EscalationSteps:
         self.watch = watch
 
     def candidate(self, event: CloudEvent) -> Work:
+        """One candidate of any detector; what it publishes keeps the detector as its source."""
         if isinstance(event, IncidentResolved):
             return Work(sends=[Send(INCIDENTS, event.key(), event.to_bytes())])
+        if isinstance(event, EscalationOpened):
+            history = _load_history(self.histories, event.data.customer_id)
+            if not on_escalation(history, event.data):
+                return Work()  # the incident already escalated here: one incident, one case
+            return Work(sends=[Send(ESCALATIONS, event.key(), event.to_bytes())])
         if not isinstance(event, IncidentDetected):
             raise ContractError("type", f"unexpected event type {event.type} among incident candidates")
         table = Staged(self.histories)
         customer_id = event.data.customer.id
-        raw = table.get(customer_id)
-        history = TroubleHistory.model_validate_json(raw) if raw is not None else None
+        history = _load_history(table, customer_id)
         outcome = on_incident(history, event.data, None, self.watch)
         if outcome.history != history and (history is not None or outcome.history.troubles):
             table[customer_id] = _dump(outcome.history)
         work = Work(staged=[table], published=[outcome.incident])
-        published = _detected(outcome.incident)
+        published = _detected(outcome.incident, event.source)
         work.sends.append(Send(INCIDENTS, published.key(), published.to_bytes()))
         if outcome.escalation is not None:
             opened = make_event(
@@ -262,3 +271,8 @@ class EscalationSteps:
             )
             work.sends.append(Send(ESCALATIONS, opened.key(), opened.to_bytes()))
         return work
+
+
+def _load_history(histories: MutableMapping[str, Any], customer_id: str) -> TroubleHistory | None:
+    raw = histories.get(customer_id)
+    return TroubleHistory.model_validate_json(raw) if raw is not None else None

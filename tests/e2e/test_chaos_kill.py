@@ -117,7 +117,7 @@ def _trace(kafka: str, prefix: str, phones: list[str]) -> str:
     """Where the lost ones got to: which topics carry something about their orders."""
     orders = {f"ord-chaos-{int(phone[-4:]):04d}" for phone in phones}
     lines = []
-    for topic in ("orders", "shipments", "order-watcher.incident-candidates", "incidents"):
+    for topic in ("orders", "shipments", "incident-candidates", "incidents"):
         records = asyncio.run(read_topic(kafka, prefix + topic, expect=10**9, timeout=5))
         hits = [(r.partition, r.offset, r.key) for r in records if r.key is not None and r.key.decode() in orders]
         hits += [(r.partition, r.offset, r.key) for r in records if r.key is not None and r.value is not None

@@ -1,7 +1,8 @@
 """A received return becomes exactly one SMS with the expected refund date, in the customer's locale and zone.
 
-The returns service and the notifier run as processes against the real broker; the SMS goes
-through the real twilio SDK to the fake provider."""
+The returns service, order_watcher (whose escalation step publishes every detector's incidents) and
+the notifier run as processes against the real broker; the SMS goes through the real twilio SDK to
+the fake provider."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def test_return_received_to_one_sms_with_the_refund_date(
          "refund_amount": {"amount": "89.00", "currency": "USD"}, "received_at": received_at},
         source="store/acme", subject="ord-ret-1", time=received_at,
     )
-    services = [ServiceProcess(m, env, tmp_path) for m in ("services.returns", "services.notifier")]
+    services = [ServiceProcess(m, env, tmp_path)
+                for m in ("services.returns", "services.order_watcher", "services.notifier")]
     try:
         create_topics(kafka, topic_prefix)
         for service in services:

@@ -12,6 +12,7 @@ from schemas import (
     CUSTOMERS,
     ESCALATIONS,
     EVENT_TYPES,
+    INCIDENT_CANDIDATES,
     INCIDENTS,
     INVENTORY,
     NOTIFICATIONS,
@@ -39,7 +40,7 @@ def test_constants_name_registry_topics() -> None:
         "orders", "shipments", "payments", "inventory", "returns", "customers", "incidents", "notifications",
         "escalations", "provider-events",
     ]
-    assert set(TOPICS) == {*constants, PROVIDER_EVENTS, TICKS}
+    assert set(TOPICS) == {*constants, PROVIDER_EVENTS, TICKS, INCIDENT_CANDIDATES}
     assert all(name == topic.name for name, topic in TOPICS.items())
 
 
@@ -52,6 +53,13 @@ def test_topic_settings_are_sane() -> None:
         assert topic.event_types and topic.key and topic.description
         assert topic.internal or topic.key_field == "subject"
     assert TOPICS[TICKS].internal and TOPICS[TICKS].event_types == ("tick",)
+
+
+def test_every_detector_feeds_one_candidates_topic_keyed_like_incidents_and_escalations() -> None:
+    candidates = TOPICS[INCIDENT_CANDIDATES]
+    assert candidates.internal and candidates.name == "incident-candidates"
+    assert set(candidates.event_types) == {*TOPICS[INCIDENTS].event_types, *TOPICS[ESCALATIONS].event_types}
+    assert candidates.key == TOPICS[INCIDENTS].key == TOPICS[ESCALATIONS].key == "customer id"
 
 
 def test_topic_is_frozen_and_prefixes_its_name() -> None:
@@ -82,9 +90,9 @@ def test_topic_for_event_type(type_: str, topic: str) -> None:
     assert topic_for_event_type(type_) == topic
 
 
-def test_every_event_type_has_exactly_one_topic() -> None:
+def test_every_event_type_has_exactly_one_public_topic() -> None:
     for type_ in EVENT_TYPES:
-        owners = [topic.name for topic in TOPICS.values() if type_ in topic.event_types]
+        owners = [topic.name for topic in TOPICS.values() if type_ in topic.event_types and not topic.internal]
         assert owners == [topic_for_event_type(type_)]
     with pytest.raises(KeyError):
         topic_for_event_type("order.teleported")

@@ -2,7 +2,7 @@
 
 from services.order_watcher.rules.deadlines import Deadline
 from services.order_watcher.rules.declines import DeclineCategory, classify_decline
-from services.order_watcher.rules.escalation import EscalationOutcome, TroubleHistory, on_incident
+from services.order_watcher.rules.escalation import EscalationOutcome, TroubleHistory, on_escalation, on_incident
 from services.order_watcher.rules.incidents import incident_id
 from services.order_watcher.rules.orders import Outcome, on_deadline, on_event, overdue_now, pending_deadlines
 from services.order_watcher.rules.settings import WatchSettings
@@ -32,6 +32,7 @@ __all__ = [
     "incident_id",
     "on_deadline",
     "on_demand",
+    "on_escalation",
     "on_event",
     "on_incident",
     "on_stock",

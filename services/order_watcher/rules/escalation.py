@@ -1,4 +1,11 @@
-"""Repeated trouble: a customer's second bad experience within the window goes to a person."""
+"""Repeated trouble: a customer's second bad experience within the window goes to a person.
+
+Every detector's incidents come here in order per customer (orders, stock and returns alike), so a
+late parcel followed by an overdue refund is a second bad experience. This is the one place that
+opens cases: a detector that wants a person for one incident on its own (a refund long overdue, a
+return asked for after the window) sends its `escalation.opened` through here too, and an incident
+has at most one open case: one already escalated for repeated trouble is not opened again.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ __all__ = [
     "Trouble",
     "TroubleHistory",
     "escalation_id",
+    "on_escalation",
     "on_incident",
 ]
 
@@ -81,17 +89,20 @@ def _near(a: datetime, b: datetime, settings: WatchSettings) -> bool:
 
 
 def _decide(
-    trouble: Trouble, others: list[Trouble], value: Money | None, settings: WatchSettings
+    trouble: Trouble, others: list[Trouble], value: Money | None, settings: WatchSettings, requested: Tier | None
 ) -> tuple[Tier | None, list[Trouble]]:
-    """The tier to escalate at (None: do not), and the earlier troubles that justify it."""
+    """The tier to escalate at (None: do not), and the earlier troubles that justify it.
+
+    Refund or lost-parcel trouble anywhere in the mix makes the case complex (at least tier 2); a
+    tier the detector asked for (`requested`) is never lowered."""
     related = [t for t in others if _near(t.detected_at, trouble.detected_at, settings)]
     experiences = {_experience(t) for t in related}
     if _experience(trouble) in experiences or not experiences:
         return None, related  # first experience, or more of one already counted
     count = len(experiences) + 1
-    tier: Tier = 1
+    tier: Tier = requested or 1
     if trouble.complex or any(t.complex for t in related):
-        tier = 2
+        tier = max(tier, 2)
     if value is not None and value.amount >= settings.high_value_threshold:
         tier = max(tier, 2)
     if count >= 3:
@@ -116,10 +127,11 @@ def on_incident(
     if incident.kind in JOURNEY_KINDS:
         return EscalationOutcome(history=current, incident=incident)
     value = order_value or incident.facts.order_total
+    requested = incident.escalation_tier if incident.escalate else None
     known = next((t for t in current.troubles if t.incident_id == incident.incident_id), None)
     if known is not None:
         others = [t for t in current.troubles if t.detected_at < known.detected_at]
-        _, related = _decide(known, others, value, settings)
+        _, related = _decide(known, others, value, settings, requested)
         return _outcome(current, incident, known.tier, related)
     trouble = Trouble(
         incident_id=incident.incident_id,
@@ -128,7 +140,7 @@ def on_incident(
         detected_at=incident.detected_at,
         complex=incident.kind in COMPLEX_KINDS or incident.facts.exception_reason in COMPLEX_REASONS,
     )
-    tier, related = _decide(trouble, current.troubles, value, settings)
+    tier, related = _decide(trouble, current.troubles, value, settings, requested)
     trouble.tier = tier
     newest = max([trouble.detected_at, *(t.detected_at for t in current.troubles)])
     kept = [t for t in [*current.troubles, trouble] if newest - t.detected_at <= settings.escalation_window]
@@ -156,3 +168,14 @@ def _outcome(
     )
     marked = incident.model_copy(update={"escalate": True, "escalation_tier": tier})
     return EscalationOutcome(history=history, incident=marked, escalate=True, tier=tier, escalation=escalation)
+
+
+def on_escalation(history: TroubleHistory | None, case: EscalationOpenedData) -> bool:
+    """Whether a detector's own case for a person about one incident is opened (published).
+
+    Not when that incident was already escalated here as repeated trouble: a person has it, at a
+    tier at least as high as the detector asked for (see `_decide`); one incident, one case."""
+    if history is None:
+        return True
+    known = next((t for t in history.troubles if t.incident_id == case.incident_id), None)
+    return known is None or known.tier is None

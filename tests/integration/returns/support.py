@@ -15,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from schemas import CloudEvent, make_event, parse_event
 from services.common.kafka import registry_topic_specs
 from services.common.settings import CommonSettings
+from services.order_watcher.agents import INTERNAL_TOPICS as WATCHER_TOPICS
 from services.returns.agents import TICKS
 from tests.support.kafka_io import produce, read_topic, wait_caught_up
 from tests.support.processes import ServiceProcess
@@ -37,7 +38,7 @@ PARTITIONS = 2
 
 async def _create_topics(kafka: str, prefix: str, timeout: float) -> None:
     settings = CommonSettings(kafka_bootstrap_servers=kafka, topic_prefix=prefix, partitions=PARTITIONS)
-    specs = registry_topic_specs(settings, [TICKS])
+    specs = registry_topic_specs(settings, [TICKS, *WATCHER_TOPICS])
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     await admin.start()
     try:
@@ -54,7 +55,8 @@ async def _create_topics(kafka: str, prefix: str, timeout: float) -> None:
 
 
 def create_topics(kafka: str, prefix: str, timeout: float = 30.0) -> None:
-    """Create the test's topics and wait until the broker lists them.
+    """Create the test's topics (order_watcher's too: its escalation step publishes what returns finds)
+    and wait until the broker lists them.
 
     The services create missing topics at start, but a topic just created may not be listed
     at once, and their start-up check then fails; created here first, they find them all."""

@@ -1,4 +1,7 @@
-"""The refund SLA on the real broker: overdue exactly once, never for a refund in time, and across a SIGKILL."""
+"""The refund SLA on the real broker: overdue exactly once, never for a refund in time, and across a SIGKILL.
+
+The returns service sends what it finds to `incident-candidates` (order_watcher's escalation step
+publishes it on); these tests read the returns service's own output there."""
 
 from __future__ import annotations
 
@@ -47,13 +50,14 @@ def test_no_refund_within_the_sla_is_one_overdue_and_a_refund_at_three_hours_is_
             requested("ord-window", now, delivered_at=now - timedelta(days=40), customer_id="cus-ord-window"),
         ])
         asyncio.run(produce(kafka, f"{topic_prefix}returns", [(b"ord-bad", b"{not json")]))
-        # Two receipts, then one overdue; the settle covers several ticks past both deadlines.
-        events = events_on(kafka, f"{topic_prefix}incidents", expect=3, settle=4.0, timeout=60)
-        escalations = events_on(kafka, f"{topic_prefix}escalations", expect=1, settle=0.5, timeout=10)
+        # Two receipts, one overdue and one case for a person; the settle covers several ticks past both deadlines.
+        candidates = events_on(kafka, f"{topic_prefix}incident-candidates", expect=4, settle=4.0, timeout=60)
         dead = asyncio.run(read_topic(kafka, f"{topic_prefix}returns.dlq", expect=1, timeout=10))
     finally:
         service.stop()
     log = service.log()[-4000:]
+    events = [e for e in candidates if e.type.startswith("incident.")]
+    escalations = [e for e in candidates if e.type == "escalation.opened"]
 
     assert datetime.now(UTC) > received_at + SLA + timedelta(seconds=3), "the deadline must have passed"
     assert _kinds(events, "ord-late") == ["return_received", "refund_overdue"], log
@@ -85,7 +89,7 @@ def test_a_worker_killed_between_receipt_and_deadline_still_reports_one_overdue(
         service.kill()
         killed_at = datetime.now(UTC)
         service.start()
-        events = events_on(kafka, f"{topic_prefix}incidents", expect=2, settle=4.0, timeout=60)
+        events = events_on(kafka, f"{topic_prefix}incident-candidates", expect=2, settle=4.0, timeout=60)
     finally:
         service.stop()
     log = service.log()

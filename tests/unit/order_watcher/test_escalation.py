@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from schemas import CustomerRef, IncidentDetectedData, IncidentFacts, Money
-from services.order_watcher.rules import EscalationOutcome, TroubleHistory, WatchSettings, on_incident
+from schemas import CustomerRef, EscalationOpenedData, IncidentDetectedData, IncidentFacts, Money
+from schemas.values import Tier
+from services.order_watcher.rules import EscalationOutcome, TroubleHistory, WatchSettings, on_escalation, on_incident
 from services.order_watcher.rules.escalation import escalation_id
 from tests.unit.order_watcher.factories import T0
 
@@ -27,6 +28,7 @@ def incident(
     order_id: str | None = None,
     reason: str | None = None,
     total: str | None = None,
+    tier: Tier | None = None,
 ) -> IncidentDetectedData:
     facts = IncidentFacts(
         exception_reason=reason,
@@ -41,6 +43,8 @@ def incident(
         facts=facts,
         cause_event_ids=[f"ev-{number}"],
         detected_at=at,
+        escalate=tier is not None,
+        escalation_tier=tier,
     )
 
 
@@ -68,6 +72,11 @@ CASES = [
     ("damaged parcel earlier: tier 2", [incident(1, "delivery_exception", reason="damaged"), incident(2)], [None, 2]),
     ("weather delay: tier 1", [incident(1), incident(2, "delivery_exception", reason="weather")], [None, 1]),
     ("refund overdue: tier 2", [incident(1), incident(2, "refund_overdue")], [None, 2]),
+    ("late parcel after an overdue refund: tier 2", [incident(1, "refund_overdue"), incident(2, at=T0 + D)],
+     [None, 2]),
+    ("stalled return after a late parcel: tier 2", [incident(1), incident(2, "return_stalled", at=T0 + D)],
+     [None, 2]),
+    ("the tier a detector asked for is kept", [incident(1), incident(2, "refund_overdue", tier=3)], [None, 3]),
     ("high order value: tier 2", [incident(1), incident(2, total="250.00")], [None, 2]),
     ("just below the threshold: tier 1", [incident(1), incident(2, total="199.99")], [None, 1]),
     ("journey updates are not trouble", [incident(1), incident(2, "return_received"), incident(3, "refund_issued")],
@@ -121,3 +130,20 @@ def test_history_is_bounded_and_forgets_what_left_the_window() -> None:
     assert [t.incident_id for t in late.troubles] == ["inc-2"]
     restored = TroubleHistory.model_validate_json(history.model_dump_json(exclude_defaults=True))
     assert restored == history
+
+
+def _case(incident_id: str, tier: Tier = 2) -> EscalationOpenedData:
+    """A detector's own case for a person about one incident (as returns opens for a long-overdue refund)."""
+    return EscalationOpenedData(
+        escalation_id=f"esc-{incident_id}", customer_id="cus-1", incident_id=incident_id, kind="refund_overdue",
+        tier=tier, reason="refund_overdue", order_id="o-2", store_id="acme", opened_at=T0 + 4 * D,
+    )
+
+
+def test_a_detectors_case_opens_unless_its_incident_already_escalated_here() -> None:
+    *_, second = feed(incident(1), incident(2, "refund_overdue", at=T0 + D))
+    assert second.tier == 2
+    assert on_escalation(second.history, _case("inc-2")) is False  # one incident, one case
+    assert on_escalation(second.history, _case("inc-1")) is True  # inc-1 did not escalate
+    assert on_escalation(None, _case("inc-9")) is True
+    assert on_escalation(second.history, _case("inc-9")) is True  # not trouble counted here (a late request)

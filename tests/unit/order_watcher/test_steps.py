@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from schemas import ContractError, parse_event
+from schemas import INCIDENT_CANDIDATES, ContractError, CustomerRef, IncidentDetectedData, make_event, parse_event
 from services.order_watcher.rules import DemandChange, WatchSettings
 from services.order_watcher.staging import Staged
 from services.order_watcher.steps import (
@@ -116,6 +116,39 @@ def test_escalation_publishes_the_second_trouble_escalated_and_passes_withdrawal
     withdrawal = resolved.event(cancelled(T0 + 5 * H, order_id="o-3"), partition=0).sends
     passed = escalation.candidate(parse_event(withdrawal[0].value, topic="incidents"))
     assert [(s.to, s.value) for s in passed.sends] == [(INCIDENTS, withdrawal[0].value)]
+
+
+def _from_returns(type_: str, data: Any, event_id: str) -> Any:
+    """A candidate as the returns service sends it (its own source), read back through the registry."""
+    event = make_event(type_, data, source="forewarn/returns", subject="cus-1", time=T0 + 30 * H, id=event_id)
+    return parse_event(event.to_bytes(), topic=INCIDENT_CANDIDATES)
+
+
+def test_returns_trouble_counts_after_a_late_order_and_its_own_case_is_not_opened_twice() -> None:
+    table: dict[str, Any] = {}
+    escalation = EscalationSteps(table, WATCH)
+    steps, _, _ = order_steps()
+    steps.event(order_placed("o-1", ship_by=H), partition=0).apply()
+    late = steps.tick(T0 + 4 * H, partition=0)
+    escalation.candidate(parse_event(late.sends[0].value, topic=INCIDENT_CANDIDATES)).apply()
+    overdue = IncidentDetectedData(
+        incident_id="inc-refund", kind="refund_overdue", order_id="o-2", store_id="acme",
+        customer=CustomerRef(id="cus-1", first_name="Ada", email="ada@example.com"), facts={},
+        cause_event_ids=["ev-received"], detected_at=T0 + 30 * H, escalate=True, escalation_tier=2,
+    )
+    work = escalation.candidate(_from_returns("incident.detected", overdue, "inc-refund"))
+    work.apply()
+    assert [s.to for s in work.sends] == [INCIDENTS, ESCALATIONS]
+    published, opened = (parse_event(s.value) for s in work.sends)
+    assert published.source == "forewarn/returns"  # the detector stays the source
+    assert (opened.data.reason, opened.data.tier, opened.data.incident_id) == ("repeated_trouble", 2, "inc-refund")
+    case = {"escalation_id": "esc-refund", "customer_id": "cus-1", "incident_id": "inc-refund",
+            "kind": "refund_overdue", "tier": 2, "reason": "refund_overdue", "order_id": "o-2", "store_id": "acme",
+            "opened_at": T0 + 100 * H}
+    assert escalation.candidate(_from_returns("escalation.opened", case, "esc-refund")).sends == []
+    window = {**case, "escalation_id": "esc-window", "incident_id": "inc-window", "reason": "return_window_exceeded"}
+    passed = escalation.candidate(_from_returns("escalation.opened", window, "esc-window"))
+    assert [(s.to, parse_event(s.value).id) for s in passed.sends] == [(ESCALATIONS, "esc-window")]
 
 
 def test_a_deadline_that_cannot_fire_is_set_aside_and_the_others_fire() -> None:

@@ -13,7 +13,7 @@ from services.notifier.profiles import ProfileStore
 from services.notifier.providers import ConsoleOutbox, EmailProvider, SendGridEmail, SmsProvider, TwilioSms
 from services.notifier.settings import NotifierSettings
 
-__all__ = ["build_providers", "open_database"]
+__all__ = ["build_providers", "migrate_database", "open_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +33,19 @@ def build_providers(settings: NotifierSettings) -> Providers:
     return Providers(sms=sms, email=email)
 
 
+async def migrate_database(common: CommonSettings) -> None:
+    """Bring the database schema up to date; run before the worker starts, so "ready" comes after it."""
+    engine = create_engine(common.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    logger.info("database schema up to date")
+
+
 async def open_database(common: CommonSettings) -> tuple[Ledger, ProfileStore]:
-    """Open the database, bring its schema up to date, and hand out the ledger and the profile store."""
+    """Open the database, bring its schema up to date (a no-op after `migrate_database`), and hand out the
+    ledger and the profile store."""
     engine = create_engine(common.database_url)
     await upgrade(engine)
     sessions = session_factory(engine)

@@ -7,6 +7,7 @@ tell whether it has read those inputs far enough to fire what is due (see `water
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -14,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
-from faust.types import TP
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from services.common.clock import Clock
 from services.common.watermark import InputOffsets, Tick
@@ -54,47 +55,64 @@ def parse_tick(value: bytes) -> Tick:
 
 
 class _BrokerSnapshot:
-    """Input offsets from the broker: start and end through the app's consumer, committed through an admin client.
+    """Input offsets from the broker: log start and end through a group-less consumer, committed through an admin.
 
-    The admin client is opened on first use (nothing connects before the worker runs) and closed with the app."""
+    Both clients are opened on first use (nothing connects before the worker runs), opened afresh
+    after a failure, and closed with the app. They are apart from Faust's consumer, whose thread
+    answers such calls only between fetches."""
 
     def __init__(self, app: faust.App, bootstrap: str) -> None:
         self.app = app
         self.bootstrap = bootstrap
-        self.admin: AIOKafkaAdminClient | None = None
+        self.clients: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None = None
         app.on_before_shutdown.connect(self._close)
 
     async def __call__(self, inputs: Sequence[str], partitions: int) -> Mapping[int, Mapping[str, InputOffsets]]:
-        tps = [TP(topic, partition) for topic in inputs for partition in range(partitions)]
-        consumer: Any = self.app.consumer
-        starts = await consumer.earliest_offsets(*tps)
-        ends = await consumer.highwaters(*tps)
-        committed = await self._committed(tps)
+        tps = [TopicPartition(topic, partition) for topic in inputs for partition in range(partitions)]
+        consumer, admin = await self._clients()
+        try:
+            starts = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+            committed = await admin.list_consumer_group_offsets(self.app.conf.id, partitions=tps)
+        except Exception:
+            await self._close()
+            raise
         return {
             partition: {
-                tp.topic: InputOffsets(start=starts[tp], end=ends[tp], committed=committed.get(tp))
+                tp.topic: InputOffsets(start=starts[tp], end=ends[tp], committed=_committed(committed.get(tp)))
                 for tp in tps if tp.partition == partition
             }
             for partition in range(partitions)
         }
 
-    async def _committed(self, tps: Sequence[TP]) -> dict[TP, int]:
-        if self.admin is None:
+    async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
+        if self.clients is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            await admin.start()
-            self.admin = admin
-        try:
-            found = await self.admin.list_consumer_group_offsets(
-                self.app.conf.id, partitions=[TopicPartition(tp.topic, tp.partition) for tp in tps])
-        except Exception:
-            await self._close()  # opened afresh on the next tick
-            raise
-        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0}
+            try:
+                await consumer.start()
+                await admin.start()
+            except Exception:
+                await _stop(consumer, admin)
+                raise
+            self.clients = (consumer, admin)
+        return self.clients
 
     async def _close(self, *args: Any, **kwargs: Any) -> None:
-        admin, self.admin = self.admin, None
-        if admin is not None:
-            await admin.close()
+        clients, self.clients = self.clients, None
+        if clients is not None:
+            await _stop(*clients)
+
+
+async def _stop(consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
+    with contextlib.suppress(Exception):
+        await consumer.stop()
+    with contextlib.suppress(Exception):
+        await admin.close()
+
+
+def _committed(found: OffsetAndMetadata | None) -> int | None:
+    return found.offset if found is not None and found.offset >= 0 else None
 
 
 def install_ticker(

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-__all__ = ["FORGET", "LABEL_SCAN", "REFUND_ESCALATE", "REFUND_SLA", "Deadline"]
+__all__ = ["ACKNOWLEDGE", "FORGET", "LABEL_SCAN", "REFUND_ESCALATE", "REFUND_SLA", "Deadline"]
+
+ACKNOWLEDGE: Final = "acknowledge"
+"""received_at: return_received ("we have it, refund by ..."), decided when the stream clock gets there, so a
+refund or a refusal published with the receipt has been read first and the message is not sent at all."""
 
 REFUND_SLA: Final = "refund_sla"
 """received_at + refund_sla: refund_overdue when no refund was issued by then."""

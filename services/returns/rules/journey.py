@@ -1,18 +1,38 @@
-"""The return journey: each return event updates its case, and the updates the store wants go out."""
+"""The return journey: each return event updates its case, and the updates the store wants go out.
+
+Only true updates: the receipt ("we have your return, refund by ...") is not sent from the event
+itself but at the ACKNOWLEDGE deadline (the receipt's time), when the stream has been read that
+far, so a refund or a refusal that arrived with it is known and nothing is said about the receipt.
+A refund or a refusal that comes after it was emitted withdraws it: the notifier drops a message
+not yet sent (a deferred one, say) whose promise is no longer true.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from schemas import RefundIssued, ReturnLabelScanned, ReturnLine, ReturnReceived, ReturnRejected, ReturnRequested
 from services.returns.rules.effects import Step
-from services.returns.rules.state import ReturnCase
+from services.returns.rules.incidents import incident_id
+from services.returns.rules.settings import ReturnSettings
+from services.returns.rules.state import ReturnCase, ReturnsState
 from services.returns.rules.window import check_window
 
-__all__ = ["on_label_scanned", "on_received", "on_refund", "on_rejected", "on_requested", "open_case"]
+__all__ = [
+    "acknowledge_due",
+    "fire_acknowledgements",
+    "on_label_scanned",
+    "on_received",
+    "on_refund",
+    "on_rejected",
+    "on_requested",
+    "open_case",
+]
 
 CLEARED_BY_PARCEL = ("return_stalled",)
 """Incidents a moving or arrived parcel makes moot."""
-CLEARED_BY_DECISION = ("refund_overdue", "return_stalled")
-"""Incidents a refund or a refusal makes moot."""
+CLEARED_BY_DECISION = ("refund_overdue", "return_stalled", "return_received")
+"""Incidents a refund or a refusal makes moot (the receipt's "refund by" is no longer true)."""
 
 
 def open_case(step: Step, return_id: str) -> ReturnCase | None:
@@ -58,7 +78,7 @@ def on_label_scanned(step: Step, event: ReturnLabelScanned) -> None:
 
 
 def on_received(step: Step, event: ReturnReceived) -> None:
-    """The parcel arrived: the refund SLA starts, and the customer hears we have it (with the refund date)."""
+    """The parcel arrived: the refund SLA starts, and the customer will hear we have it (see `acknowledge_due`)."""
     data = event.data
     case = open_case(step, data.return_id)
     if case is None:
@@ -71,10 +91,27 @@ def on_received(step: Step, event: ReturnReceived) -> None:
         case.received_event_id = event.id
     for mark in step.state.live(case.return_id, *CLEARED_BY_PARCEL):
         step.resolve(mark, "return_received", event.time)
-    if not step.settings.journey_return_received or case.closed:
-        return  # a refund or a refusal already told the customer more than a receipt would
-    facts = {"refund_expected_by": case.refund_due(step.settings.refund_sla)}
-    step.emit("return_received", case, "received", facts, [case.requested_event_id, event.id], event.time)
+
+
+def acknowledge_due(state: ReturnsState, case: ReturnCase, settings: ReturnSettings) -> datetime | None:
+    """When to tell the customer their return arrived: at the receipt, unless the store does not want it, a
+    refund or a refusal already said more, or it was said (or withdrawn) before."""
+    if not settings.journey_return_received or case.received_at is None or case.closed:
+        return None
+    if state.mark(incident_id("return_received", state.order_id, case.return_id, "received")) is not None:
+        return None
+    return case.received_at
+
+
+def fire_acknowledgements(step: Step, now: datetime) -> None:
+    """return_received, once per return, for every receipt due by `now` still true: no refund, no refusal."""
+    state, settings = step.state, step.settings
+    for case in state.returns:
+        due = acknowledge_due(state, case, settings)
+        if due is not None and due <= now:
+            facts = {"refund_expected_by": case.refund_due(settings.refund_sla)}
+            step.emit("return_received", case, "received", facts, [case.requested_event_id, case.received_event_id],
+                      due)
 
 
 def on_refund(step: Step, event: RefundIssued) -> None:

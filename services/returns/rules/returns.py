@@ -22,9 +22,17 @@ from schemas import (
     ReturnRequested,
 )
 from services.common.ids import event_digest
-from services.returns.rules.deadlines import FORGET, LABEL_SCAN, REFUND_ESCALATE, REFUND_SLA, Deadline
+from services.returns.rules.deadlines import ACKNOWLEDGE, FORGET, LABEL_SCAN, REFUND_ESCALATE, REFUND_SLA, Deadline
 from services.returns.rules.effects import Outcome, Step
-from services.returns.rules.journey import on_label_scanned, on_received, on_refund, on_rejected, on_requested
+from services.returns.rules.journey import (
+    acknowledge_due,
+    fire_acknowledgements,
+    on_label_scanned,
+    on_received,
+    on_refund,
+    on_rejected,
+    on_requested,
+)
 from services.returns.rules.refunds import escalate_due, fire_refunds, sla_due
 from services.returns.rules.settings import ReturnSettings
 from services.returns.rules.stalls import fire_stalls, stall_due
@@ -34,6 +42,7 @@ __all__ = ["Outcome", "on_deadline", "on_event", "pending_deadlines"]
 
 RETURN_EVENTS = (ReturnRequested, ReturnLabelScanned, ReturnReceived, RefundIssued, ReturnRejected)
 FIRE: dict[str, Callable[[Step, datetime], None]] = {
+    ACKNOWLEDGE: fire_acknowledgements,
     REFUND_SLA: fire_refunds,
     REFUND_ESCALATE: fire_refunds,
     LABEL_SCAN: fire_stalls,
@@ -108,9 +117,10 @@ def pending_deadlines(state: ReturnsState, settings: ReturnSettings) -> list[Dea
     oid = state.order_id
     if not state.placed:
         return [Deadline(min(e.time for e in state.early) + settings.orphan_ttl, FORGET, oid)] if state.early else []
-    dues: dict[str, list[datetime]] = {REFUND_SLA: [], REFUND_ESCALATE: [], LABEL_SCAN: []}
+    dues: dict[str, list[datetime]] = {ACKNOWLEDGE: [], REFUND_SLA: [], REFUND_ESCALATE: [], LABEL_SCAN: []}
     for case in state.returns:
         for kind, due in (
+            (ACKNOWLEDGE, acknowledge_due(state, case, settings)),
             (REFUND_SLA, sla_due(state, case, settings)),
             (REFUND_ESCALATE, escalate_due(state, case, settings)),
             (LABEL_SCAN, stall_due(state, case, settings)),

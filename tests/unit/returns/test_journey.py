@@ -17,7 +17,7 @@ D = timedelta(days=1)
 
 
 def test_received_tells_the_customer_when_the_refund_is_expected() -> None:
-    desk = Desk().feed(order_placed(), requested(T0 + D), received(T0 + 5 * D))
+    desk = Desk().feed(order_placed(), requested(T0 + D), received(T0 + 5 * D)).tick(T0 + 5 * D)
     [incident] = desk.incidents
     assert incident.kind == "return_received"
     assert incident.facts.refund_expected_by == T0 + 6 * D  # received + the 24 h SLA
@@ -37,28 +37,28 @@ def test_received_tells_the_customer_when_the_refund_is_expected() -> None:
 
 def test_received_uses_the_store_sla_in_the_expected_date() -> None:
     desk = Desk(ReturnSettings(overrides={"acme": {"refund_sla": "PT48H"}}))
-    desk.feed(order_placed(), received(T0))
+    desk.feed(order_placed(), received(T0)).tick(T0)
     assert desk.of("return_received")[0].facts.refund_expected_by == T0 + 2 * D
 
 
 def test_received_twice_is_one_update() -> None:
-    desk = Desk().feed(order_placed(), received(T0), received(T0 + H))
+    desk = Desk().feed(order_placed(), received(T0)).tick(T0).feed(received(T0 + H)).run(T0 + 2 * H, start=T0 + H)
     assert desk.kinds() == ["return_received"]
 
 
 def test_received_without_a_request_names_the_single_product_of_the_order() -> None:
-    desk = Desk().feed(order_placed(), received(T0))
+    desk = Desk().feed(order_placed(), received(T0)).tick(T0)
     assert desk.of("return_received")[0].facts.product_name == "Trail boots"
 
 
 def test_received_without_a_request_names_no_product_when_the_order_had_several() -> None:
-    desk = Desk().feed(order_placed(lines=(("A", "Boots"), ("B", "Socks"))), received(T0))
+    desk = Desk().feed(order_placed(lines=(("A", "Boots"), ("B", "Socks"))), received(T0)).tick(T0)
     assert desk.of("return_received")[0].facts.product_name is None
 
 
 def test_received_update_can_be_switched_off_per_store() -> None:
     desk = Desk(ReturnSettings(overrides={"acme": {"journey_return_received": False}}))
-    desk.feed(order_placed(), received(T0))
+    desk.feed(order_placed(), received(T0)).tick(T0 + H)
     assert desk.incidents == []
 
 
@@ -68,7 +68,7 @@ def test_no_receipt_update_once_the_refund_went_out() -> None:
 
 
 def test_refund_issued_is_off_by_default() -> None:
-    desk = Desk().feed(order_placed(), received(T0), refunded(T0 + 3 * H))
+    desk = Desk().feed(order_placed(), received(T0)).tick(T0).feed(refunded(T0 + 3 * H))
     assert desk.kinds() == ["return_received"]
 
 
@@ -86,7 +86,8 @@ def test_refund_issued_when_the_store_wants_it() -> None:
 
 def test_each_refund_of_a_return_is_its_own_update() -> None:
     desk = Desk(ReturnSettings(journey_refund_issued=True))
-    desk.feed(order_placed(), received(T0), refunded(T0 + H, refund_id="re-1"), refunded(T0 + 2 * H, refund_id="re-2"))
+    desk.feed(order_placed(), received(T0)).tick(T0)
+    desk.feed(refunded(T0 + H, refund_id="re-1"), refunded(T0 + 2 * H, refund_id="re-2"))
     assert desk.kinds() == ["return_received", "refund_issued", "refund_issued"]
 
 
@@ -97,7 +98,8 @@ def test_a_refund_without_a_return_is_not_a_journey_update() -> None:
 
 
 def test_rejected_tells_the_customer_why() -> None:
-    desk = Desk().feed(order_placed(), requested(T0 + D), received(T0 + 5 * D), rejected(T0 + 5 * D + 2 * H))
+    desk = Desk().feed(order_placed(), requested(T0 + D), received(T0 + 5 * D)).tick(T0 + 5 * D)
+    desk.feed(rejected(T0 + 5 * D + 2 * H))
     assert desk.kinds() == ["return_received", "return_rejected"]
     rejection = desk.of("return_rejected")[0]
     assert rejection.facts.reason_text == "The boots show signs of wear."
@@ -112,5 +114,65 @@ def test_rejected_update_can_be_switched_off_per_store() -> None:
 
 def test_journey_settings_of_one_store_leave_another_alone() -> None:
     desk = Desk(ReturnSettings(overrides={"other": {"journey_return_received": False}}))
-    desk.feed(order_placed(), received(T0))
+    desk.feed(order_placed(), received(T0)).tick(T0)
     assert desk.kinds() == ["return_received"]
+
+
+# -- re-check before send: "we received your return, refund by ..." must still be true -----------------
+M = timedelta(minutes=1)
+
+
+def test_received_and_refund_arriving_together_send_no_refund_by_message() -> None:
+    desk = Desk().feed(order_placed(), received(T0), refunded(T0 + M)).tick(T0 + 2 * M)
+    assert desk.of("return_received") == []
+    assert desk.resolutions == []
+
+
+def test_received_and_refund_together_become_the_refund_update_when_the_store_wants_it() -> None:
+    desk = Desk(ReturnSettings(journey_refund_issued=True))
+    desk.feed(order_placed(), received(T0), refunded(T0 + M)).tick(T0 + 2 * M)
+    assert desk.kinds() == ["refund_issued"]
+
+
+def test_received_and_rejected_together_send_only_the_rejection() -> None:
+    desk = Desk().feed(order_placed(), received(T0), rejected(T0 + M)).tick(T0 + 2 * M)
+    assert desk.kinds() == ["return_rejected"]
+
+
+def test_the_acknowledgement_goes_out_when_the_stream_clock_reaches_the_receipt() -> None:
+    desk = Desk().feed(order_placed(), received(T0))
+    assert desk.incidents == []  # decided at the next tick, against everything read by then
+    desk.tick(T0)
+    [ack] = desk.incidents
+    assert ack.kind == "return_received" and ack.detected_at == T0
+
+
+def test_a_refund_after_the_acknowledgement_withdraws_it() -> None:
+    desk = Desk().feed(order_placed(), received(T0)).tick(T0).feed(refunded(T0 + H))
+    [ack] = desk.of("return_received")
+    assert [(r.incident_id, r.kind, r.reason, r.resolved_at) for r in desk.resolutions] == [
+        (ack.incident_id, "return_received", "refund_issued", T0 + H)
+    ]
+
+
+def test_a_rejection_after_the_acknowledgement_withdraws_it() -> None:
+    desk = Desk().feed(order_placed(), received(T0)).tick(T0).feed(rejected(T0 + H))
+    assert [(r.kind, r.reason) for r in desk.resolutions] == [("return_received", "return_rejected")]
+    assert desk.kinds() == ["return_received", "return_rejected"]
+
+
+def test_the_refund_before_the_receipt_sends_no_acknowledgement_whenever_the_clock_runs() -> None:
+    desk = Desk().feed(order_placed(), refunded(T0), received(T0 + H)).run(T0 + 3 * D)
+    assert desk.incidents == [] and desk.resolutions == []
+
+
+def test_the_receipt_again_after_a_withdrawal_is_not_acknowledged_again() -> None:
+    desk = Desk().feed(order_placed(), received(T0)).tick(T0).feed(refunded(T0 + H))
+    desk.feed(received(T0 + 2 * H, event_id="received-again"), refunded(T0 + 2 * H)).run(T0 + 3 * D, start=T0 + H)
+    assert desk.kinds() == ["return_received"]
+    assert len(desk.resolutions) == 1
+
+
+def test_receipt_and_refund_held_for_a_late_order_send_nothing() -> None:
+    desk = Desk().feed(received(T0), refunded(T0 + M), order_placed()).run(T0 + 3 * D)
+    assert desk.incidents == [] and desk.resolutions == []

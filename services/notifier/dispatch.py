@@ -6,9 +6,10 @@ the ledger and profiles (SQL), the provider call and the outcome events."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, make_eve
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.ledger import Delivery, Ledger
-from services.notifier.policy import IncidentRef, OrderMessage, PolicySettings, Profile, evaluate
+from services.notifier.policy import IncidentRef, OrderMessage, PolicySettings, Profile, coalesce, evaluate
 from services.notifier.profiles import Contact, ProfileStore
 from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider
 from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, list_unsubscribe_headers, render
@@ -80,7 +81,6 @@ class Dispatcher:
         now = self.clock.now()
         existing, resolved, order_rows, sent_at = await self.ledger.decision_context(
             incident_id=incident.incident_id, customer_id=customer_id, order_id=incident.order_id,
-            order_since=now - max(self.policy.coalesce_window, timedelta(hours=24)),
             cap_since=now - self.policy.cap_window)
         if existing is not None and existing.state != "reserved":
             logger.info("incident %s already handled (%s)", incident.incident_id, existing.state)
@@ -108,7 +108,7 @@ class Dispatcher:
                 notification_id=nid, incident_id=incident.incident_id, customer_id=customer_id, channel=channel,
                 order_id=incident.order_id, now=now, state=state, due_at=decision.due_at, reason=reason,
                 incident=event.to_bytes().decode(), severity=str(incident.severity),
-                address=_address(profile, channel),
+                address=_address(profile, channel), incident_at=incident.detected_at,
             )
             if not reservation.fresh:
                 return
@@ -143,7 +143,6 @@ class Dispatcher:
         now = self.clock.now()
         context = await self.ledger.batch_context(
             [(e.data.incident_id, e.data.customer.id, e.data.order_id) for e in events],
-            order_since=now - max(self.policy.coalesce_window, timedelta(hours=24)),
             cap_since=now - self.policy.cap_window)
         profiles = await self.profiles.profiles_for([_contact(e.data) for e in events])
         fresh: list[tuple[IncidentDetected, Profile, str, RenderedMessage]] = []
@@ -188,7 +187,7 @@ class Dispatcher:
                 "order_id": incident.order_id, "channel": channel, "state": "sending", "reason": None,
                 "due_at": None, "incident": event.to_bytes().decode(), "severity": str(incident.severity),
                 "body": rendered.text, "subject": rendered.subject, "attempts": 1, "created_at": now,
-                "updated_at": now, "address": _address(profile, channel),
+                "updated_at": now, "address": _address(profile, channel), "incident_at": incident.detected_at,
             })
         won = await self.ledger.reserve_many(rows)
 
@@ -224,6 +223,7 @@ class Dispatcher:
             channel=channel, order_id=incident.order_id, now=self.clock.now(), state="sending",
             incident=event.to_bytes().decode(), severity=str(incident.severity), body=rendered.text,
             subject=rendered.subject, attempts=1, address=_address(profile, channel),
+            incident_at=incident.detected_at,
         )
         if not reservation.fresh:
             return
@@ -241,13 +241,16 @@ class Dispatcher:
         await self.ledger.mark_resolved(incident_id, reason, now)
         for row in await self.ledger.withdraw(incident_id, now=now, reason=f"resolved_before_send:{reason}"):
             await self._emit_row(row, "notification.suppressed", now, reason="resolved_before_send")
-            # Incidents that were to ride along in the withdrawn message still deserve one: decide again.
-            for rider in await self.ledger.joined_to(row.notification_id):
-                if await self.ledger.transition(rider.notification_id, "reserved", now=now, expect=("joined",),
-                                                reason=None):
-                    event = parse_event(rider.incident or "")
-                    if isinstance(event, IncidentDetected):
-                        await self.on_incident(event)
+            await self._decide_riders_again(row.notification_id, now)
+
+    async def _decide_riders_again(self, nid: str, now: datetime) -> None:
+        """Incidents that were to ride along in a message that will not go out still deserve one: decide again."""
+        for rider in await self.ledger.joined_to(nid):
+            if await self.ledger.transition(rider.notification_id, "reserved", now=now, expect=("joined",),
+                                            reason=None):
+                event = parse_event(rider.incident or "")
+                if isinstance(event, IncidentDetected):
+                    await self.on_incident(event)
 
     async def send_due(self) -> int:
         """Send deferred messages whose time has come, and settle ambiguous sends old enough to look up."""
@@ -278,7 +281,28 @@ class Dispatcher:
                                          reason="resolved_before_send")
             await self._emit_row(row, "notification.suppressed", self.clock.now(), reason="resolved_before_send")
             return
+        if await self._covered_meanwhile(row, incident):
+            return
         await self._send(row.notification_id, [incident], await self._profile(incident), row.channel)
+
+    async def _covered_meanwhile(self, row: Delivery, incident: IncidentDetectedData) -> bool:
+        """A message that waited (deferred, or cut off by a restart) is decided again before it goes: if a
+        message of the same burst went out meanwhile, it is covered and suppressed, and its riders decided
+        again."""
+        if incident.order_id is None:
+            return False
+        now = self.clock.now()
+        _, _, order_rows, _ = await self.ledger.decision_context(
+            incident_id=incident.incident_id, customer_id=incident.customer.id, order_id=incident.order_id,
+            cap_since=now)
+        others = [r for r in order_rows if r.notification_id != row.notification_id]
+        merge = coalesce(_order_messages(incident.order_id, others), IncidentRef.of(incident), now, self.policy)
+        if merge.action != "suppress" or not await self.ledger.transition(
+                row.notification_id, "suppressed", now=now, expect=("reserved",), reason="coalesced"):
+            return False
+        await self._emit_row(row, "notification.suppressed", now, reason="coalesced")
+        await self._decide_riders_again(row.notification_id, now)
+        return True
 
     # -- sending -----------------------------------------------------------------------------
     async def _send(self, nid: str, incidents: list[IncidentDetectedData], profile: Profile, channel: str) -> None:
@@ -401,24 +425,40 @@ class Dispatcher:
         await self.emit(make_event(type_, data, source=SOURCE, subject=customer_id, time=now, id=f"{nid}:{status}"))
 
 
-def _order_messages(order_id: str | None, rows: list[Delivery]) -> list[OrderMessage]:
-    """The ledger's rows about one order, as the messages the coalescing policy reasons about."""
+def _order_messages(order_id: str | None, rows: Sequence[Delivery]) -> list[OrderMessage]:
+    """The ledger's rows about one order, as the messages the coalescing policy reasons about.
+
+    A message's first incident is the earliest event time among its own incident and its riders'."""
     if order_id is None:
         return []
-    joined: dict[str, set[str]] = {}
+    riders: dict[str, list[Delivery]] = {}
     for row in rows:
         if row.state == "joined" and row.reason:
-            joined.setdefault(row.reason, set()).add(row.incident_id)
-    return [
-        OrderMessage(
+            riders.setdefault(row.reason, []).append(row)
+    messages = []
+    for row in rows:
+        if row.state not in (*PENDING_STATES, *SENT_STATES):
+            continue
+        carried = [row, *riders.get(row.notification_id, [])]
+        messages.append(OrderMessage(
             message_id=row.notification_id, order_id=order_id,
-            incident_ids=frozenset({row.incident_id, *joined.get(row.notification_id, set())}),
-            first_incident_at=row.created_at, severity=row.severity or "normal",
+            incident_ids=frozenset(r.incident_id for r in carried),
+            first_incident_at=min(_event_time(r) for r in carried), severity=row.severity or "normal",
             sent_at=row.updated_at if row.state in SENT_STATES else None,
             due_at=row.due_at if row.due_at else None,
-        )
-        for row in rows if row.state in (*PENDING_STATES, *SENT_STATES)
-    ]
+        ))
+    return messages
+
+
+def _event_time(row: Delivery) -> datetime:
+    """When the row's incident happened (its detected_at), as stored; migration 0004 filled it in for old rows.
+
+    Only a row written without it falls back on the incident it holds, then on its creation time."""
+    if row.incident_at is not None:
+        return row.incident_at
+    with contextlib.suppress(ValueError, TypeError):
+        return _incident_of(row).detected_at
+    return row.created_at
 
 
 def _address(profile: Profile, channel: str) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, or_, select, update
+from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -67,6 +67,8 @@ class Delivery(Base):
     body: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(255))
     incident: Mapped[str | None] = mapped_column(Text)  # the incident event, to render a deferred message later
+    # The incident's event time (its detected_at): the clock coalescing compares, never created_at.
+    incident_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -80,7 +82,7 @@ class BatchContext:
 
     existing: dict[tuple[str, str], Any]  # (incident id, customer id) -> its row
     resolved: set[str]
-    by_order: dict[tuple[str, str], list[Any]]  # (customer id, order id) -> recent rows
+    by_order: dict[tuple[str, str], list[Any]]  # (customer id, order id) -> the order's rows
     sent: dict[str, list[datetime]]  # customer id -> send times within the cap window
 
 
@@ -103,7 +105,7 @@ class Ledger:
         self, *, notification_id: str, incident_id: str, customer_id: str, channel: str, order_id: str | None,
         now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
         incident: str | None = None, severity: str | None = None, body: str | None = None,
-        subject: str | None = None, attempts: int = 0, address: str | None = None,
+        subject: str | None = None, attempts: int = 0, address: str | None = None, incident_at: datetime | None = None,
     ) -> Reservation:
         """Insert the row unless it exists; the unique constraint is the dedupe."""
         async with self.sessions() as session:
@@ -111,7 +113,7 @@ class Ledger:
                 notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
                 order_id=order_id, channel=channel, address=address, state=state, reason=reason, due_at=due_at,
                 incident=incident, severity=severity, body=body, subject=subject, attempts=attempts,
-                created_at=now, updated_at=now,
+                incident_at=incident_at, created_at=now, updated_at=now,
             ))
             try:
                 await session.commit()
@@ -124,12 +126,13 @@ class Ledger:
         return Reservation(existing.notification_id, False, existing.state)
 
     async def decision_context(
-        self, *, incident_id: str, customer_id: str, order_id: str | None, order_since: datetime, cap_since: datetime,
+        self, *, incident_id: str, customer_id: str, order_id: str | None, cap_since: datetime,
     ) -> tuple[Delivery | None, bool, list[Delivery], list[datetime]]:
         """Everything the policy needs from the ledger, in one session.
 
-        This incident's row if any, whether it was resolved, this customer's rows about the order
-        since `order_since`, and their sends since `cap_since`."""
+        This incident's row if any, whether it was resolved, all this customer's rows about the
+        order (whenever written: a burst is found by the incidents' event time, and an order has
+        few rows), and their sends since `cap_since` (wall clock)."""
         async with self.sessions() as session:
             existing = (await session.execute(select(Delivery).where(
                 Delivery.incident_id == incident_id, Delivery.customer_id == customer_id).order_by(Delivery.id)
@@ -138,20 +141,21 @@ class Ledger:
             order_rows: list[Delivery] = []
             if order_id is not None:
                 order_rows = list((await session.execute(select(Delivery).where(
-                    Delivery.customer_id == customer_id, Delivery.order_id == order_id,
-                    Delivery.created_at >= order_since).order_by(Delivery.id))).scalars())
+                    Delivery.customer_id == customer_id, Delivery.order_id == order_id
+                ).order_by(Delivery.id))).scalars())
             sent = list((await session.execute(select(Delivery.updated_at).where(
                 Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
                 Delivery.updated_at >= cap_since))).scalars())
             return existing, resolved, order_rows, sent
 
     async def batch_context(
-        self, keys: list[tuple[str, str, str | None]], *, order_since: datetime, cap_since: datetime,
+        self, keys: list[tuple[str, str, str | None]], *, cap_since: datetime,
     ) -> BatchContext:
         """`decision_context` for many (incident id, customer id, order id) at once, in one session."""
         table = DELIVERIES
         incident_ids = {k[0] for k in keys}
         customer_ids = {k[1] for k in keys}
+        orders = {(k[1], k[2]) for k in keys if k[2] is not None}
         async with self.sessions() as session:
             existing: dict[tuple[str, str], Any] = {}
             for row in (await session.execute(select(table).where(table.c.incident_id.in_(incident_ids))
@@ -159,16 +163,19 @@ class Ledger:
                 existing[(row.incident_id, row.customer_id)] = row
             resolved = set((await session.execute(select(ResolvedIncident.incident_id).where(
                 ResolvedIncident.incident_id.in_(incident_ids)))).scalars())
-            recent = list(await session.execute(select(table).where(
-                table.c.customer_id.in_(customer_ids),
-                or_(table.c.created_at >= order_since, table.c.updated_at >= cap_since)).order_by(table.c.id)))
+            order_rows = list(await session.execute(select(table).where(
+                table.c.order_id.in_({order for _, order in orders}),
+                table.c.customer_id.in_(customer_ids)).order_by(table.c.id))) if orders else []
+            sends = list(await session.execute(select(table.c.customer_id, table.c.updated_at).where(
+                table.c.customer_id.in_(customer_ids), table.c.state.in_(("sent", "delivered", "sending")),
+                table.c.updated_at >= cap_since)))
         by_order: dict[tuple[str, str], list[Any]] = {}
-        sent: dict[str, list[datetime]] = {}
-        for row in recent:
-            if row.order_id is not None and row.created_at >= order_since:
+        for row in order_rows:
+            if (row.customer_id, row.order_id) in orders:
                 by_order.setdefault((row.customer_id, row.order_id), []).append(row)
-            if row.state in ("sent", "delivered", "sending") and row.updated_at >= cap_since:
-                sent.setdefault(row.customer_id, []).append(row.updated_at)
+        sent: dict[str, list[datetime]] = {}
+        for customer_id, updated_at in sends:
+            sent.setdefault(customer_id, []).append(updated_at)
         return BatchContext(existing, resolved, by_order, sent)
 
     async def reserve_many(self, rows: list[dict[str, Any]]) -> set[str]:

@@ -1,7 +1,7 @@
 """Notification policy: pure decisions over plain data (consent, channel, coalescing, cap, quiet hours, staleness)."""
 
 from .channel import channel_block, choose_channel
-from .coalescing import coalesce
+from .coalescing import coalesce, is_news
 from .frequency import frequency_cap
 from .model import (
     CapDecision,
@@ -33,6 +33,7 @@ __all__ = [
     "coalesce",
     "evaluate",
     "frequency_cap",
+    "is_news",
     "is_stale",
     "quiet_hours",
     "resolve_zone",

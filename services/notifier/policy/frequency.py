@@ -17,6 +17,10 @@ def frequency_cap(sent_at: Sequence[datetime], severity: str, now: datetime, set
     (the caller leaves out exempt ones). Exempt severities always pass. When capped,
     `retry_at` is the instant enough of those messages have left the window (None if the
     cap is zero and nothing ever passes).
+
+    The window is on the wall clock: `sent_at` are the instants messages went out and `now`
+    is the instant this one would, because the cap is about how often the customer's phone or
+    inbox hears from us, not about when the troubles happened.
     """
     require_aware(now)
     if str(getattr(severity, "value", severity)) in settings.cap_exempt_severities:

@@ -88,7 +88,17 @@ class Profile:
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """Store-level knobs of the policy, with the defaults QUALITY.md asks for."""
+    """Store-level knobs of the policy, with the defaults QUALITY.md asks for.
+
+    Each window is read on one clock, never two mixed:
+    - `coalesce_window` is event time: it groups incidents by when their trouble happened
+      (`detected_at`), so a burst is the same burst however late or in whatever order its
+      incidents reach the notifier (a backlog, a replay, a restart in between).
+    - `cap_window` is the wall clock at send time: it counts what reached the customer's phone
+      or inbox in the last day, which is about when they were sent, not what they are about.
+    - the SMS window (`sms_window_start`/`_end`) is the customer's local wall clock at send
+      time: a message must not wake them, whatever hour its trouble happened.
+    """
 
     sms_window_start: time = time(8, 0)
     sms_window_end: time = time(21, 0)
@@ -142,7 +152,11 @@ class IncidentRef:
 
 @dataclass(frozen=True)
 class OrderMessage:
-    """A message about an order that is pending (sent_at None) or was sent."""
+    """A message about an order that is pending (sent_at None) or was sent.
+
+    `first_incident_at` is the event time (`detected_at`) of the earliest incident it carries:
+    the start of its burst. `sent_at` and `due_at` are wall-clock send times.
+    """
 
     message_id: str
     order_id: str
@@ -178,11 +192,18 @@ class CapDecision:
 
 @dataclass(frozen=True)
 class CoalesceDecision:
-    """A new message, joining a pending one, or suppressed as already covered."""
+    """A new message, joining a pending one, or suppressed as already covered.
+
+    A "new" decision may name the deferred message of the same order it does not wait behind
+    (`overtakes`, due at `overtakes_due_at`): should the new message have to wait as long
+    anyway, it joins that one instead (the pipeline decides, knowing the cap and quiet hours).
+    """
 
     action: Literal["new", "join", "suppress"]
     message_id: str | None = None
     reason: Reason | None = None
+    overtakes: str | None = None
+    overtakes_due_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from .channel import choose_channel
 from .coalescing import coalesce
 from .frequency import frequency_cap
-from .model import Decision, IncidentRef, OrderMessage, PolicySettings, Profile, Reason, require_aware
+from .model import Channel, Decision, IncidentRef, OrderMessage, PolicySettings, Profile, Reason, require_aware
 from .quiet_hours import quiet_hours
 from .staleness import is_stale
 
@@ -29,11 +29,12 @@ def evaluate(
 
     Steps, in order; the first that stops the message gives the reason:
     1. channel and consent (suppress: no_contact, opted_out, no_consent, ...);
-    2. coalescing (suppress "coalesced" when already covered; join a pending message);
-       deduplication of (incident, customer, channel) is the ledger's job, outside;
-    3. frequency cap (defer to when the cap allows, shifted out of quiet hours; or suppress
-       when `settings.capped_action` is "suppress");
-    4. quiet hours (defer to the next local window start);
+    2. coalescing (suppress "coalesced" when already covered; join a pending message), on
+       event time; deduplication of (incident, customer, channel) is the ledger's job, outside;
+       an incident that overtakes a deferred message but would wait as long joins it instead;
+    3. frequency cap, on the wall clock of sends (defer to when the cap allows, shifted out of
+       quiet hours; or suppress when `settings.capped_action` is "suppress");
+    4. quiet hours, on the customer's local wall clock now (defer to the next window start);
     5. staleness (suppress "resolved_before_send").
     A deferred message is evaluated again at `due_at`, leaving itself out of
     `messages_same_order`.
@@ -48,10 +49,31 @@ def evaluate(
     if merge.action == "suppress":
         return Decision("suppress", channel, Reason.COALESCED, skipped_channels=skipped)
     if merge.action == "join":
-        if is_stale(incident.incident_id, resolved_ids):
-            return Decision("suppress", channel, Reason.RESOLVED_BEFORE_SEND, skipped_channels=skipped)
-        return Decision("join", channel, Reason.COALESCED, join_message_id=merge.message_id, skipped_channels=skipped)
+        return _join(incident, channel, merge.message_id, resolved_ids, skipped)
 
+    decision = _own_message(incident, profile, channel, now, settings, sent_at, resolved_ids, skipped)
+    behind = merge.overtakes_due_at
+    if merge.overtakes is not None and decision.action == "defer" and behind is not None and (
+            decision.due_at is None or decision.due_at >= behind):
+        # It would wait at least as long as the message it overtook: one message, at that one's time.
+        return _join(incident, channel, merge.overtakes, resolved_ids, skipped)
+    return decision
+
+
+def _join(
+    incident: IncidentRef, channel: Channel, message_id: str | None, resolved_ids: Collection[str],
+    skipped: tuple[tuple[str, Reason], ...],
+) -> Decision:
+    if is_stale(incident.incident_id, resolved_ids):
+        return Decision("suppress", channel, Reason.RESOLVED_BEFORE_SEND, skipped_channels=skipped)
+    return Decision("join", channel, Reason.COALESCED, join_message_id=message_id, skipped_channels=skipped)
+
+
+def _own_message(
+    incident: IncidentRef, profile: Profile, channel: Channel, now: datetime, settings: PolicySettings,
+    sent_at: Sequence[datetime], resolved_ids: Collection[str], skipped: tuple[tuple[str, Reason], ...],
+) -> Decision:
+    """Steps 3 to 5 for an incident that gets a message of its own."""
     cap = frequency_cap(sent_at, incident.severity, now, settings)
     if not cap.allowed:
         if cap.retry_at is None or settings.capped_action == "suppress":

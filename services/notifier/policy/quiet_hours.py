@@ -73,6 +73,8 @@ def quiet_hours(channel: str, profile_tz: str | None, now: datetime, settings: P
 
     Only channels in `settings.quiet_hours_channels` (SMS by default) are restricted. The
     window is read in the customer's zone, or the store's when that is unknown or invalid.
+    `now` is the wall clock at send time, never an incident's event time: quiet hours protect
+    the customer's night as it is when the message would arrive.
     """
     require_aware(now)
     if channel not in settings.quiet_hours_channels:

@@ -1,4 +1,7 @@
-"""Staleness: an incident resolved before its message went out is withdrawn."""
+"""Staleness: an incident resolved before its message went out is withdrawn.
+
+No clock is compared here: whether an incident is resolved is a fact recorded when its
+withdrawal arrives, whatever its event time."""
 
 from __future__ import annotations
 

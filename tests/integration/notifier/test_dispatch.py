@@ -271,3 +271,40 @@ async def test_a_rider_is_not_lost_when_the_message_it_joined_is_withdrawn(
     await rig.dispatcher.send_due()
     sends = fake_providers.sends("twilio")
     assert len(sends) == 1
+
+
+async def test_an_exception_and_its_eta_slip_from_two_hours_ago_give_one_message(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    # Both raised by one carrier event two hours old; the less severe reaches the notifier first.
+    then = NOON_NY - timedelta(hours=2)
+    await rig.dispatcher.on_incident(incident_event("inc-slip", at=then, kind="eta_slipped"))
+    rig.clock.set(NOON_NY + timedelta(seconds=20))
+    await rig.dispatcher.on_incidents([incident_event("inc-exc", at=then, kind="delivery_exception",
+                                                      severity="high")])
+    await rig.dispatcher.on_incident(incident_event("inc-exc", at=then, kind="delivery_exception", severity="high"))
+    assert len(fake_providers.sends("twilio")) == 1
+    assert [e.data.reason for e in rig.outcomes("notification.suppressed")] == ["coalesced"]
+    row = await rig.ledger.find_any(incident_id="inc-slip", customer_id="cus_1")
+    assert row is not None and row.incident_at == then  # the event time is kept beside the wall-clock times
+
+
+async def test_a_deferred_message_covered_meanwhile_is_not_sent(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    for i in range(3):  # the cap is full for the next hours
+        rig.clock.set(NOON_NY - timedelta(hours=3 - i))
+        await rig.dispatcher.on_incident(incident_event(f"inc-full-{i}", at=rig.clock.now(), order_id=f"ord-f{i}"))
+    rig.clock.set(NOON_NY)
+    await rig.dispatcher.on_incident(incident_event("inc-late", at=NOON_NY, order_id="ord-lost"))
+    assert [e.data.reason for e in rig.outcomes("notification.deferred")] == ["frequency_cap"]
+    # The parcel is lost minutes later: critical, past the cap, it does not wait behind the deferred message.
+    await rig.dispatcher.on_incident(incident_event("inc-lost", at=NOON_NY + timedelta(minutes=4),
+                                                    order_id="ord-lost", kind="delivery_exception",
+                                                    severity="critical"))
+    assert len(fake_providers.sends("twilio")) == 4
+    rig.clock.set(NOON_NY + timedelta(hours=24))
+    await rig.dispatcher.send_due()
+    assert len(fake_providers.sends("twilio")) == 4  # the deferred one was covered by the critical message
+    row = await rig.ledger.find_any(incident_id="inc-late", customer_id="cus_1")
+    assert row is not None and (row.state, row.reason) == ("suppressed", "coalesced")

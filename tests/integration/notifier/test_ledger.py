@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import Connection, text
 
 from services.common.db import create_engine, session_factory
 from services.notifier.ledger import Ledger
-from services.notifier.migrate import upgrade
+from services.notifier.migrate import alembic_config, upgrade
+from tests.support.notifier import incident_event
 from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.integration
@@ -95,10 +98,43 @@ async def test_sends_count_for_the_cap(ledger: Ledger) -> None:
 
     async def sent_since(since: datetime) -> list[datetime]:
         _, _, _, sent = await ledger.decision_context(incident_id="other", customer_id="cus_1", order_id=None,
-                                                      order_since=since, cap_since=since)
-        batch = await ledger.batch_context([("other", "cus_1", None)], order_since=since, cap_since=since)
+                                                      cap_since=since)
+        batch = await ledger.batch_context([("other", "cus_1", None)], cap_since=since)
         assert batch.sent.get("cus_1", []) == sent  # the batch path sees the same sends
         return sent
 
     assert len(await sent_since(NOW - timedelta(hours=24))) == 1
     assert await sent_since(NOW + timedelta(seconds=1)) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_rows_from_before_the_event_time_column_get_their_incidents_time(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    postgres = request.getfixturevalue("postgres") if backend == "postgresql" else None
+    engine = create_engine(await fresh_database(backend, tmp_path, postgres, "ledger_0004"))
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = alembic_config(engine.url.render_as_string(hide_password=False))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+        return run
+
+    detected = NOW - timedelta(hours=2)
+    incident = incident_event("inc-old", at=detected).to_bytes().decode()
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0003_address"))
+            for nid, held in (("n-old", incident), ("n-bare", None)):
+                await connection.execute(text(
+                    "insert into deliveries (notification_id, incident_id, customer_id, order_id, channel, state,"
+                    " attempts, incident, created_at, updated_at) values (:nid, :nid, 'cus_1', 'ord-1', 'sms',"
+                    " 'sent', 1, :incident, :now, :now)"), {"nid": nid, "incident": held, "now": NOW})
+        await upgrade(engine)
+        ledger = Ledger(session_factory(engine))
+        old, bare = await ledger.get("n-old"), await ledger.get("n-bare")
+        assert old is not None and old.incident_at == detected
+        assert bare is not None and bare.incident_at == NOW  # nothing better is known of it
+    finally:
+        await engine.dispose()

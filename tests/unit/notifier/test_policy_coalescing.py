@@ -79,9 +79,33 @@ def test_a_sent_message_outside_the_window_does_not_cover() -> None:
     assert coalesce([sent], incident(T0 + 11 * M), T0 + 11 * M, SETTINGS).action == "new"
 
 
-def test_a_more_severe_incident_is_news_even_in_the_same_burst() -> None:
+def test_a_more_severe_turn_of_the_same_burst_is_not_news_once_a_message_went_out() -> None:
+    # An ETA slip went out first (a restart split them); the carrier exception that caused it follows.
     sent = message(sent_at=T0 + M)
-    assert coalesce([sent], incident(T0 + 2 * M, severity="high"), T0 + 2 * M, SETTINGS).action == "new"
+    assert coalesce([sent], incident(T0, severity="high"), T0 + 2 * M, SETTINGS).action == "suppress"
+    assert coalesce([sent], incident(T0 + 2 * M, severity="high"), T0 + 2 * M, SETTINGS).action == "suppress"
+
+
+def test_a_critical_incident_is_news_after_a_message_that_was_not() -> None:
+    sent = message(sent_at=T0 + M, severity="high")
+    assert coalesce([sent], incident(T0 + 2 * M, severity="critical"), T0 + 2 * M, SETTINGS).action == "new"
+    told = message(sent_at=T0 + M, severity="critical")
+    assert coalesce([told], incident(T0 + 2 * M, severity="critical"), T0 + 2 * M, SETTINGS).action == "suppress"
+
+
+def test_the_burst_is_event_time_however_late_the_incidents_arrive() -> None:
+    # Both incidents happened two days ago; the first message went out just now.
+    then = T0 - 48 * 60 * M
+    sent = message(first_incident_at=then, sent_at=T0)
+    assert coalesce([sent], incident(then + 9 * M), T0 + M, SETTINGS).action == "suppress"
+    assert coalesce([sent], incident(then - 9 * M), T0 + M, SETTINGS).action == "suppress"  # arrived out of order
+    assert coalesce([sent], incident(then + 11 * M), T0 + M, SETTINGS).action == "new"  # another burst
+
+
+def test_a_more_severe_incident_names_the_deferred_message_it_overtakes() -> None:
+    pending = message(due_at=T0 + 20 * 60 * M)
+    decision = coalesce([pending], incident(T0 + 2 * M, severity="high"), T0 + 2 * M, SETTINGS)
+    assert (decision.action, decision.overtakes, decision.overtakes_due_at) == ("new", "msg-1", T0 + 20 * 60 * M)
 
 
 def test_an_incident_already_in_a_sent_message_is_covered_whenever_it_comes_back() -> None:

@@ -73,6 +73,21 @@ def test_a_resolved_incident_does_not_join() -> None:
     assert (decision.action, decision.reason) == ("suppress", Reason.RESOLVED_BEFORE_SEND)
 
 
+def test_a_more_severe_incident_that_would_wait_as_long_joins_the_deferred_message() -> None:
+    # Night: the first incident waits for 08:00; the more severe one would wait for 08:00 too.
+    pending = OrderMessage("msg-1", "ord-1", frozenset({"inc-0"}), NIGHT_NY, due_at=datetime(2026, 6, 2, 12, 0,
+                                                                                               tzinfo=UTC))
+    decision = run(NIGHT_NY, incident=incident(NIGHT_NY, severity="high"), messages_same_order=[pending])
+    assert (decision.action, decision.join_message_id) == ("join", "msg-1")
+
+
+def test_a_critical_incident_does_not_wait_behind_a_capped_message() -> None:
+    sent = [NOON_NY - 3 * H, NOON_NY - 2 * H, NOON_NY - H]
+    pending = OrderMessage("msg-1", "ord-1", frozenset({"inc-0"}), NOON_NY, due_at=NOON_NY + 21 * H)
+    decision = run(incident=incident(severity="critical"), sent_at=sent, messages_same_order=[pending])
+    assert decision.action == "send"
+
+
 def test_capped_message_is_deferred_until_the_cap_allows() -> None:
     sent = [NOON_NY - 10 * H, NOON_NY - 5 * H, NOON_NY - H]
     by_email = replace(PROFILE, channel_preferences=("email",))

@@ -2,7 +2,8 @@
 
 The index lives in any mutable mapping: a Faust table in the services (its writes happen while
 an agent processes a tick or an event, so they reach the changelog), a dict in unit tests.
-Keys are `"<partition>|<bucket>"` (a bucket is `bucket_seconds` wide, 5 s by default); each value is
+Keys are `"<partition>|<bucket>"` (a bucket is `bucket_seconds` wide, 5 s by default), plus the
+partition's `cursor` and what has been `read` of its inputs (see `watermark`); each bucket's value is
 a small list of `[due_iso, ref, kind]`. Narrow buckets keep each schedule/cancel cheap (it rewrites one
 bucket), while a tick reads only the buckets between the previous tick and now.
 A cursor per partition remembers the last bucket drained, so each tick reads at most the
@@ -51,6 +52,19 @@ class DeadlineIndex:
     @staticmethod
     def _cursor_key(partition: int) -> str:
         return f"{partition}|cursor"
+
+    def read_positions(self, partition: int) -> dict[str, int]:
+        """What the state says was read of the partition's inputs (next offset per topic; see `watermark`)."""
+        return dict(self.table.get(self._read_key(partition)) or {})
+
+    def record_read(self, partition: int, positions: dict[str, int]) -> None:
+        """Record, with the deadlines, how far the inputs that can clear them have been read."""
+        if positions and positions != self.read_positions(partition):
+            self.table[self._read_key(partition)] = positions
+
+    @staticmethod
+    def _read_key(partition: int) -> str:
+        return f"{partition}|read"
 
     def cursor(self, partition: int) -> int | None:
         value = self.table.get(self._cursor_key(partition))

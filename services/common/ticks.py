@@ -1,7 +1,7 @@
 """Ticks: the stream's clock. A leader timer sends one tick per partition; agents act on them in stream context.
 
 Each tick carries, for its partition, where every input that can clear a deadline stood on the
-broker when it was sent (log start, end, and the group's committed offset), so the agent can
+broker when it was sent (log start and end offsets), so the agent can
 tell whether it has read those inputs far enough to fire what is due (see `watermark`).
 """
 
@@ -16,8 +16,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
+from aiokafka.structs import TopicPartition
 
 from services.common.clock import Clock
 from services.common.watermark import InputOffsets, Tick
@@ -33,7 +32,7 @@ Snapshot = Callable[[Sequence[str], int], Awaitable[Mapping[int, Mapping[str, In
 
 
 def encode_tick(tick: Tick) -> bytes:
-    inputs = {topic: [o.start, o.end, o.committed] for topic, o in tick.inputs.items()}
+    inputs = {topic: [o.start, o.end] for topic, o in tick.inputs.items()}
     return json.dumps({"tick": tick.at.isoformat(), "inputs": inputs}).encode()
 
 
@@ -47,72 +46,50 @@ def parse_tick(value: bytes) -> Tick:
         raise ValueError("tick time must carry an offset")
     inputs: dict[str, InputOffsets] = {}
     for topic, offsets in dict(raw.get("inputs") or {}).items():
-        start, end, committed = offsets
-        if not all(isinstance(o, int) for o in (start, end)) or not isinstance(committed, int | None):
+        start, end = offsets
+        if not (isinstance(start, int) and isinstance(end, int)):
             raise ValueError(f"tick offsets of {topic} must be integers")
-        inputs[str(topic)] = InputOffsets(start=start, end=end, committed=committed)
+        inputs[str(topic)] = InputOffsets(start=start, end=end)
     return Tick(at=at, inputs=inputs)
 
 
 class _BrokerSnapshot:
-    """Input offsets from the broker: log start and end through a group-less consumer, committed through an admin.
+    """Input offsets from the broker, read by a group-less consumer of the ticker's own.
 
-    Both clients are opened on first use (nothing connects before the worker runs), opened afresh
-    after a failure, and closed with the app. They are apart from Faust's consumer, whose thread
-    answers such calls only between fetches."""
+    Opened on first use (nothing connects before the worker runs), afresh after a failure, and
+    closed with the app. It is apart from Faust's consumer, whose thread answers such calls only
+    between fetches."""
 
     def __init__(self, app: faust.App, bootstrap: str) -> None:
-        self.app = app
         self.bootstrap = bootstrap
-        self.clients: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None = None
+        self.consumer: AIOKafkaConsumer | None = None
         app.on_before_shutdown.connect(self._close)
 
     async def __call__(self, inputs: Sequence[str], partitions: int) -> Mapping[int, Mapping[str, InputOffsets]]:
         tps = [TopicPartition(topic, partition) for topic in inputs for partition in range(partitions)]
-        consumer, admin = await self._clients()
         try:
+            consumer = await self._consumer()
             starts = await consumer.beginning_offsets(tps)
             ends = await consumer.end_offsets(tps)
-            committed = await admin.list_consumer_group_offsets(self.app.conf.id, partitions=tps)
         except Exception:
             await self._close()
             raise
         return {
-            partition: {
-                tp.topic: InputOffsets(start=starts[tp], end=ends[tp], committed=_committed(committed.get(tp)))
-                for tp in tps if tp.partition == partition
-            }
+            partition: {tp.topic: InputOffsets(starts[tp], ends[tp]) for tp in tps if tp.partition == partition}
             for partition in range(partitions)
         }
 
-    async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
-        if self.clients is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-            try:
-                await consumer.start()
-                await admin.start()
-            except Exception:
-                await _stop(consumer, admin)
-                raise
-            self.clients = (consumer, admin)
-        return self.clients
+    async def _consumer(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            await self.consumer.start()
+        return self.consumer
 
     async def _close(self, *args: Any, **kwargs: Any) -> None:
-        clients, self.clients = self.clients, None
-        if clients is not None:
-            await _stop(*clients)
-
-
-async def _stop(consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
-    with contextlib.suppress(Exception):
-        await consumer.stop()
-    with contextlib.suppress(Exception):
-        await admin.close()
-
-
-def _committed(found: OffsetAndMetadata | None) -> int | None:
-    return found.offset if found is not None and found.offset >= 0 else None
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
 
 def install_ticker(

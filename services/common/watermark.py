@@ -14,11 +14,13 @@ what is due by the partition's watermark:
                    - the latest event time read from (t, p) (it has been read up to that time).
 
 An input with no reach yet holds every deadline of its partition back: while a partition lags
-behind, its deadlines wait. A tick carries, for its partition, each input's log start, end, and
-the group's committed offset at the moment it was sent (`services.common.ticks`). An input
-counts as read up to an offset when this process has handled every record before it, or the
-group committed past it (a partition taken over in a rebalance starts at its committed offset),
-or the log starts past it (nothing older is left to read).
+behind, its deadlines wait. A tick carries, for its partition, each input's log start and end at
+the moment it was sent (`services.common.ticks`). An input counts as read up to an offset when
+this process has handled every record before it, or the log starts past it (nothing older is
+left to read), or the state says so: at each tick the agent records what has been read next to
+its deadlines (`DeadlineIndex.record_read`), so a worker that takes a partition over after a
+rebalance or a restart, with that state, knows it too. (Not the group's committed offsets: after
+a replay into empty state they would claim records the new state has not seen.)
 
 Deadlines born already overdue wait a little more (`DeadlineIndex(hold=...)`): events a store
 publishes together on several topics (an order and its shipment) can reach the broker after a
@@ -45,8 +47,6 @@ class InputOffsets:
     """The log start offset (older records are gone)."""
     end: int
     """The log end offset: the offset the next record published will get."""
-    committed: int | None = None
-    """The consumer group's committed offset (the next record to read), if it has one."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ class Tick:
 class Watermark:
     """What an agent has read of each input partition, and so the time up to which deadlines may fire.
 
-    One per agent and process: what it read lives in memory, and a partition taken over after a
-    rebalance is judged by the group's committed offsets until this process reads it itself.
+    One per agent and process: what it read lives in memory; what an earlier owner of a partition
+    read comes in with each tick (`recorded`), from the state.
     """
 
     def __init__(self, inputs: Iterable[str], *, remember: int = 600) -> None:
@@ -80,8 +80,17 @@ class Watermark:
         if at is not None and (key not in self._latest or at > self._latest[key]):
             self._latest[key] = at
 
-    def at_tick(self, partition: int, tick: Tick) -> datetime | None:
-        """The partition's watermark at this tick; None while some input has not been read far enough to tell."""
+    def positions(self, partition: int) -> dict[str, int]:
+        """The next offset to read of each input of the partition read so far: what to record with the state."""
+        return {topic: self._next[(topic, partition)] for topic in self.inputs if (topic, partition) in self._next}
+
+    def at_tick(self, partition: int, tick: Tick, recorded: Mapping[str, int] | None = None) -> datetime | None:
+        """The partition's watermark at this tick; None while some input has not been read far enough to tell.
+
+        `recorded` is what the state says was read of the partition's inputs (see `positions`)."""
+        for topic, offset in (recorded or {}).items():
+            if topic in self.inputs and offset > 0:
+                self.read(topic, partition, offset - 1)
         ticks = self._ticks.setdefault(partition, deque(maxlen=self.remember))
         if tick.inputs:
             ticks.append(tick)
@@ -95,9 +104,7 @@ class Watermark:
         """Every record of (topic, partition) before this offset is in our state."""
         position = self._next.get((topic, partition), 0)
         latest = ticks[-1].inputs.get(topic) if ticks else None
-        if latest is not None:
-            position = max(position, latest.start, latest.committed or 0)
-        return position
+        return max(position, latest.start) if latest is not None else position
 
     def _reach(self, topic: str, partition: int, ticks: deque[Tick]) -> datetime | None:
         reach = self._latest.get((topic, partition))

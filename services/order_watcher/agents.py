@@ -90,19 +90,19 @@ def build(
     order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
     hold = timedelta(seconds=common.overdue_hold_s)
     watermark = Watermark(order_inputs)  # what this process read of each input, for the ticks to judge
-    order_one = _order_handler(steps.OrderSteps(order_state, deadlines, watch, hold=hold), watermark, order_guard,
-                               outlets, tick_name)
+    order_one = _order_handler(steps.OrderSteps(order_state, deadlines, watch, hold=hold, watermark=watermark),
+                               watermark, order_guard, outlets, tick_name)
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
         async for batch in stream.take_events(size, within=within):
             layers = (BatchStaged(order_state), BatchStaged(deadlines))
-            batch_steps = steps.OrderSteps(*layers, watch, hold=hold)
+            batch_steps = steps.OrderSteps(*layers, watch, hold=hold, watermark=watermark)
 
             async def decide(event: Any, batch_steps: steps.OrderSteps = batch_steps) -> steps.Work | None:
                 message = event.message
                 if message.topic == tick_name:
-                    return _tick(batch_steps, watermark, message.partition, event.value)
+                    return batch_steps.on_tick(parse_tick(event.value), message.partition)
                 watermark.read(message.topic, message.partition, message.offset)  # dead-lettered or not
                 parsed = await order_guard.parse(event)
                 return None if parsed is None else _order_event(batch_steps, watermark, message, parsed)
@@ -164,7 +164,7 @@ def _order_handler(order_steps: steps.OrderSteps, watermark: Watermark, guard: G
         message = event.message
         if message.topic == tick_name:
             dead_letter = partial(_dead_letter_deadlines, guard, tick_name, event)
-            on_tick = partial(_tick, order_steps, watermark, message.partition)
+            on_tick = partial(_tick, order_steps, message.partition)
             return await guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
         watermark.read(message.topic, message.partition, message.offset)
         on_event = partial(_order_event, order_steps, watermark, message)
@@ -186,10 +186,8 @@ def _stock_handler(stock_steps: steps.StockSteps, guard: Guard, outlets: Mapping
     return one
 
 
-def _tick(order_steps: steps.OrderSteps, watermark: Watermark, partition: int, value: bytes) -> steps.Work:
-    """Fire what is due by the partition's watermark; nothing while an input has not been read far enough."""
-    now = watermark.at_tick(partition, parse_tick(value))
-    return steps.Work() if now is None else order_steps.tick(now, partition)
+def _tick(order_steps: steps.OrderSteps, partition: int, value: bytes) -> steps.Work:
+    return order_steps.on_tick(parse_tick(value), partition)
 
 
 def _order_event(order_steps: steps.OrderSteps, watermark: Watermark, message: Any, event: CloudEvent) -> steps.Work:

@@ -41,6 +41,7 @@ from schemas import (
 )
 from services.common.deadlines import DeadlineIndex, DueEntry
 from services.common.ids import event_digest
+from services.common.watermark import Tick, Watermark
 from services.order_watcher.rules import (
     Deadline,
     DemandChange,
@@ -138,12 +139,27 @@ class OrderSteps:
     """Order rules over the `order-state` and `order-deadlines` tables (both keyed by order id)."""
 
     def __init__(self, orders: MutableMapping[str, Any], deadlines: MutableMapping[str, Any],
-                 watch: WatchSettings, *, hold: timedelta = timedelta(0)) -> None:
+                 watch: WatchSettings, *, hold: timedelta = timedelta(0), watermark: Watermark | None = None) -> None:
         self.orders = orders
         self.deadlines = deadlines
         self.watch = watch
         self.hold = hold
         """How long a deadline born overdue waits (see `DeadlineIndex`)."""
+        self.watermark = watermark or Watermark(())
+        """What the agent has read of the inputs (kept across batches); with none, a tick's time is the clock."""
+
+    def on_tick(self, tick: Tick, partition: int) -> Work:
+        """A tick on this partition: fire what is due by the partition's watermark (`services.common.watermark`).
+
+        What has been read of the inputs is recorded with the deadlines, so a worker taking the
+        partition over knows it; nothing fires while an input has not been read far enough."""
+        clock = Staged(self.deadlines)
+        index = DeadlineIndex(clock)
+        now = self.watermark.at_tick(partition, tick, index.read_positions(partition))
+        index.record_read(partition, self.watermark.positions(partition))
+        work = Work() if now is None else self.tick(now, partition)
+        work.staged.append(clock)
+        return work
 
     def event(self, event: CloudEvent, partition: int) -> Work:
         """An order, shipment or payment event of the order `event.subject`."""

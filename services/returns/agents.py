@@ -97,7 +97,8 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
 
         Due means due by the partition's watermark (see `services.common.watermark`): nothing fires
         while orders or returns of this partition have not been read far enough to tell."""
-        now = watermark.at_tick(partition, parse_tick(value))
+        now = watermark.at_tick(partition, parse_tick(value), index.read_positions(partition))
+        index.record_read(partition, watermark.positions(partition))
         if now is None:
             return
         due = index.pop_due(partition, now)

@@ -62,14 +62,21 @@ def test_event_time_read_lets_deadlines_fire_before_a_busy_input_is_drained() ->
     assert mark.at_tick(0, tick(1000, orders=5000, shipments=5000, payments=1)) == at(99)
 
 
-def test_a_partition_taken_over_is_judged_by_the_committed_offsets() -> None:
-    mark = Watermark(INPUTS)
-    taken_over = Tick(at(7), {"orders": InputOffsets(0, 40, 40), "shipments": InputOffsets(0, 8, 8),
-                              "payments": InputOffsets(5, 5, None)})  # payments: older records deleted
-    assert mark.at_tick(2, taken_over) == at(7)
-    behind = Tick(at(8), {"orders": InputOffsets(0, 41, 40), "shipments": InputOffsets(0, 8, 8),
-                          "payments": InputOffsets(5, 5, None)})
-    assert mark.at_tick(2, behind) == at(7)  # one new order not read yet: tick 7 still holds
+def test_a_partition_taken_over_is_judged_by_what_the_state_recorded() -> None:
+    before = Watermark(INPUTS)
+    before.read("orders", 2, 39)
+    before.read("shipments", 2, 7)
+    assert before.at_tick(2, tick(6, orders=40, shipments=8)) == at(6)
+    recorded = before.positions(2)
+    assert recorded == {"orders": 40, "shipments": 8}
+
+    after = Watermark(INPUTS)  # a worker that read nothing of partition 2 yet, with its state
+    assert after.at_tick(2, tick(7, orders=40, shipments=8)) is None
+    assert after.at_tick(2, tick(8, orders=40, shipments=8), recorded) == at(8)
+    assert after.at_tick(2, tick(9, orders=41, shipments=8), recorded) == at(8)  # one new order not read yet
+    deleted = Tick(at(10), {"orders": InputOffsets(41, 41), "shipments": InputOffsets(0, 8),
+                            "payments": InputOffsets(5, 5)})  # older records gone: nothing left to read
+    assert after.at_tick(2, deleted, recorded) == at(10)
 
 
 def test_a_tick_without_offsets_fires_only_on_event_time() -> None:

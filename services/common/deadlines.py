@@ -122,6 +122,12 @@ class DeadlineIndex:
         drained = now_bucket - 1  # the current bucket may still hold entries due later in it
         if cursor is None or drained > cursor:
             self.table[self._cursor_key(partition)] = drained
+        if cursor is None and self.hold_buckets:
+            # The first tick on this partition: what is due was scheduled before the clock started, so
+            # whether it was born overdue is unknown; it waits the hold as if it were.
+            for entry in due:
+                self.schedule(partition, entry)
+            return []
         return sorted(due)
 
     def _buckets(self, partition: int) -> list[int]:

@@ -61,6 +61,16 @@ def test_an_entry_born_overdue_waits_the_hold_and_can_still_be_cancelled() -> No
     assert index.pop_due(0, T0 + timedelta(minutes=5)) == []
 
 
+def test_with_a_hold_the_first_tick_holds_what_is_already_due() -> None:
+    index = DeadlineIndex({}, hold=timedelta(seconds=10))
+    index.schedule(1, DueEntry(T0 - timedelta(hours=5), "old", "ship_by"))  # before the clock started
+    index.schedule(1, DueEntry(T0 + timedelta(minutes=5), "future", "ship_by"))
+    assert index.pop_due(1, T0) == []
+    assert index.pop_due(1, T0 + timedelta(seconds=5)) == []
+    assert [e.ref for e in index.pop_due(1, T0 + timedelta(seconds=15))] == ["old"]
+    assert [e.ref for e in index.pop_due(1, T0 + timedelta(minutes=5))] == ["future"]
+
+
 def test_entries_scheduled_before_first_tick_are_found() -> None:
     index = DeadlineIndex({})
     index.schedule(1, DueEntry(T0 - timedelta(hours=5), "old", "ship_by"))

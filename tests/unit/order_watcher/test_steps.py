@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from schemas import INCIDENT_CANDIDATES, ContractError, CustomerRef, IncidentDetectedData, make_event, parse_event
+from services.common.watermark import InputOffsets, Tick, Watermark
 from services.order_watcher.rules import DemandChange, WatchSettings
 from services.order_watcher.staging import Staged
 from services.order_watcher.steps import (
@@ -71,6 +72,34 @@ def test_a_tick_fires_what_is_due_as_candidates_keyed_by_customer() -> None:
     assert (event.type, event.data.kind) == ("incident.detected", "not_shipped")
     work.apply()
     assert steps.tick(T0 + 5 * H, partition=1).sends == []  # fired once
+
+
+def test_a_tick_fires_only_by_the_watermark_and_records_what_was_read() -> None:
+    """The shipment topic of the partition has a record not read yet: the overdue ship-by waits for it."""
+    orders: dict[str, Any] = {}
+    deadlines: dict[str, Any] = {}
+    watermark = Watermark(("orders", "shipments"))
+    steps = OrderSteps(orders, deadlines, WATCH, watermark=watermark)
+    steps.event(order_placed("o-1", ship_by=H), partition=1).apply()
+    watermark.read("orders", 1, 0)
+    behind = Tick(T0 + 4 * H, {"orders": InputOffsets(0, 1), "shipments": InputOffsets(0, 1)})
+    work = steps.on_tick(behind, partition=1)
+    assert work.sends == []
+    work.apply()
+    assert deadlines["1|read"] == {"orders": 1}  # recorded with the deadlines, for whoever takes the partition over
+    watermark.read("shipments", 1, 0)
+    work = steps.on_tick(Tick(T0 + 4 * H + timedelta(seconds=1), behind.inputs), partition=1)
+    assert [(s.to, s.key) for s in work.sends] == [(CANDIDATES, b"cus-1")]  # read that far: the deadline is true
+    work.apply()
+    assert deadlines["1|read"] == {"orders": 1, "shipments": 1}
+    steps.event(order_placed("o-2", ship_by=5 * H), partition=1).apply()
+    watermark.read("orders", 1, 1)
+    steps.on_tick(Tick(T0 + 5 * H, {"orders": InputOffsets(0, 2), "shipments": InputOffsets(0, 1)}), 1).apply()
+    # A worker that takes the partition over has read nothing itself; the recorded positions tell it enough.
+    successor = OrderSteps(orders, deadlines, WATCH, watermark=Watermark(("orders", "shipments")))
+    later = Tick(T0 + 8 * H, {"orders": InputOffsets(0, 2), "shipments": InputOffsets(0, 1)})
+    fired = [parse_event(s.value, topic="incidents").data.order_id for s in successor.on_tick(later, 1).sends]
+    assert fired == ["o-2"]
 
 
 def test_a_cancelled_order_closes_its_lines() -> None:

@@ -1,0 +1,102 @@
+"""Deadline lateness under the watermark: with no traffic, and while store events flow at a steady rate.
+
+    python -m bench watermark [--rates 0,300,600] [--bootstrap HOST:PORT] [--kafka-port 29092]
+
+A deadline fires only when every input of its partition has been read up to its time or up to a
+tick's snapshot of their end offsets (`services.common.watermark`). Under live traffic a tick can
+be read before the records it counted, so the watermark may trail the wall clock by a tick; this
+measures what that costs. Per rate, a fresh order_watcher (4 partitions, default 1 s tick, ship
+grace 0) on the real local broker; the detection benchmark's mixed traffic (orders, payments,
+shipments, stock levels; event times within the last 36 h, so event time alone never moves the
+watermark: the snapshots have to) is produced at the rate in 10 ms slices, and after 5 s of it
+the 200 lateness orders of the detection benchmark fall due over 20 s. Lateness = the incident's
+record timestamp on `incidents` minus its due time (one machine, one clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from bench._support import Service, local_broker
+from bench.detection import LATENESS_SPREAD_S, PARTITIONS, _lateness, mixed_events
+
+__all__ = ["run"]
+
+WARMUP_S = 5.0
+SLICE_S = 0.01
+TARGET_P99_MS = 2000
+
+
+async def _steady(bootstrap: str, prefix: str, rate: int, seconds: float, seed: int) -> float:
+    """Produce mixed events at `rate` per second for `seconds`; return the rate achieved."""
+    total = int(rate * seconds)
+    records = iter(mixed_events(total, datetime.now(UTC), seed))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks=1)
+    await producer.start()
+    try:
+        per_slice, produced, start = max(1, round(rate * SLICE_S)), 0, time.monotonic()
+        while produced < total:
+            for topic, key, value in (next(records) for _ in range(min(per_slice, total - produced))):
+                await producer.send(prefix + topic, key=key, value=value)
+                produced += 1
+            pause = start + produced / rate - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+        await producer.flush()
+        return produced / (time.monotonic() - start)
+    finally:
+        await producer.stop()
+
+
+async def _measure(bootstrap: str, prefix: str, rate: int, seed: int) -> dict[str, Any]:
+    seconds = WARMUP_S + 3 + LATENESS_SPREAD_S + 5  # the load lasts until every lateness order is due
+    load = asyncio.create_task(_steady(bootstrap, prefix, rate, seconds, seed)) if rate else None
+    await asyncio.sleep(WARMUP_S)
+    figures = await _lateness(bootstrap, prefix)
+    if load is not None:
+        figures["achieved_events_per_s"] = round(await load, 1)
+    return figures
+
+
+def _one_rate(bootstrap: str, rate: int, seed: int) -> dict[str, Any]:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
+        env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
+               "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(Path(tmp) / "data"),
+               "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
+        service = Service("services.order_watcher", env, Path(tmp)).start()
+        try:
+            print(f"watermark: lateness at {rate} events/s", file=sys.stderr)
+            figures = asyncio.run(_measure(bootstrap, prefix, rate, seed))
+        finally:
+            service.stop()
+        figures["service_errors_logged"] = sum(" ERROR " in line for line in service.log().splitlines())
+    return figures
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench watermark")
+    parser.add_argument("--rates", default="0,300,600", help="steady background rates, events/s")
+    parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    parser.add_argument("--kafka-port", type=int, default=29092, help="port of the broker this bench starts")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args(argv)
+    rates = [int(r) for r in args.rates.split(",")]
+    with local_broker(args.kafka_port, args.bootstrap) as bootstrap:
+        by_rate = {str(rate): _one_rate(bootstrap, rate, args.seed) for rate in rates}
+    return {
+        "deadline_lateness_ms_p99": {rate: f["deadline_lateness_ms_p99"] for rate, f in by_rate.items()},
+        "target": {"deadline_lateness_ms_p99": f"< {TARGET_P99_MS} at every rate"},
+        "rates": by_rate,
+        "method": __doc__,
+    }

@@ -90,12 +90,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
         await (await wiring()).inbound.on_provider_event(event)
 
     async def on_incident_batch(events: list[CloudEvent]) -> None:
-        """Detected incidents in bulk (the dispatcher keeps each customer's in order), then withdrawals."""
-        dispatcher = (await wiring()).dispatcher
-        await dispatcher.on_incidents([e for e in events if isinstance(e, IncidentDetected)])
-        for event in events:
-            if isinstance(event, IncidentResolved):
-                await dispatcher.on_resolved(event.data.incident_id, event.data.reason)
+        await (await wiring()).dispatcher.on_incident_batch(events)
 
     @app.agent(raw_topic(app, *incident_names), concurrency=1)
     async def notify(stream: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, make_event, parse_event
+from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, IncidentResolved, make_event, parse_event
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.ledger import Delivery, Ledger
@@ -123,6 +123,16 @@ class Dispatcher:
         else:
             await self._emit(incident, "notification.suppressed", nid, decision.channel, now,
                              reason="coalesced" if decision.action == "join" else reason)
+
+    async def on_incident_batch(self, events: Sequence[CloudEvent]) -> None:
+        """A batch from `incidents`: its withdrawals first, then its detections in bulk.
+
+        A detection withdrawn later in the same batch is already untrue: with the withdrawal
+        recorded first, the staleness step suppresses it instead of sending it."""
+        for event in events:
+            if isinstance(event, IncidentResolved):
+                await self.on_resolved(event.data.incident_id, event.data.reason)
+        await self.on_incidents([e for e in events if isinstance(e, IncidentDetected)])
 
     async def on_incidents(self, events: list[IncidentDetected]) -> None:
         """Many incidents at once: the same decisions as `on_incident`, with the ledger read and written in

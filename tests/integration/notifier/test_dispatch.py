@@ -308,3 +308,20 @@ async def test_a_deferred_message_covered_meanwhile_is_not_sent(
     assert len(fake_providers.sends("twilio")) == 4  # the deferred one was covered by the critical message
     row = await rig.ledger.find_any(incident_id="inc-late", customer_id="cus_1")
     assert row is not None and (row.state, row.reason) == ("suppressed", "coalesced")
+
+
+async def test_a_detection_withdrawn_later_in_its_batch_is_never_sent(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    """A receipt and its refund read together: the receipt's incident and its withdrawal share one batch."""
+    gone = incident_event("inc-batch-gone", at=NOON_NY, order_id="ord-gone")
+    withdrawn = make_event("incident.resolved", {
+        "incident_id": "inc-batch-gone", "kind": "not_shipped", "order_id": "ord-gone", "customer_id": "cus_1",
+        "reason": "shipped", "resolved_at": NOON_NY}, source="forewarn/order-watcher", subject="cus_1", time=NOON_NY)
+    kept = incident_event("inc-batch-kept", at=NOON_NY, order_id="ord-kept", customer_id="cus_2",
+                          phone="+14155550124")
+    await rig.dispatcher.on_incident_batch([gone, kept, withdrawn])
+    sends = fake_providers.sends("twilio")
+    assert [s.form["To"] for s in sends] == ["+14155550124"]  # only the one still true
+    row = await rig.ledger.find_any(incident_id="inc-batch-gone", customer_id="cus_1")
+    assert row is not None and row.state == "suppressed"

@@ -71,6 +71,9 @@ class Watermark:
         self._next: dict[tuple[str, int], int] = {}
         self._latest: dict[tuple[str, int], datetime] = {}
         self._ticks: dict[int, deque[Tick]] = {}
+        self._behind: set[int] = set()
+        """Partitions whose latest tick counted records not read yet (see `catch_up`)."""
+        self._given: dict[int, datetime] = {}
 
     def read(self, topic: str, partition: int, offset: int, at: datetime | None = None) -> None:
         """The record at `offset` has been handled (decided or dead-lettered); `at` is its event time, if any."""
@@ -95,10 +98,47 @@ class Watermark:
         if tick.inputs:
             ticks.append(tick)
         reaches = [self._reach(topic, partition, ticks) for topic in self.inputs]
+        self._forget_reached(ticks, partition)
+        if ticks and not self._all_read(ticks[-1], partition, ticks):
+            self._behind.add(partition)
+        else:
+            self._behind.discard(partition)
         if any(reach is None for reach in reaches):
             return None
-        self._forget_reached(ticks, partition)
-        return min([tick.at, *(reach for reach in reaches if reach is not None)])
+        return self._give(partition, min([tick.at, *(reach for reach in reaches if reach is not None)]))
+
+    def catch_up(self, partition: int) -> datetime | None:
+        """Between ticks: the partition's watermark if it moved since the last one given, else None.
+
+        Under steady traffic a tick is often read before the records its snapshot counted; once
+        they are read, deadlines need not wait for the next tick. Cheap enough to ask after every
+        record: nothing to do unless the partition is behind its latest tick, and then only the
+        oldest ticks waiting are looked at (a tick every input has read past counts as its time)."""
+        if partition not in self._behind:
+            return None
+        ticks = self._ticks[partition]
+        reached = None
+        while ticks and self._all_read(ticks[0], partition, ticks):
+            reached = ticks[0]
+            if len(ticks) == 1 or not self._all_read(ticks[1], partition, ticks):
+                break
+            ticks.popleft()
+        if reached is None:
+            return None
+        if reached is ticks[-1]:
+            self._behind.discard(partition)
+        given = self._given.get(partition)
+        return None if given is not None and reached.at <= given else self._give(partition, reached.at)
+
+    def _give(self, partition: int, watermark: datetime) -> datetime:
+        given = self._given.get(partition)
+        if given is None or watermark > given:
+            self._given[partition] = watermark
+        return watermark
+
+    def _all_read(self, tick: Tick, partition: int, ticks: deque[Tick]) -> bool:
+        return all(topic in tick.inputs and tick.inputs[topic].end <= self._position(topic, partition, ticks)
+                   for topic in self.inputs)
 
     def _position(self, topic: str, partition: int, ticks: deque[Tick]) -> int:
         """Every record of (topic, partition) before this offset is in our state."""
@@ -119,10 +159,8 @@ class Watermark:
 
     def _forget_reached(self, ticks: deque[Tick], partition: int) -> None:
         """Drop ticks older than the newest one every input has read past: they can tell nothing new."""
-        positions = {topic: self._position(topic, partition, ticks) for topic in self.inputs}
         for index in range(len(ticks) - 1, 0, -1):
-            inputs = ticks[index].inputs
-            if all(topic in inputs and inputs[topic].end <= positions[topic] for topic in self.inputs):
+            if self._all_read(ticks[index], partition, ticks):
                 for _ in range(index):
                     ticks.popleft()
                 return

@@ -162,13 +162,13 @@ def _order_handler(order_steps: steps.OrderSteps, watermark: Watermark, guard: G
 
     async def one(event: Any) -> bool:
         message = event.message
+        dead_letter = partial(_dead_letter_deadlines, guard, tick_name, event)  # deadlines fire on both paths
         if message.topic == tick_name:
-            dead_letter = partial(_dead_letter_deadlines, guard, tick_name, event)
             on_tick = partial(_tick, order_steps, message.partition)
             return await guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
         watermark.read(message.topic, message.partition, message.offset)
         on_event = partial(_order_event, order_steps, watermark, message)
-        return await guard.handle(event, _delivering(on_event, outlets))
+        return await guard.handle(event, _delivering(on_event, outlets, dead_letter))
 
     return one
 
@@ -196,7 +196,7 @@ def _order_event(order_steps: steps.OrderSteps, watermark: Watermark, message: A
 
 
 async def _dead_letter_deadlines(guard: Guard, topic: str, event: Any, work: steps.Work) -> None:
-    """Deadlines a tick could not fire go to the tick topic's dead-letter topic, one record each."""
+    """Deadlines that could not be fired go to the tick topic's dead-letter topic, one record each."""
     partition, offset = event.message.partition, event.message.offset
     for entry, exc in work.failed:
         value = json.dumps({"ref": entry.ref, "kind": entry.kind, "due": entry.due.isoformat()}).encode()

@@ -162,17 +162,24 @@ class OrderSteps:
         return work
 
     def event(self, event: CloudEvent, partition: int) -> Work:
-        """An order, shipment or payment event of the order `event.subject`."""
+        """An order, shipment or payment event of the order `event.subject`.
+
+        If a tick was read before the records it counted and this event was the last of them, the
+        partition's watermark moves now: what is due by it fires here, after the event's own effects
+        (see `Watermark.catch_up`)."""
         orders, deadlines = Staged(self.orders), Staged(self.deadlines)
         work = Work(staged=[orders, deadlines])
+        index = DeadlineIndex(deadlines, hold=self.hold)
         order_id = event.subject
         before = _load_order(orders, order_id)
-        if before is not None and event_digest(event.id) in before.seen:
-            return work  # seen: its effects were sent when it was first handled
-        outcome = on_event(before, event, self.watch)
-        self._fold(work, outcome, order_id, orders, DeadlineIndex(deadlines, hold=self.hold), partition)
-        for change in demand_changes(event, outcome.state, before):
-            work.sends.append(Send(DEMAND, change.sku.encode(), change.model_dump_json().encode()))
+        if before is None or event_digest(event.id) not in before.seen:  # seen: its effects were sent already
+            outcome = on_event(before, event, self.watch)
+            self._fold(work, outcome, order_id, orders, index, partition)
+            for change in demand_changes(event, outcome.state, before):
+                work.sends.append(Send(DEMAND, change.sku.encode(), change.model_dump_json().encode()))
+        now = self.watermark.catch_up(partition)
+        if now is not None:
+            self._fire_due(work, now, partition, orders, index)
         return work
 
     def tick(self, now: datetime, partition: int) -> Work:
@@ -180,13 +187,15 @@ class OrderSteps:
 
         `now` is the partition's watermark (see `services.common.watermark`), not the wall clock:
         every input that could have cleared a deadline due by `now` has been read that far.
-
-        One deadline that cannot be fired must not hold up the others on the partition (every
-        later tick would fail on it again): it is listed in `Work.failed` and the rest go on.
         """
         orders, deadlines = Staged(self.orders), Staged(self.deadlines)
         work = Work(staged=[orders, deadlines])
-        index = DeadlineIndex(deadlines, hold=self.hold)
+        self._fire_due(work, now, partition, orders, DeadlineIndex(deadlines, hold=self.hold))
+        return work
+
+    def _fire_due(self, work: Work, now: datetime, partition: int, orders: Staged, index: DeadlineIndex) -> None:
+        """Fire every deadline due by `now`. One that cannot be fired must not hold up the others on the
+        partition (every later tick would fail on it again): it is listed in `Work.failed` and the rest go on."""
         for entry in index.pop_due(partition, now):
             try:
                 state = _load_order(orders, entry.ref)
@@ -198,7 +207,6 @@ class OrderSteps:
                 work.failed.append((entry, exc))
                 continue
             self._fold(work, outcome, entry.ref, orders, index, partition)
-        return work
 
     @staticmethod
     def _fold(work: Work, outcome: Outcome, order_id: str, orders: Staged, index: DeadlineIndex,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -92,15 +92,16 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
         return ReturnsState.model_validate(raw) if raw is not None else None
 
     async def on_tick(value: bytes, partition: int) -> None:
-        """Fire what is due. Each popped entry is re-armed until it is handled, so neither a retry nor a
-        crash half way through loses it; firing twice is harmless (the rules re-check the state).
-
-        Due means due by the partition's watermark (see `services.common.watermark`): nothing fires
+        """Fire what is due by the partition's watermark (see `services.common.watermark`): nothing fires
         while orders or returns of this partition have not been read far enough to tell."""
         now = watermark.at_tick(partition, parse_tick(value), index.read_positions(partition))
         index.record_read(partition, watermark.positions(partition))
-        if now is None:
-            return
+        if now is not None:
+            await fire_due(now, partition)
+
+    async def fire_due(now: datetime, partition: int) -> None:
+        """Each popped entry is re-armed until it is handled, so neither a retry nor a crash half way
+        through loses it; firing twice is harmless (the rules re-check the state)."""
         due = index.pop_due(partition, now)
         for entry in due:
             index.schedule(partition, entry)
@@ -128,6 +129,9 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
         await publish(outcome)
         save(order_id, state, outcome)
         reschedule(outcome, partition)
+        now = watermark.catch_up(partition)  # the last record a tick was waiting for: fire what it held
+        if now is not None:
+            await fire_due(now, partition)
 
     @app.agent(source, concurrency=1)
     async def follow_returns(stream: Any) -> None:

@@ -53,6 +53,35 @@ def test_a_tick_read_before_records_published_before_it_falls_back_to_the_previo
     assert mark.at_tick(0, tick(3, orders=14, shipments=7)) == at(2)  # orders read to tick 2's ends, and to 1.9 s
 
 
+def test_catch_up_moves_the_watermark_once_the_records_a_tick_counted_are_read() -> None:
+    mark = Watermark(INPUTS)
+    assert mark.catch_up(0) is None  # not behind: nothing to do
+    assert mark.at_tick(0, tick(1)) == at(1)
+    assert mark.at_tick(0, tick(2, orders=2, shipments=1)) == at(1)  # read before the records it counted
+    assert mark.catch_up(0) is None
+    mark.read("orders", 0, 0)
+    mark.read("orders", 0, 1)
+    assert mark.catch_up(0) is None  # the shipment is still to come
+    mark.read("shipments", 0, 0)
+    assert mark.catch_up(0) == at(2)
+    assert mark.catch_up(0) is None  # given once
+    mark.read("orders", 0, 2)
+    assert mark.catch_up(0) is None
+
+
+def test_catch_up_walks_several_waiting_ticks() -> None:
+    mark = Watermark(INPUTS)
+    for second in range(1, 6):
+        assert mark.at_tick(0, tick(second, orders=second)) is None  # nothing read yet
+    for offset in range(3):
+        mark.read("orders", 0, offset)
+    assert mark.catch_up(0) == at(3)
+    mark.read("orders", 0, 3)
+    mark.read("orders", 0, 4)
+    assert mark.catch_up(0) == at(5)
+    assert mark.at_tick(0, tick(6, orders=5)) == at(6)
+
+
 def test_event_time_read_lets_deadlines_fire_before_a_busy_input_is_drained() -> None:
     mark = Watermark(INPUTS)
     for offset in range(100):
@@ -137,16 +166,21 @@ def test_the_watermark_never_passes_an_input_not_read_that_far(ops: list[tuple[s
             log = logs[topic]
             mark.read(topic, 0, log.read, log.records[log.read][1])
             log.read += 1
+            _holds(mark.catch_up(0), logs)
         elif op == "read_tick" and ticks:
             beat = ticks.popleft()
             w = mark.at_tick(0, beat)
-            if w is None:
-                continue
-            assert w <= beat.at
-            for log in logs.values():
-                read_to_w = any(event_time >= w for _, event_time in log.records[:log.read])
-                unread_before_w = [r for r in log.records[log.read:] if r[0] < w]
-                assert read_to_w or not unread_before_w
+            assert w is None or w <= beat.at
+            _holds(w, logs)
+
+
+def _holds(w: datetime | None, logs: dict[str, _Log]) -> None:
+    if w is None:
+        return
+    for log in logs.values():
+        read_to_w = any(event_time >= w for _, event_time in log.records[:log.read])
+        unread_before_w = [r for r in log.records[log.read:] if r[0] < w]
+        assert read_to_w or not unread_before_w
 
 
 @settings(max_examples=100, deadline=None)

@@ -102,6 +102,29 @@ def test_a_tick_fires_only_by_the_watermark_and_records_what_was_read() -> None:
     assert fired == ["o-2"]
 
 
+def test_the_record_a_tick_waited_for_fires_what_is_due_after_its_own_effects() -> None:
+    orders: dict[str, Any] = {}
+    deadlines: dict[str, Any] = {}
+    watermark = Watermark(("orders", "payments"))
+    steps = OrderSteps(orders, deadlines, WATCH, watermark=watermark)
+    steps.event(order_placed("o-1", ship_by=H), partition=0).apply()
+    watermark.read("orders", 0, 0)
+    steps.on_tick(Tick(T0 + 2 * H, {"orders": InputOffsets(0, 1), "payments": InputOffsets(0, 0)}), 0).apply()
+    waiting = Tick(T0 + 4 * H, {"orders": InputOffsets(0, 2), "payments": InputOffsets(0, 0)})
+    assert steps.on_tick(waiting, partition=0).sends == []  # the cancellation it counted is not read yet
+    watermark.read("orders", 0, 1)
+    work = steps.event(cancelled(T0 + 2 * H), partition=0)  # read now: the deadline is re-checked after it
+    assert all(s.to != CANDIDATES for s in work.sends)
+    work.apply()
+    steps.event(order_placed("o-2", ship_by=2.5 * H), partition=0).apply()  # due at 4.5 h
+    watermark.read("orders", 0, 2)
+    waiting = Tick(T0 + 5 * H, {"orders": InputOffsets(0, 4), "payments": InputOffsets(0, 0)})
+    assert steps.on_tick(waiting, partition=0).sends == []
+    watermark.read("orders", 0, 3)
+    fired = steps.event(succeeded(T0 + 4 * H, order_id="o-2"), partition=0).sends
+    assert [parse_event(s.value, topic="incidents").data.order_id for s in fired if s.to == CANDIDATES] == ["o-2"]
+
+
 def test_a_cancelled_order_closes_its_lines() -> None:
     steps, _, _ = order_steps()
     steps.event(order_placed("o-1"), partition=0).apply()

@@ -1,6 +1,10 @@
 """Deadline lateness under the watermark: with no traffic, and while store events flow at a steady rate.
 
-    python -m bench watermark [--rates 0,300,600] [--bootstrap HOST:PORT] [--kafka-port 29092]
+    python -m bench watermark [--rates 0,300,600] [--rounds 1] [--baseline DIR] [--bootstrap HOST:PORT]
+
+With `--baseline DIR` (a checkout of another commit, e.g. `git worktree add /tmp/base <commit>`),
+that checkout's order_watcher is measured too, alternately with this one, same broker, same load:
+the side-by-side cost of a change.
 
 A deadline fires only when every input of its partition has been read up to its time or up to a
 tick's snapshot of their end offsets (`services.common.watermark`). Under live traffic a tick can
@@ -27,7 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench._support import Service, local_broker
+from bench._support import ROOT, Service, local_broker
 from bench.detection import LATENESS_SPREAD_S, PARTITIONS, _lateness, mixed_events
 
 __all__ = ["run"]
@@ -68,19 +72,21 @@ async def _measure(bootstrap: str, prefix: str, rate: int, seed: int) -> dict[st
     return figures
 
 
-def _one_rate(bootstrap: str, rate: int, seed: int) -> dict[str, Any]:
+def _one_rate(bootstrap: str, rate: int, seed: int, root: Path = ROOT) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
         env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
                "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(Path(tmp) / "data"),
                "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
-        service = Service("services.order_watcher", env, Path(tmp)).start()
+        service = Service("services.order_watcher", env, Path(tmp), root=root).start()
         try:
             print(f"watermark: lateness at {rate} events/s", file=sys.stderr)
             figures = asyncio.run(_measure(bootstrap, prefix, rate, seed))
         finally:
             service.stop()
-        figures["service_errors_logged"] = sum(" ERROR " in line for line in service.log().splitlines())
+        errors = [line for line in service.log().splitlines() if " ERROR " in line]
+        figures["service_errors_logged"] = len(errors)
+        figures["service_error_lines"] = [line[:300] for line in errors[:5]]
     return figures
 
 
@@ -90,13 +96,24 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
     parser.add_argument("--kafka-port", type=int, default=29092, help="port of the broker this bench starts")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--rounds", type=int, default=1, help="measurements per rate (and per checkout)")
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout to measure alternately")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]
+    checkouts = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in checkouts}
     with local_broker(args.kafka_port, args.bootstrap) as bootstrap:
-        by_rate = {str(rate): _one_rate(bootstrap, rate, args.seed) for rate in rates}
+        for rate in rates:
+            for _ in range(args.rounds):
+                for name, root in checkouts.items():
+                    print(f"watermark: {name} ({root})", file=sys.stderr)
+                    runs[name].setdefault(str(rate), []).append(_one_rate(bootstrap, rate, args.seed, root))
     return {
-        "deadline_lateness_ms_p99": {rate: f["deadline_lateness_ms_p99"] for rate, f in by_rate.items()},
+        "deadline_lateness_ms_p99": {
+            name: {rate: [f["deadline_lateness_ms_p99"] for f in found] for rate, found in by_rate.items()}
+            for name, by_rate in runs.items()},
         "target": {"deadline_lateness_ms_p99": f"< {TARGET_P99_MS} at every rate"},
-        "rates": by_rate,
+        "baseline": str(args.baseline) if args.baseline else None,
+        "runs": runs,
         "method": __doc__,
     }

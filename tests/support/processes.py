@@ -17,8 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 class ServiceProcess:
     """`python -m services.<module>` with the given environment; waits for its "ready" log line."""
 
-    def __init__(self, module: str, env: dict[str, str], log_dir: Path, name: str | None = None) -> None:
+    def __init__(self, module: str, env: dict[str, str], log_dir: Path, name: str | None = None,
+                 root: Path = ROOT) -> None:
         self.module = module
+        self.root = root
+        """The checkout the module is run from (another commit's, for a side-by-side benchmark)."""
         self.name = name or module.rsplit(".", 1)[-1]
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
         self.log_path = log_dir / f"{self.name}.log"
@@ -31,7 +34,7 @@ class ServiceProcess:
         log = self.log_path.open("ab")
         log.write(f"\n----- start #{self._starts} -----\n".encode())
         log.flush()
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=self.root, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         if wait_ready:
             self.wait_for_log(" ready", timeout=timeout, occurrence=self._starts)

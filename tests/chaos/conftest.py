@@ -1,0 +1,65 @@
+"""The chaos tier: the `chaos` marker, and bench/results/chaos.json written from the scenarios that ran."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.chaos.harness import Figures, scale
+
+__all__ = ["ChaosResults"]
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results" / "chaos.json"
+TOTALS = ("expected", "delivered", "lost", "duplicates", "ambiguous_reconciled")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chaos: faults and hostile input against every service as a process")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents and not item.get_closest_marker("chaos"):
+            item.add_marker(pytest.mark.chaos)
+
+
+class ChaosResults:
+    """The figures of each scenario that ran, written to bench/results/chaos.json after each one."""
+
+    def __init__(self) -> None:
+        self.started = datetime.now(UTC)
+        self.scenarios: dict[str, dict[str, Any]] = {}
+
+    def record(self, scenario: str, figures: Figures) -> None:
+        self.scenarios[scenario] = figures.as_dict()
+        self.write()
+
+    def write(self) -> None:
+        totals = {name: sum(int(s.get(name, 0)) for s in self.scenarios.values()) for name in TOTALS}
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+        result = {
+            "bench": "chaos", "scale": scale().name, **totals, "scenarios": self.scenarios,
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "commit": head.stdout.strip() or None, "python": platform.python_version(),
+            "method": "every service as its own process on a real Kafka broker, the official twilio SDK against "
+                      "a local fake Twilio; each customer is owed exactly one SMS; lost = owed and never "
+                      "accepted by the fake, duplicates = accepted messages beyond the first per customer",
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        tmp = RESULTS.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        tmp.replace(RESULTS)
+
+
+@pytest.fixture(scope="session")
+def chaos_results() -> Iterator[ChaosResults]:
+    yield ChaosResults()

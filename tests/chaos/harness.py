@@ -40,7 +40,6 @@ from schemas import make_event
 from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
 from tests.support.processes import ServiceProcess
-from tests.support.processes import ServiceProcess
 
 __all__ = [
     "BROKER_SH",
@@ -52,8 +51,8 @@ __all__ = [
     "delivered_phones",
     "measure",
     "now_utc",
-    "phone_of",
     "own_broker",
+    "phone_of",
     "produce_fast",
     "scale",
     "seed",

@@ -23,8 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.conftest import ChaosResults
-from tests.chaos.harness import burst, measure, now_utc, produce_fast, scale, seed, service, service_env,\
-    wait_delivered
+from tests.chaos.harness import burst, measure, now_utc, produce_fast, scale, seed, service, service_env, wait_delivered
 from tests.support.fake_providers import FakeProviders
 
 pytestmark = pytest.mark.timeout(1800)

@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from mode.utils.times import want_seconds
 
@@ -29,6 +30,7 @@ from services.common.settings import CommonSettings
 __all__ = [
     "TopicLayoutError",
     "app_topic_specs",
+    "broker_message_max_bytes",
     "ensure_topics",
     "registry_topic_specs",
     "topic_problems",
@@ -133,6 +135,24 @@ async def wait_for_broker(bootstrap: str, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+async def broker_message_max_bytes(bootstrap: str) -> list[int]:
+    """Each broker's `message.max.bytes`, as the brokers say it (describe_configs)."""
+    await wait_for_broker(bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        brokers = (await admin.describe_cluster())["brokers"]
+        resources = [ConfigResource(ConfigResourceType.BROKER, str(broker["node_id"]),
+                                    configs={"message.max.bytes": None}) for broker in brokers]
+        limits: list[int] = []
+        for response in await admin.describe_configs(resources):
+            for _code, _message, _type, _name, entries in response.resources:
+                limits.extend(int(entry[1]) for entry in entries if entry[0] == "message.max.bytes")
+        return limits
+    finally:
+        await admin.close()
 
 
 async def ensure_topics(

@@ -7,32 +7,60 @@ Three promises hold for every service run here:
 * an agent that raises out of its loop ends the process with a non-zero status, so the supervisor
   restarts it, instead of leaving a live process with a dead agent (`CrashingSupervisor`);
 * the `<service> ready` line is logged only after all that, after the service's own preparation
-  (the notifier's migrations), table recovery, and with every agent running.
+  (the notifier's migrations), table recovery, and with every agent running;
+* the producer's record limit agrees with the broker's `message.max.bytes`, read at start (a
+  configured limit above it refuses to start), so any value the broker took can be dead-lettered;
+* a dead letter that cannot be written ends the process at once with `EXIT_DEAD_LETTER_FAILED`,
+  before any offset past the message can be committed: the supervisor restarts it, and the
+  message is read again;
+* SIGTERM (or a crash) ends the process within `FOREWARN_STOP_DEADLINE_S`. Faust's own stop waits
+  for in-flight batches, a final commit and a producer flush, each of which, with the broker gone,
+  waits out request timeouts of 40 s and more. What is unfinished by the deadline is logged (the
+  tasks still waiting, and where) and the process exits with `EXIT_STOP_OVERRAN`; nothing is lost
+  by it, since whatever was not committed is read again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import faust
 from faust.worker import Worker
 from mode import CrashingSupervisor
 
-from services.common.kafka import TopicLayoutError, ensure_topics
+from services.common.deadletter import DeadLetterFailed
+from services.common.kafka import TopicLayoutError, broker_message_max_bytes, ensure_topics
 from services.common.logging import configure_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import CommonSettings
+from services.common.sizes import SizeMismatch, producer_max_bytes
+from services.common.streams import on_dead_letter_failure
 
-__all__ = ["EXIT_REFUSED", "Prepare", "agents_not_running", "crash_on_agent_error", "run_service"]
+__all__ = [
+    "EXIT_DEAD_LETTER_FAILED",
+    "EXIT_REFUSED",
+    "EXIT_STOP_OVERRAN",
+    "Prepare",
+    "agents_not_running",
+    "crash_on_agent_error",
+    "run_service",
+]
 
 logger = logging.getLogger(__name__)
 
 EXIT_REFUSED = 3
-"""Exit status of a service that refused to start (its topics do not match what it needs)."""
+"""Exit status of a service that refused to start (its topics or record limit do not match the broker's)."""
+EXIT_STOP_OVERRAN = 4
+"""Exit status of a service whose stop did not finish within its deadline (what was pending is logged)."""
+EXIT_DEAD_LETTER_FAILED = 5
+"""Exit status of a service that could neither handle nor dead-letter a message (nothing past it committed)."""
 
 Prepare = Callable[[CommonSettings], Awaitable[None]]
 """Work a service must finish before it may run (say, database migrations)."""
@@ -52,12 +80,56 @@ def agents_not_running(app: faust.App) -> list[str]:
     return [agent.name for agent in app.agents.values() if not agent.started or agent.crashed]
 
 
-class _Worker(Worker):
-    """Faust's worker, announcing readiness (topics in place, tables recovered, agents running) in our log."""
+def _exit_now(status: int, message: str, *args: Any) -> None:
+    """Log, flush the log, and end the process at once: no stop sequence, no commit."""
+    logger.critical(message, *args)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(status)
 
-    def __init__(self, service: str, *args: Any, **kwargs: Any) -> None:
+
+def _pending_tasks(loop: asyncio.AbstractEventLoop) -> str:
+    """Where each unfinished task of `loop` waits (read from another thread: a best effort)."""
+    lines: list[str] = []
+    try:
+        for task in list(asyncio.all_tasks(loop)):
+            frames = task.get_stack(limit=1)
+            where = f"{frames[-1].f_code.co_filename}:{frames[-1].f_lineno}" if frames else "?"
+            lines.append(f"{task.get_coro()!r:.120} at {where}")
+    except RuntimeError:  # the loop changed its tasks while we read them
+        lines.append("(tasks changed while listed)")
+    return "; ".join(sorted(lines)[:40])
+
+
+class _Worker(Worker):
+    """Faust's worker, announcing readiness (topics in place, tables recovered, agents running) in our log,
+    and keeping its stop within a deadline."""
+
+    def __init__(self, service: str, *args: Any, stop_deadline_s: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.service = service
+        self.stop_deadline_s = stop_deadline_s
+        self._watchdog: threading.Timer | None = None
+
+    async def on_stop(self) -> None:
+        self._arm_stop_deadline()
+        await super().on_stop()
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        self._arm_stop_deadline()  # from the first moment: the stop itself may be slow to begin
+        super()._schedule_shutdown(signal)
+
+    def _arm_stop_deadline(self) -> None:
+        if self._watchdog is not None:
+            return
+        loop = self.loop
+        self._watchdog = threading.Timer(self.stop_deadline_s, self._overran, args=(loop,))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _overran(self, loop: asyncio.AbstractEventLoop) -> None:
+        _exit_now(EXIT_STOP_OVERRAN, "%s did not stop within %.0fs; ending it now (nothing uncommitted is lost: "
+                  "it is read again). Still waiting: %s", self.service, self.stop_deadline_s, _pending_tasks(loop))
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
@@ -66,6 +138,11 @@ class _Worker(Worker):
             await self.crash(RuntimeError(f"{self.service} agents not running: {', '.join(dead) or 'app crashed'}"))
             return
         logger.info("%s ready (%d agents running)", self.service, len(self.app.agents))
+
+
+def _dead_letter_failed(service: str, failure: DeadLetterFailed) -> None:
+    _exit_now(EXIT_DEAD_LETTER_FAILED, "%s stops: %s. Nothing past it is committed; it is read again on restart",
+              service, failure)
 
 
 def run_service(
@@ -80,8 +157,17 @@ def run_service(
     asyncio.set_event_loop(loop)
     if prepare is not None:
         loop.run_until_complete(prepare(common))
+    try:
+        limit = producer_max_bytes(common.max_message_bytes,
+                                   loop.run_until_complete(broker_message_max_bytes(common.kafka_bootstrap_servers)))
+    except SizeMismatch as exc:
+        logger.error("%s refuses to start: %s", name, exc)
+        loop.close()
+        sys.exit(EXIT_REFUSED)
+    common = common.model_copy(update={"max_message_bytes": limit})
     app = build(common)  # nothing connects yet: the app only names its tables, agents and topics
     crash_on_agent_error(app)
+    on_dead_letter_failure(app, partial(_dead_letter_failed, name))
     try:
         loop.run_until_complete(ensure_topics(common, extra_topics, app=app))
     except TopicLayoutError as exc:
@@ -89,8 +175,9 @@ def run_service(
         loop.close()
         sys.exit(EXIT_REFUSED)
     serve_metrics(common.metrics_port)
-    logger.info("%s starting against %s", name, common.kafka_bootstrap_servers)
-    worker = _Worker(name, app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True)
+    logger.info("%s starting against %s (records up to %d bytes)", name, common.kafka_bootstrap_servers, limit)
+    worker = _Worker(name, app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True,
+                     stop_deadline_s=common.stop_deadline_s)
     # Faust would install its own (unmasked) log handler; ours is already on the root logger.
     worker._setup_logging = lambda: None
     worker.execute_from_commandline()

@@ -46,6 +46,12 @@ class CommonSettings(BaseSettings):
         default=5, ge=0, description="how long the producer waits to fill a batch (changelog and outputs)")
     session_timeout_s: float = Field(
         default=20.0, ge=6, description="a worker silent this long leaves its group; its partitions move on")
+    max_message_bytes: int | None = Field(
+        default=None, ge=4096,
+        description="largest record this service produces; default: the broker's message.max.bytes, read at "
+                    "start (a value above it refuses to start)")
+    stop_deadline_s: float = Field(
+        default=8.0, gt=0, description="after SIGTERM (or a fatal error) the process ends within this many seconds")
     log_level: str = "INFO"
     log_json: bool = False
     metrics_port: int | None = Field(default=None, description="serve Prometheus /metrics on this port")

@@ -8,6 +8,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,12 @@ from sqlalchemy.exc import OperationalError
 
 from schemas import CloudEvent, ContractError, dlq_topic, parse_event
 from services.common import rewind
-from services.common.deadletter import DeadLetterSink
+from services.common.deadletter import DeadLetterFailed, DeadLetterSink
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.settings import CommonSettings
+from services.common.sizes import DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["Guard", "TransientError", "acting_for", "create_app", "raw_topic"]
+__all__ = ["Guard", "TransientError", "acting_for", "create_app", "on_dead_letter_failure", "raw_topic"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faus
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "producer_linger_ms": settings.producer_linger_ms,
+        # Agreed with the broker's message.max.bytes at start (`runner`), so a value the broker took can be
+        # dead-lettered whole; see `services.common.sizes`.
+        "producer_max_request_size": settings.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
         "broker_session_timeout": settings.session_timeout_s,
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
@@ -90,6 +95,21 @@ def acting_for(event: Any) -> Iterator[None]:
 
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]
 
+_FAILURE_ACTIONS: weakref.WeakKeyDictionary[faust.App, Callable[[DeadLetterFailed], None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def on_dead_letter_failure(app: faust.App, action: Callable[[DeadLetterFailed], None]) -> None:
+    """What `app` does when a dead letter cannot be written: a service process ends at once (`runner`), before
+    an offset past the message can be committed. Unset (an app in a test), `DeadLetterFailed` is raised."""
+    _FAILURE_ACTIONS[app] = action
+
+
+def _failed(app: faust.App, failure: DeadLetterFailed) -> None:
+    action = _FAILURE_ACTIONS.get(app)
+    if action is not None:
+        action(failure)
+
 
 class Guard:
     """Per message: parse, handle with bounded retries, else dead-letter. Never lets an error ack silently.
@@ -106,7 +126,9 @@ class Guard:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
-        self.sink = DeadLetterSink({full: raw_topic(app, dlq_topic(full)) for full in topics}, service)
+        self.sink = DeadLetterSink(
+            {full: raw_topic(app, dlq_topic(full)) for full in topics}, service,
+            limit=app.conf.producer_max_request_size, on_failure=partial(_failed, app))
 
     def base(self, topic: str) -> str:
         return self.topics[topic]
@@ -131,6 +153,8 @@ class Guard:
         valid = [(event, value) for event in events if (value := await self.parse(event)) is not None]
         try:
             await fast([value for _, value in valid])
+        except DeadLetterFailed:
+            raise
         except Exception:
             logger.exception("batch of %d failed; handling its events one by one", len(valid))
             for event, _ in valid:  # bad values were dead-lettered above, once
@@ -153,6 +177,8 @@ class Guard:
         for attempt in range(1, self.attempts + 1):
             try:
                 await handler(payload)
+            except DeadLetterFailed:
+                raise  # never passed over: the message stays uncommitted
             except TRANSIENT as exc:
                 if attempt == self.attempts:
                     await self._dead_letter(event, exc, attempts=attempt)

@@ -19,6 +19,11 @@ of the batch to be handled again, with the same outcome. If the sends still fail
 nothing of the batch is applied and each message goes through the one-at-a-time path instead
 (`Guard.handle` with its own retries and dead letters), so a message whose output the broker
 refuses (too large, say) is dead-lettered alone.
+
+Every dead letter goes through the one `DeadLetterSink` (see `services.common.deadletter`): a value
+too large to go whole goes as a reference record, and a dead letter that cannot be written at all
+raises `DeadLetterFailed` out of the batch (after the sink has stopped the process), so the batch
+is never acked past a message that was neither handled nor dead-lettered.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 import faust
 
+from services.common.deadletter import DeadLetterFailed
 from services.common.metrics import EVENTS_CONSUMED, INCIDENTS_EMITTED
 from services.common.streams import TRANSIENT, Guard, acting_for
 from services.order_watcher.staging import BatchStaged
@@ -70,6 +76,8 @@ async def handle_batch(events: Sequence[Any], layers: Sequence[BatchStaged], age
                 layer.owner = event
             try:
                 work = await agent.decide(event)
+            except DeadLetterFailed:
+                raise  # the message was neither handled nor dead-lettered: never passed over
             except Exception as exc:  # a bug or a bad message: keep it, with why, and go on
                 message = event.message
                 logger.exception("step failed on %s[%d]@%d", message.topic, message.partition, message.offset)

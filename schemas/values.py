@@ -41,7 +41,7 @@ __all__ = [
     "TimeZone",
 ]
 
-E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"

@@ -19,13 +19,14 @@ from services.gateway.mapping import Promises
 from services.gateway.publisher import Publisher
 from services.gateway.settings import GatewaySettings
 from services.gateway.signatures import load_sendgrid_key
-from services.gateway.web import Gateway, create_app
+from services.gateway.web import MAX_EVENT_BYTES, Gateway, create_app
 
 __all__ = ["PURGE_EVERY_S", "build_app"]
 
 logger = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 3600.0
+REQUEST_OVERHEAD_BYTES = 64 * 1024
 
 
 def build_app(settings: GatewaySettings, common: CommonSettings, *, clock: Clock | None = None) -> web.Application:
@@ -33,7 +34,9 @@ def build_app(settings: GatewaySettings, common: CommonSettings, *, clock: Clock
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url or common.database_url)
     store = DedupeStore(engine, clock, lease=timedelta(seconds=settings.claim_lease_s))
-    publisher = Publisher(common, timeout_s=settings.publish_timeout_s)
+    # Room for the largest body we accept (dead-lettered whole) or event we publish, plus headers.
+    publisher = Publisher(common, timeout_s=settings.publish_timeout_s,
+                          max_request_size=max(settings.max_body_bytes, MAX_EVENT_BYTES) + REQUEST_OVERHEAD_BYTES)
     intake = Intake(store, publisher, clock, duplicate_wait_s=settings.duplicate_wait_s)
     sendgrid_key = None
     if settings.sendgrid_public_key is not None:

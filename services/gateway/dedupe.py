@@ -5,6 +5,10 @@ failed: the provider's retry must be able to claim it again). The unique key ins
 which of several concurrent deliveries publishes; the others wait for it to finish. A claim
 whose holder died is taken over once its lease has run out, so a crash between claim and
 publish cannot block a delivery for good.
+
+Beside the deliveries, the store remembers the newest provider time accepted per resource
+(`gateway_versions`): `advance` moves it forward only, in one conditional upsert, so concurrent
+deliveries of different versions leave the newest behind whatever their order.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import String, Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -27,7 +31,7 @@ from services.common.clock import Clock
 from services.common.db import UtcDateTime
 from services.common.ids import stable_id
 
-__all__ = ["Claim", "DedupeStore", "WebhookDelivery"]
+__all__ = ["Claim", "DedupeStore", "ResourceVersion", "WebhookDelivery"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,19 @@ class WebhookDelivery(Base):
     event_id: Mapped[str | None] = mapped_column(String(256))
 
 
+class ResourceVersion(Base):
+    """The newest provider time accepted for one resource (a Shopify order and topic, a payment, a tracking)."""
+
+    __tablename__ = "gateway_versions"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(MAX_ID_CHARS + 32), primary_key=True)
+    newest_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
 DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]  # Core access for the upsert
+VERSIONS: Table = ResourceVersion.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,10 @@ class DedupeStore:
                     raise
                 await asyncio.sleep(0.2)
 
+    def _insert(self, session: AsyncSession) -> Any:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
     async def claim(self, source: str, delivery_id: str) -> Claim:
         """Insert the row if absent: whoever inserts it publishes. A stale claim is taken over."""
         key = _key(delivery_id)
@@ -94,9 +114,7 @@ class DedupeStore:
         token = uuid.uuid4().hex
         table = DELIVERIES
         async with self.sessions() as session:
-            dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert_(table).values(
+            statement = self._insert(session)(table).values(
                 source=source, delivery_id=key, state="claimed", token=token, claimed_at=now,
             ).on_conflict_do_nothing()
             inserted = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
@@ -149,10 +167,35 @@ class DedupeStore:
                 WebhookDelivery.source == source, WebhookDelivery.delivery_id == _key(delivery_id)))
             return result.scalar_one_or_none()
 
-    async def purge(self, before: datetime) -> int:
-        """Forget deliveries finished before `before` (providers stop retrying long before)."""
+    async def newest(self, source: str, resource: str) -> datetime | None:
+        """The newest provider time accepted for `resource`, None if none was (or it was forgotten)."""
         async with self.sessions() as session:
-            result = await session.execute(
-                delete(WebhookDelivery).where(WebhookDelivery.state == "done", WebhookDelivery.done_at < before))
+            result = await session.execute(select(ResourceVersion.newest_at).where(
+                ResourceVersion.source == source, ResourceVersion.resource == _key(resource)))
+            return result.scalar_one_or_none()
+
+    async def advance(self, source: str, resource: str, at: datetime) -> bool:
+        """Record `at` as the newest for `resource` unless a newer one is there; True if it moved."""
+        async with self.sessions() as session:
+            insert_ = self._insert(session)(VERSIONS).values(
+                source=source, resource=_key(resource), newest_at=at, seen_at=self.clock.now())
+            statement = insert_.on_conflict_do_update(
+                index_elements=[VERSIONS.c.source, VERSIONS.c.resource],
+                set_={"newest_at": insert_.excluded.newest_at, "seen_at": insert_.excluded.seen_at},
+                where=VERSIONS.c.newest_at < insert_.excluded.newest_at)
+            moved = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
             await session.commit()
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return bool(moved)
+
+    async def purge(self, before: datetime) -> int:
+        """Forget deliveries finished, and versions last moved, before `before`; how many rows went.
+
+        Safe as long as every replay window is shorter than the retention: a body older than a
+        forgotten version is older than its window too.
+        """
+        async with self.sessions() as session:
+            deliveries = await session.execute(
+                delete(WebhookDelivery).where(WebhookDelivery.state == "done", WebhookDelivery.done_at < before))
+            versions = await session.execute(delete(ResourceVersion).where(ResourceVersion.seen_at < before))
+            await session.commit()
+            return int(deliveries.rowcount) + int(versions.rowcount)  # type: ignore[attr-defined]

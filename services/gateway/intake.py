@@ -1,9 +1,11 @@
 """The gateway's use case: publish each mapped event exactly once per provider delivery, or dead-letter the body.
 
-Claim (atomic insert) -> publish and wait for the ack -> mark done. A publish that fails
-releases its claim and raises `Unavailable`, so the provider gets a 5xx and its retry is not
-deduped away. A concurrent duplicate waits for the first delivery to finish; if that one gave
-up, the duplicate publishes in its place.
+Stale check -> claim (atomic insert) -> publish and wait for the ack -> mark done -> advance
+the resource's newest version. An item older than the newest version already accepted for its
+resource is stale and not published. A publish that fails releases its claim and raises
+`Unavailable`, so the provider gets a 5xx and its retry is not deduped away. A concurrent
+duplicate waits for the first delivery to finish; if that one gave up, the duplicate publishes
+in its place.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Unavailable(Exception):
 class Published:
     published: int
     duplicates: int
+    stale: int = 0
 
 
 def dead_letter_headers(
@@ -58,7 +61,8 @@ def dead_letter_headers(
         "received-at": received_at,
         **{name: mask_pii(value)[:MAX_CONTEXT_CHARS] for name, value in context.items() if value},
     }
-    return [(HEADER_PREFIX + name, value.encode("utf-8")) for name, value in values.items()]
+    # Header values may carry undecodable request bytes (as surrogates): they are replaced, never fatal.
+    return [(HEADER_PREFIX + name, value.encode("utf-8", errors="replace")) for name, value in values.items()]
 
 
 class Intake:
@@ -79,8 +83,10 @@ class Intake:
         for item in items:  # a batch may carry one delivery twice: the first stands
             unique.setdefault(item.delivery_id, item)
         duplicates = len(items) - len(unique)
+        fresh = [item for item in unique.values() if not await self._stale(source, item)]
+        stale = len(unique) - len(fresh)
         try:
-            for item in unique.values():
+            for item in fresh:
                 claim = await self._claim(source, item.delivery_id)
                 if claim.status == "done":
                     duplicates += 1
@@ -102,9 +108,33 @@ class Intake:
             else:
                 EVENTS_PUBLISHED.labels(topic=item.topic).inc()
                 await self._done(claim, item.event.id)
+                await self._advance(source, item)
         if failed:
             raise Unavailable(f"{failed} of {len(claimed)} events could not be published")
-        return Published(len(claimed), duplicates)
+        return Published(len(claimed), duplicates, stale)
+
+    async def _stale(self, source: str, item: Publish) -> bool:
+        """Older than the newest version already accepted for its resource (a late retry or a replay)."""
+        if item.version is None:
+            return False
+        try:
+            newest = await self.store.newest(source, item.version.resource)
+        except Exception as exc:
+            raise Unavailable("the dedupe store is unavailable") from exc
+        if newest is not None and item.version.at < newest:
+            logger.info("refused a stale %s delivery %s", source, item.delivery_id)
+            return True
+        return False
+
+    async def _advance(self, source: str, item: Publish) -> None:
+        """Published and acked: the resource's newest version moves forward. If noting it fails, the only cost
+        is that an older body within the replay window is not recognised as stale (it is still deduped)."""
+        if item.version is None:
+            return
+        try:
+            await self.store.advance(source, item.version.resource, item.version.at)
+        except Exception as exc:
+            logger.error("could not note the newest version of a %s resource: %s", source, describe_error(exc))
 
     async def dead_letter(
         self, source: str, *, endpoint: str, body: bytes, error: Exception, context: Mapping[str, str] | None = None,

@@ -18,15 +18,16 @@ logger = logging.getLogger(__name__)
 class Publisher:
     """Created stopped; `start()` connects (nothing connects at import or construction time)."""
 
-    def __init__(self, common: CommonSettings, *, timeout_s: float) -> None:
+    def __init__(self, common: CommonSettings, *, timeout_s: float, max_request_size: int = 1_048_576) -> None:
         self.common = common
         self.timeout_s = timeout_s
+        self.max_request_size = max_request_size
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.common.kafka_bootstrap_servers, client_id="forewarn-gateway",
-            enable_idempotence=True, acks="all", linger_ms=2,
+            enable_idempotence=True, acks="all", linger_ms=2, max_request_size=self.max_request_size,
         )
         await producer.start()
         self._producer = producer

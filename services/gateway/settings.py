@@ -10,6 +10,7 @@
 | `FOREWARN_GATEWAY_TWILIO_AUTH_TOKEN` | unset | Twilio auth token (signs callbacks) |
 | `FOREWARN_GATEWAY_SENDGRID_PUBLIC_KEY` | unset | SendGrid signed event webhook verification key (base64) |
 | `FOREWARN_GATEWAY_DATABASE_URL` | `FOREWARN_DATABASE_URL` | where the dedupe table lives |
+| `FOREWARN_GATEWAY_SHOPIFY_REPLAY_WINDOW_S` / `_AFTERSHIP_REPLAY_WINDOW_S` | 48 h / 72 h | older bodies are refused |
 
 A source whose secret is unset answers 503: nothing unverified is ever published.
 """
@@ -24,6 +25,7 @@ from services.common.settings import refuse_placeholder
 __all__ = ["GatewaySettings"]
 
 MIB = 1024 * 1024
+MAX_PROMISE_S = 365 * 24 * 3600
 
 
 class GatewaySettings(BaseSettings):
@@ -48,6 +50,13 @@ class GatewaySettings(BaseSettings):
     )
     stripe_tolerance_s: int = Field(default=300, ge=1, description="how far a Stripe timestamp may be from now")
     sendgrid_tolerance_s: int = Field(default=300, ge=1, description="how far a SendGrid timestamp may be from now")
+    shopify_replay_window_s: int = Field(
+        default=48 * 3600, ge=60, description="Shopify bodies whose updated_at is older are refused (Shopify "
+        "retries for 4 hours with the original payload)")
+    aftership_replay_window_s: int = Field(
+        default=72 * 3600, ge=60, description="AfterShip webhooks whose ts is older are refused")
+    clock_skew_s: int = Field(
+        default=300, ge=0, description="how far a provider's body time may be ahead of ours before it is refused")
     max_body_bytes: int = Field(default=MIB, ge=1024, description="larger bodies are refused with 413")
     database_url: str | None = Field(default=None, description="the dedupe table's database; default: the shared one")
     publish_timeout_s: float = Field(
@@ -64,10 +73,13 @@ class GatewaySettings(BaseSettings):
         "retry for up to three days)"
     )
     # Shopify orders carry no promises; these stand in unless the order's note attributes name them.
-    ship_within_s: int = Field(default=2 * 24 * 3600, ge=0, description="promised_ship_by = placed_at + this")
-    deliver_within_s: int = Field(default=7 * 24 * 3600, ge=0, description="promised_delivery_by, standard shipping")
+    ship_within_s: int = Field(default=2 * 24 * 3600, ge=0, le=MAX_PROMISE_S,
+                               description="promised_ship_by = placed_at + this")
+    deliver_within_s: int = Field(default=7 * 24 * 3600, ge=0, le=MAX_PROMISE_S,
+                                  description="promised_delivery_by, standard shipping")
     express_deliver_within_s: int = Field(
-        default=3 * 24 * 3600, ge=0, description="promised_delivery_by for express, expedited or overnight shipping"
+        default=3 * 24 * 3600, ge=0, le=MAX_PROMISE_S,
+        description="promised_delivery_by for express, expedited or overnight shipping"
     )
 
     @model_validator(mode="after")
@@ -77,6 +89,19 @@ class GatewaySettings(BaseSettings):
             if value is not None:
                 refuse_placeholder(self.env, f"FOREWARN_GATEWAY_{name.upper()}", value)
         return self
+
+    @model_validator(mode="after")
+    def _windows_within_retention(self) -> GatewaySettings:
+        """A replay inside a window must still find its dedupe row, so no window may outlast the retention."""
+        for name in ("shopify_replay_window_s", "aftership_replay_window_s"):
+            if getattr(self, name) + self.clock_skew_s > self.dedupe_retention_s:
+                raise ValueError(f"FOREWARN_GATEWAY_{name.upper()} plus the clock skew must not exceed "
+                                 "FOREWARN_GATEWAY_DEDUPE_RETENTION_S")
+        return self
+
+    def replay_window_s(self, source: str) -> int | None:
+        """How old a body's own signed time may be, for sources whose time is in the body; None otherwise."""
+        return {"shopify": self.shopify_replay_window_s, "aftership": self.aftership_replay_window_s}.get(source)
 
     def public_url(self, path: str) -> str:
         """The URL a provider requested, as it saw it (what Twilio signs)."""

@@ -2,6 +2,9 @@
 
 Each raises SignatureError with a short reason that is safe to send back and to log (never the
 signature, the secret or the body). Every comparison of secrets-derived values is constant-time.
+Signatures and timestamps are ASCII by every provider's definition: a header with any other
+character (aiohttp hands undecodable bytes over as surrogates) is refused before it is compared,
+and timestamps are `0-9` only (`str.isdigit()` also accepts '٣' and '²').
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
+from services.gateway.mapping.base import ascii_digits
+
 __all__ = [
     "SignatureError",
     "load_sendgrid_key",
@@ -27,6 +32,9 @@ __all__ = [
 ]
 
 
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds until the year 33658
+
+
 class SignatureError(Exception):
     """The request cannot be proven to come from the provider; `reason` is short and safe to show."""
 
@@ -35,12 +43,24 @@ class SignatureError(Exception):
         self.reason = reason
 
 
+def _header(value: str | None, name: str) -> str:
+    """The header's value, stripped; refused when missing, blank or not ASCII."""
+    if not value or not value.strip():
+        raise SignatureError(f"missing {name} header")
+    if not value.isascii():
+        raise SignatureError(f"{name} is not ASCII")
+    return value.strip()
+
+
+def _unix_time(value: str) -> int | None:
+    return int(value) if ascii_digits(value) and len(value) <= MAX_TIMESTAMP_DIGITS else None
+
+
 def _base64_hmac_sha256(body: bytes, header: str | None, secret: str, header_name: str) -> None:
     """Shopify and AfterShip: the header is base64(HMAC-SHA256(secret, raw body))."""
-    if not header or not header.strip():
-        raise SignatureError(f"missing {header_name} header")
+    signature = _header(header, header_name)
     expected = base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, header.strip().encode("utf-8")):
+    if not hmac.compare_digest(expected, signature.encode("ascii")):
         raise SignatureError("signature does not match")
 
 
@@ -68,17 +88,16 @@ def verify_stripe(body: bytes, header: str | None, secret: str, *, now: float, t
     Several v1 values appear while a secret is being rolled; one match is enough. Unlike
     stripe-python's check, a timestamp in the future is refused as well as an old one.
     """
-    if not header or not header.strip():
-        raise SignatureError("missing Stripe-Signature header")
     timestamps: list[str] = []
     candidates: list[str] = []
-    for item in header.split(","):
+    for item in _header(header, "Stripe-Signature").split(","):
         key, _, value = item.strip().partition("=")
         if key == "t":
             timestamps.append(value.strip())
         elif key == "v1":
             candidates.append(value.strip())
-    if len(timestamps) != 1 or not timestamps[0].isdigit():
+    timestamp = _unix_time(timestamps[0]) if len(timestamps) == 1 else None
+    if timestamp is None:
         raise SignatureError("Stripe-Signature has no valid timestamp")
     if not candidates:
         raise SignatureError("Stripe-Signature has no v1 signature")
@@ -86,10 +105,10 @@ def verify_stripe(body: bytes, header: str | None, secret: str, *, now: float, t
     expected = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest().encode("ascii")
     matched = False
     for candidate in candidates:  # no early exit: every candidate costs the same
-        matched |= hmac.compare_digest(expected, candidate.encode("utf-8"))
+        matched |= hmac.compare_digest(expected, candidate.encode("ascii"))
     if not matched:
         raise SignatureError("signature does not match")
-    _fresh(int(timestamps[0]), now, tolerance)
+    _fresh(timestamp, now, tolerance)
 
 
 def verify_twilio(
@@ -101,11 +120,12 @@ def verify_twilio(
     one, not ours. `params` may be a multidict (repeated names are all signed). There is no
     timestamp: replays are caught by dedupe, not here.
     """
-    if not signature or not signature.strip():
-        raise SignatureError("missing X-Twilio-Signature header")
+    signed = _header(signature, "X-Twilio-Signature")
     validator = RequestValidator(auth_token)
+    if settings_header is not None and not settings_header.isascii():
+        raise SignatureError("X-Twilio-Webhooks-Signature-Settings is not ASCII")
     algorithm = get_signature_algorithm(settings_header)
-    if not validator.validate(url, params, signature.strip(), algorithm):
+    if not validator.validate(url, params, signed, algorithm):
         raise SignatureError("signature does not match")
 
 
@@ -125,20 +145,19 @@ def verify_sendgrid(
     The body must be the bytes received, untouched (a trailing CRLF is signed too). The SDK
     does not look at the timestamp's age; we refuse stale and future ones.
     """
-    if not signature or not signature.strip():
-        raise SignatureError("missing X-Twilio-Email-Event-Webhook-Signature header")
-    if not timestamp or not timestamp.strip():
-        raise SignatureError("missing X-Twilio-Email-Event-Webhook-Timestamp header")
-    if not timestamp.isdigit():
+    signed = _header(signature, "X-Twilio-Email-Event-Webhook-Signature")
+    timestamp = _header(timestamp, "X-Twilio-Email-Event-Webhook-Timestamp")
+    at = _unix_time(timestamp)
+    if at is None:
         raise SignatureError("timestamp is not a unix time")
     try:
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
         raise SignatureError("body is not UTF-8, so it cannot carry a valid signature") from None
     try:
-        valid = bool(EventWebhook().verify_signature(payload, signature.strip(), timestamp, key))
+        valid = bool(EventWebhook().verify_signature(payload, signed, timestamp, key))
     except (ValueError, TypeError, binascii.Error):  # not base64, not a DER signature
         valid = False
     if not valid:
         raise SignatureError("signature does not match")
-    _fresh(int(timestamp), now, tolerance)
+    _fresh(at, now, tolerance)

@@ -1,9 +1,12 @@
 """The HTTP edge: aiohttp handlers that read the raw body, verify, map, and hand the result to the intake.
 
-Answers: 200 published (or already published), 202 a genuine delivery we ignore, 401 an
-unverifiable request (nothing published), 400 a verified body that does not map (its raw bytes
-go to the gateway's dead-letter topic), 413 too large, 503 not configured or not finished now
-(the provider retries).
+Answers: 200 published (or already published), 202 a genuine delivery we ignore (or one older
+than what we already accepted for its resource), 401 an unverifiable request or one outside its
+replay window (nothing published), 400 a request that cannot be read, or a verified body that
+does not map (its raw bytes go to the gateway's dead-letter topic; Shopify and Stripe get 200
+instead, see `DEAD_LETTER_STATUS`), 413 too large, 503 not configured or not finished now (the
+provider retries). Bad input is never a 5xx: whatever a check or a mapping raises on a request
+it did not foresee is that request's fault, answered like any other refusal.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from multidict import MultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -49,12 +53,23 @@ from services.gateway.signatures import (
     verify_twilio,
 )
 
-__all__ = ["GATEWAY", "Gateway", "create_app"]
+__all__ = ["DEAD_LETTER_STATUS", "GATEWAY", "MAX_EVENT_BYTES", "Gateway", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+MAX_EVENT_BYTES = 1_000_000
+"""An event larger than this could never be published (the producer's limit is a little above): such a body is
+dead-lettered instead of failing the publish, and so the delivery, for ever."""
+DEAD_LETTER_STATUS: Mapping[str, int] = {"shopify": 200, "stripe": 200}
+"""What a verified body that went to `gateway.dlq` is answered, per source (400 for the others).
+
+Shopify retries any non-2xx 8 times over 4 hours with the same payload and deletes a subscription
+after 8 consecutive failures, which would cut off every later order; Stripe retries for up to three
+days and disables endpoints that keep failing. Neither retry can succeed (the same bytes map the
+same way), and the body is already kept, so they get a 2xx. AfterShip, Twilio and SendGrid retry for
+a bounded time or not at all, so they get the 400 that shows in their delivery logs."""
 
 
 @dataclass(frozen=True)
@@ -122,27 +137,62 @@ class _Handlers:
         try:
             verify(body)
         except SignatureError as exc:
-            WEBHOOKS.labels(source=source, outcome="unauthorized").inc()
-            logger.info("refused a %s webhook: %s", source, exc.reason)
-            return _text(401, exc.reason)
+            return self._unauthorized(source, exc.reason)
+        except Exception as exc:  # a check that choked on input it did not foresee proves nothing
+            logger.warning("refused a %s webhook: its signature check failed with %s", source, type(exc).__name__)
+            return self._unauthorized(source, "signature could not be checked")
         try:
             try:
-                result = map_(body)
+                result = _mapped(map_, body)
             except MappingError as exc:
-                await self.intake.dead_letter(source, endpoint=request.path, body=body, error=exc, context=context)
-                WEBHOOKS.labels(source=source, outcome="malformed").inc()
-                return _text(400, exc.reason)
+                return await self._dead_letter(request, source, body, exc, context)
             if isinstance(result, Ignored):
                 WEBHOOKS.labels(source=source, outcome="ignored").inc()
                 IGNORED.labels(kind=result.kind).inc()
                 logger.info("ignored a %s webhook: %s", source, result.reason)
                 return _text(202, f"ignored: {result.reason}")
+            refusal = self._out_of_window(source, result)
+            if refusal is not None:
+                return self._unauthorized(source, refusal, outcome="out_of_window")
             outcome = await self.intake.publish(source, result)
         except Unavailable as exc:
             WEBHOOKS.labels(source=source, outcome="unavailable").inc()
             return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
+        if outcome.stale and not outcome.published and not outcome.duplicates:
+            WEBHOOKS.labels(source=source, outcome="stale").inc()
+            return _text(202, "ignored: older than what was already accepted for the same resource")
         WEBHOOKS.labels(source=source, outcome="published" if outcome.published else "duplicate").inc()
         return ok() if ok is not None else _text(200, "ok" if outcome.published else "ok (duplicate)")
+
+    @staticmethod
+    def _unauthorized(source: str, reason: str, *, outcome: str = "unauthorized") -> web.Response:
+        WEBHOOKS.labels(source=source, outcome=outcome).inc()
+        logger.info("refused a %s webhook: %s", source, reason)
+        return _text(401, reason)
+
+    async def _dead_letter(
+        self, request: web.Request, source: str, body: bytes, error: MappingError, context: Mapping[str, str],
+    ) -> web.Response:
+        """Keep the verified body in `gateway.dlq` with its reason, then answer as the source needs (raises
+        Unavailable when the dead-letter topic cannot be written: the provider must retry then)."""
+        await self.intake.dead_letter(source, endpoint=request.path, body=body, error=error, context=context)
+        WEBHOOKS.labels(source=source, outcome="malformed").inc()
+        status = DEAD_LETTER_STATUS.get(source, 400)
+        return _text(status, error.reason if status >= 400 else f"not mapped, kept in gateway.dlq: {error.reason}")
+
+    def _out_of_window(self, source: str, items: list[Publish]) -> str | None:
+        """Why a body must be refused for its own signed time (older than the source's replay window, or from
+        the future, which would fence off every later update of its resource); None if it may go on."""
+        now = self.gateway.clock.now()
+        window = self.settings.replay_window_s(source)
+        for item in items:
+            if item.version is None:
+                continue
+            if window is not None and item.version.at < now - timedelta(seconds=window):
+                return "webhook is older than the replay window"
+            if item.version.at > now + timedelta(seconds=self.settings.clock_skew_s):
+                return "webhook time is in the future"
+        return None
 
     async def _body(self, request: web.Request, source: str) -> bytes:
         """The raw bytes, byte for byte (signatures cover them); 413 past the limit."""
@@ -155,6 +205,9 @@ class _Handlers:
         except web.HTTPRequestEntityTooLarge:
             WEBHOOKS.labels(source=source, outcome="too_large").inc()
             raise
+        except http_exceptions.HttpProcessingError as exc:  # a body that does not decode (a bad Content-Encoding)
+            WEBHOOKS.labels(source=source, outcome="unreadable").inc()
+            raise web.HTTPBadRequest(text="the request body could not be read\n") from exc
 
     def _now(self) -> float:
         return self.gateway.clock.now().timestamp()
@@ -287,6 +340,28 @@ class _Handlers:
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _mapped(map_: Map, body: bytes) -> Result:
+    """The mapping's result, with every way it can fail on a verified body turned into a MappingError:
+    an exception the mapping did not foresee, or an event that could not be serialised or published."""
+    try:
+        result = map_(body)
+    except MappingError:
+        raise
+    except Exception as exc:
+        logger.warning("a mapping raised %s on a verified body", type(exc).__name__)
+        raise MappingError(f"body could not be mapped ({type(exc).__name__})") from exc
+    if isinstance(result, Ignored):
+        return result
+    for item in result:
+        try:
+            size = len(item.event.to_bytes())
+        except Exception as exc:
+            raise MappingError(f"{item.event.type} could not be serialised ({type(exc).__name__})") from exc
+        if size > MAX_EVENT_BYTES:
+            raise MappingError(f"{item.event.type} would be {size} bytes, over {MAX_EVENT_BYTES}")
+    return result
 
 
 def _page(title: str, content: str) -> web.Response:

@@ -21,7 +21,8 @@ def shopify_late_order(now: datetime) -> dict[str, Any]:
     """An `orders/create` payload (the fields the gateway reads) for an order placed 3 days ago."""
     placed = now - timedelta(days=3)
     return {
-        "id": 5550001, "name": "#1042", "created_at": placed.isoformat(), "currency": "USD",
+        "id": 5550001, "name": "#1042", "created_at": placed.isoformat(), "updated_at": now.isoformat(),
+        "currency": "USD",
         "total_price": "129.00", "email": "noor@example.com", "phone": "+14155550187", "customer_locale": "en",
         "shipping_lines": [{"title": "Standard"}],
         "note_attributes": [{"name": "promised_ship_by", "value": (now - timedelta(days=1)).isoformat()},

@@ -3,7 +3,9 @@
 AfterShip's tag (and, for exceptions, its subtag) becomes the contract's status and exception
 reason. `Pending` (nothing from the carrier yet) and `Expired` (nothing for 30 days; the
 order watcher notices a stall by itself) say nothing new and are ignored. The order id is the
-tracking's `order_id`, which the store sets to the id its orders carry.
+tracking's `order_id`, which the store sets to the id its orders carry. The webhook's signed
+`ts` is its `Version` (per tracking): the gateway refuses webhooks older than its replay window
+and ones older than the newest already accepted for the same tracking.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from services.gateway.mapping.base import (
     MappingError,
     Publish,
     Result,
+    Version,
     aware_time,
     build_event,
+    in_range,
     json_body,
     mapping,
     optional_text,
@@ -82,6 +86,7 @@ def map_aftership(body: bytes) -> Result:
     status, reason = mapped
     order_id = text(msg, "order_id", "msg")
     tracking_id = text(msg, "id", "msg")
+    sent_at = unix_time(required(payload, "ts", "webhook"), "webhook.ts")
     checkpoint = _last_checkpoint(msg)
     checkpoint_time = _checkpoint_time(checkpoint, msg, payload)
     delivery_id = optional_text(payload, "event_id") or stable_id(
@@ -100,7 +105,7 @@ def map_aftership(body: bytes) -> Result:
     }
     event = build_event("shipment.updated", data, source=SOURCE, subject=order_id, time=checkpoint_time,
                         id=stable_id("aftership", delivery_id))
-    return [Publish(delivery_id, event)]
+    return [Publish(delivery_id, event, Version(f"tracking:{tracking_id}", sent_at))]
 
 
 def _last_checkpoint(msg: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -137,8 +142,13 @@ def _estimated_delivery(msg: Mapping[str, Any]) -> datetime | None:
         except ValueError:
             continue
         if len(value) <= 10:  # a date alone
-            return datetime.combine(parsed.date(), time(23, 59, 59), UTC)
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            parsed = datetime.combine(parsed.date(), time(23, 59, 59), UTC)
+        elif parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        try:
+            return in_range(parsed, "msg.estimated_delivery")
+        except MappingError:
+            continue  # an estimate in year 9999 is no estimate
     return None
 
 

@@ -21,14 +21,19 @@ from schemas import CloudEvent, ContractError, make_event, topic_for_event_type
 from schemas.values import E164_PATTERN, EMAIL_PATTERN, LOCALE_PATTERN
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "Ignored",
     "MappingError",
     "Publish",
     "Result",
+    "Version",
+    "ascii_digits",
     "aware_time",
     "build_event",
     "decimal",
     "email_or_none",
+    "in_range",
     "json_body",
     "locale_or_default",
     "mapping",
@@ -44,6 +49,16 @@ _E164 = re.compile(E164_PATTERN)
 _EMAIL = re.compile(EMAIL_PATTERN)
 _LOCALE = re.compile(LOCALE_PATTERN)
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Times outside these are refused: no order, payment or parcel is from before 2000 or after 2100, and
+a date near `datetime.max` overflows the first time anyone adds a promise or a deadline to it."""
+MAX_NUMBER_CHARS = 40
+
+
+def ascii_digits(value: str) -> bool:
+    """`0-9` only, at least one: `str.isdigit()` and `\\d` also accept '٣' and '²', which `int()` may refuse."""
+    return value.isascii() and value.isdigit()
 
 
 class MappingError(ValueError):
@@ -55,11 +70,24 @@ class MappingError(ValueError):
 
 
 @dataclass(frozen=True)
+class Version:
+    """Which state of which provider resource a body describes, by the provider's own signed time.
+
+    A body older than the newest one already accepted for its `resource` is stale (a late retry
+    or a replay) and is not published.
+    """
+
+    resource: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Publish:
     """One event to publish, once: `delivery_id` is the provider's id for what it told us (the dedupe key)."""
 
     delivery_id: str
     event: CloudEvent
+    version: Version | None = None
 
     @property
     def topic(self) -> str:
@@ -79,9 +107,11 @@ Result = list[Publish] | Ignored
 
 
 def json_body(body: bytes) -> Any:
+    """The parsed body. Deep nesting (RecursionError) and integers past Python's digit limit (ValueError) are
+    refused like any other JSON that does not parse."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MappingError("body is not valid JSON") from None
 
 
@@ -123,20 +153,33 @@ def aware_time(value: Any, path: str) -> datetime:
     """An ISO 8601 time that names its offset (naive times are ambiguous and refused)."""
     if not isinstance(value, str):
         raise MappingError(f"{path} must be an ISO 8601 time")
+    if not value.isascii() or len(value) > 64:
+        raise MappingError(f"{path} is not an ISO 8601 time")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise MappingError(f"{path} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise MappingError(f"{path} has no UTC offset")
-    return parsed
+    return in_range(parsed, path)
+
+
+def in_range(value: datetime, path: str) -> datetime:
+    """`value` if it lies between EARLIEST and LATEST; a MappingError otherwise."""
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # an offset that pushes it past datetime's own range
+        inside = False
+    if not inside:
+        raise MappingError(f"{path} is out of range")
+    return value
 
 
 def unix_time(value: Any, path: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MappingError(f"{path} must be a unix time")
     try:
-        return datetime.fromtimestamp(value, UTC)
+        return in_range(datetime.fromtimestamp(value, UTC), path)
     except (OverflowError, OSError, ValueError):
         raise MappingError(f"{path} is out of range") from None
 
@@ -144,18 +187,21 @@ def unix_time(value: Any, path: str) -> datetime:
 def decimal(value: Any, path: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise MappingError(f"{path} must be a number")
+    written = str(value)
+    if not written.isascii() or len(written) > MAX_NUMBER_CHARS:  # Decimal() reads '١٢٣' as 123
+        raise MappingError(f"{path} is not a number")
     try:
-        number = Decimal(str(value))
+        number = Decimal(written)
     except InvalidOperation:
         raise MappingError(f"{path} is not a number") from None
-    if not number.is_finite():
+    if not number.is_finite() or abs(number.adjusted()) > MAX_NUMBER_CHARS:
         raise MappingError(f"{path} is not a finite number")
     return number
 
 
 def phone_or_none(value: Any) -> str | None:
     """A phone number in E.164 if it can be read as one (`+1 (415) 555-0123` can); None otherwise."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.isascii():  # '+١٤١٥...' is not a number anyone can text
         return None
     candidate = _PHONE_PUNCTUATION.sub("", value)
     if candidate.startswith("00"):

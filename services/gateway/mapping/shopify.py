@@ -12,13 +12,21 @@ shipped (the contract's `order.fulfilled`), and carrier progress comes from the 
 webhook, keyed by the same order id. Shopify orders carry no delivery promises, so
 `promised_ship_by` and `promised_delivery_by` come from the order's note attributes of those
 names when the store sets them, else from the gateway's defaults (`Promises`).
+
+Shopify signs the body only: `X-Shopify-Webhook-Id` and `X-Shopify-Topic` can be swapped on a
+captured body. So the dedupe key and the CloudEvent id come from the signed body (shop, order
+id, topic, `updated_at`), a body must be in the state its topic claims (`orders/fulfilled`
+needs `fulfillment_status: fulfilled`, `orders/cancelled` a `cancelled_at`, `orders/create` none),
+and its `Version` (the order and topic, at `updated_at`) lets the gateway refuse old and
+superseded bodies.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.common.ids import stable_id
@@ -27,10 +35,12 @@ from services.gateway.mapping.base import (
     MappingError,
     Publish,
     Result,
+    Version,
     aware_time,
     build_event,
     decimal,
     email_or_none,
+    in_range,
     json_body,
     locale_or_default,
     mapping,
@@ -46,6 +56,7 @@ __all__ = ["MAPPED_TOPICS", "Promises", "map_shopify", "store_id_from_domain"]
 MAPPED_TOPICS = ("orders/create", "orders/cancelled", "orders/fulfilled")
 EXPRESS_WORDS = ("express", "expedited", "overnight", "next day", "next-day", "priority")
 _SHOP_SUFFIX = ".myshopify.com"
+_SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9.\-]{0,254}")
 
 
 @dataclass(frozen=True)
@@ -62,13 +73,20 @@ def store_id_from_domain(domain: str | None) -> str:
     value = (domain or "").strip().lower()
     if not value:
         raise MappingError("missing X-Shopify-Shop-Domain header")
+    if not value.isascii() or not _SHOP_DOMAIN.fullmatch(value):
+        raise MappingError("X-Shopify-Shop-Domain is not a domain name")
     return value.removesuffix(_SHOP_SUFFIX) or value
 
 
 def map_shopify(
     topic: str | None, body: bytes, *, webhook_id: str | None, shop_domain: str | None, promises: Promises
 ) -> Result:
-    """One Shopify webhook -> at most one `orders` event; the CloudEvent id derives from X-Shopify-Webhook-Id."""
+    """One Shopify webhook -> at most one `orders` event, keyed by what the body says, not by its headers.
+
+    The delivery id and the CloudEvent id are (shop, order id, topic, `updated_at`): a retry and a
+    replay under a fresh `X-Shopify-Webhook-Id` are the same delivery. The webhook id must still be
+    there (Shopify always sends it) and goes into dead letters for tracing.
+    """
     if topic not in MAPPED_TOPICS:
         return Ignored("Shopify topic is not mapped", kind="shopify_topic")
     if not webhook_id or not webhook_id.strip():
@@ -76,8 +94,11 @@ def map_shopify(
     store_id = store_id_from_domain(shop_domain)
     order = mapping(json_body(body), "order")
     order_id = text(order, "id", "order")
-    event_id = stable_id("shopify", webhook_id.strip())
+    updated_at = aware_time(required(order, "updated_at", "order"), "order.updated_at")
+    delivery_id = f"{store_id}:{order_id}:{topic}:{updated_at.astimezone(UTC).isoformat()}"
+    event_id = stable_id("shopify", delivery_id)
     source = f"shopify/{store_id}"
+    _check_state(topic, order)
     if topic == "orders/create":
         data = _placed(order, order_id, store_id, promises)
         event = build_event("order.placed", data, source=source, subject=order_id, time=data["placed_at"],
@@ -91,7 +112,17 @@ def map_shopify(
         fulfilled_at = _fulfilled_at(order)
         event = build_event("order.fulfilled", {"order_id": order_id, "fulfilled_at": fulfilled_at},
                             source=source, subject=order_id, time=fulfilled_at, id=event_id)
-    return [Publish(webhook_id.strip(), event)]
+    return [Publish(delivery_id, event, Version(f"order:{store_id}:{order_id}:{topic}", updated_at))]
+
+
+def _check_state(topic: str, order: Mapping[str, Any]) -> None:
+    """The body must be in the state its (unsigned) topic claims, so a body cannot be replayed as another topic."""
+    if topic == "orders/fulfilled" and order.get("fulfillment_status") != "fulfilled":
+        raise MappingError("orders/fulfilled body is not fulfilled (fulfillment_status)")
+    if topic == "orders/cancelled" and order.get("cancelled_at") in (None, ""):
+        raise MappingError("orders/cancelled body is not cancelled (cancelled_at)")
+    if topic == "orders/create" and order.get("cancelled_at") not in (None, ""):
+        raise MappingError("orders/create body is already cancelled (cancelled_at)")
 
 
 def _placed(order: Mapping[str, Any], order_id: str, store_id: str, promises: Promises) -> dict[str, Any]:
@@ -110,8 +141,10 @@ def _placed(order: Mapping[str, Any], order_id: str, store_id: str, promises: Pr
                   "currency": currency},
         "shipping_method": shipping_method,
         "placed_at": placed_at,
-        "promised_ship_by": _note_time(notes, "promised_ship_by") or placed_at + promises.ship_within,
-        "promised_delivery_by": _note_time(notes, "promised_delivery_by") or placed_at + deliver_within,
+        "promised_ship_by": _note_time(notes, "promised_ship_by")
+        or in_range(placed_at + promises.ship_within, "order.promised_ship_by"),
+        "promised_delivery_by": _note_time(notes, "promised_delivery_by")
+        or in_range(placed_at + deliver_within, "order.promised_delivery_by"),
         "customer_paid_orders_count": _earlier_orders(order),
         "order_status_url": optional_text(order, "order_status_url"),
         "order_name": optional_text(order, "name"),

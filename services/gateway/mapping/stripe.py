@@ -12,12 +12,15 @@ Stripe customer id stands in for the latter), as the store set them when it crea
 payment; `attempt` and `retry_url` likewise when present. One declined card fires both
 `payment_intent.payment_failed` and `charge.failed`: both get the CloudEvent id of the charge,
 so downstream dedupe counts the decline once. A charge whose metadata names no order belongs
-to a payment intent whose own event is mapped, and is ignored.
+to a payment intent whose own event is mapped, and is ignored. Each event's `Version` is its
+payment (intent) and `created`: Stripe does not order deliveries, and an event older than the
+newest one accepted for its payment (a decline retried after the success) is not news.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +30,8 @@ from services.gateway.mapping.base import (
     MappingError,
     Publish,
     Result,
+    Version,
+    ascii_digits,
     build_event,
     json_body,
     mapping,
@@ -83,7 +88,7 @@ def map_stripe(body: bytes) -> Result:
                 "customer_id": customer_id, "succeeded_at": created}
         result = build_event("payment.succeeded", data, source=SOURCE, subject=order_id, time=created,
                              id=stable_id("stripe", event_id))
-        return [Publish(event_id, result)]
+        return [Publish(event_id, result, _version(str(data["payment_id"]), created))]
     decline, charge_id = (_from_charge(obj, path) if type_ == "charge.failed" else _from_intent(obj, path))
     data = {
         "order_id": order_id,
@@ -96,7 +101,12 @@ def map_stripe(body: bytes) -> Result:
     }
     cloud_id = stable_id("stripe-decline", charge_id) if charge_id else stable_id("stripe", event_id)
     result = build_event("payment.declined", data, source=SOURCE, subject=order_id, time=created, id=cloud_id)
-    return [Publish(event_id, result)]
+    return [Publish(event_id, result, _version(str(data["payment_id"]), created))]
+
+
+def _version(payment_id: str, created: datetime) -> Version:
+    """Stripe does not order its events: a decline older than the payment's last accepted event is stale news."""
+    return Version(f"payment:{payment_id}", created)
 
 
 def _meta(metadata: Mapping[str, Any], key: str, path: str) -> str:
@@ -106,9 +116,15 @@ def _meta(metadata: Mapping[str, Any], key: str, path: str) -> str:
     return value
 
 
+MAX_ATTEMPT_DIGITS = 6
+
+
 def _attempt(metadata: Mapping[str, Any]) -> int:
+    """The store's attempt counter; anything but a positive `0-9` number (say '²') reads as the first attempt."""
     value = optional_text(metadata, "attempt")  # metadata values are strings on Stripe
-    return int(value) if value is not None and value.isdigit() and int(value) > 0 else 1
+    if value is None or not ascii_digits(value) or len(value) > MAX_ATTEMPT_DIGITS:
+        return 1
+    return max(int(value), 1)
 
 
 def _outcome_fields(outcome: Mapping[str, Any]) -> dict[str, Any]:

@@ -106,12 +106,13 @@ async def test_bad_signatures_are_401_and_nothing_is_published(gw: RunningGatewa
     assert await _records(gw, gw.dead_letters, expect=0, settle=0) == []
 
 
-async def test_signed_garbage_is_400_and_dead_lettered_once(gw: RunningGateway) -> None:
+async def test_signed_garbage_is_dead_lettered_once(gw: RunningGateway) -> None:
+    """Shopify and Stripe get a 2xx once the body is in gateway.dlq: retries cannot succeed (web.DEAD_LETTER_STATUS)."""
     garbage = b'{"id": 42, "line_items": "call +14155550123 or grace@example.com"'
     first = await gw.shopify(garbage, webhook_id="wh-garbage")
     retried = await gw.shopify(garbage, webhook_id="wh-garbage")  # Shopify retries the same payload
-    assert (first.status, retried.status) == (400, 400)
-    assert "not valid JSON" in await first.text()
+    assert (first.status, retried.status) == (200, 200)
+    assert "kept in gateway.dlq: body is not valid JSON" in await first.text()
     [dead] = await _records(gw, gw.dead_letters, expect=1)
     assert dead.value == garbage
     headers = dead.headers
@@ -124,9 +125,11 @@ async def test_signed_garbage_is_400_and_dead_lettered_once(gw: RunningGateway) 
 
     unmappable = json_bytes({**payload("stripe_payment_intent_succeeded"), "data": {"object": {"id": "pi_1"}}})
     response = await gw.stripe(unmappable)
-    assert response.status == 400 and "metadata.order_id" in await response.text()
-    dead_letters = await _records(gw, gw.dead_letters, expect=2)
-    assert sorted(r.value or b"" for r in dead_letters) == sorted([garbage, unmappable])
+    assert response.status == 200 and "metadata.order_id" in await response.text()
+    aftership = await gw.aftership(b"[]")
+    assert aftership.status == 400 and "must be a JSON object" in await aftership.text()
+    dead_letters = await _records(gw, gw.dead_letters, expect=3)
+    assert sorted(r.value or b"" for r in dead_letters) == sorted([garbage, unmappable, b"[]"])
 
 
 async def test_sendgrid_batch_with_a_bad_item_publishes_the_rest_and_dead_letters_the_body(gw: RunningGateway) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from schemas import OrderCancelled, OrderFulfilled, OrderPlaced, parse_event
 from services.gateway.mapping import Ignored, MappingError, Promises, Publish, map_shopify, store_id_from_domain
+from services.gateway.mapping.base import Version
 from tests.unit.gateway.fixtures import payload, payload_bytes
 
 pytestmark = pytest.mark.unit
@@ -38,7 +39,10 @@ def test_orders_create_becomes_order_placed() -> None:
     item = _map("orders/create", payload_bytes("shopify_orders_create"))
     event = item.event
     assert isinstance(event, OrderPlaced)
-    assert item.topic == "orders" and item.delivery_id == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    assert item.topic == "orders"
+    assert item.delivery_id == "acme:820982911946154508:orders/create:2026-03-02T14:14:27+00:00"
+    assert item.version == Version("order:acme:820982911946154508:orders/create",
+                                   datetime(2026, 3, 2, 14, 14, 27, tzinfo=UTC))
     assert event.key() == b"820982911946154508" and event.source == "shopify/acme"
     data = event.data
     assert data.store_id == "acme" and data.order_name == "#9999"
@@ -57,11 +61,30 @@ def test_orders_create_becomes_order_placed() -> None:
     assert data.customer_paid_orders_count == 2  # orders_count counts this order too
 
 
-def test_the_event_id_is_stable_per_webhook_id() -> None:
-    first = _map("orders/create", payload_bytes("shopify_orders_create"), "wh-1").event
-    again = _map("orders/create", payload_bytes("shopify_orders_create"), "wh-1").event
-    other = _map("orders/create", payload_bytes("shopify_orders_create"), "wh-2").event
-    assert first.id == again.id != other.id
+def test_the_dedupe_key_and_event_id_come_from_the_signed_body_not_the_webhook_id() -> None:
+    """Shopify signs only the body: a captured body replayed under a fresh X-Shopify-Webhook-Id is the same
+    delivery. Checked to fail before the fix: the old mapping keyed both on the webhook id."""
+    first = _map("orders/create", payload_bytes("shopify_orders_create"), "wh-1")
+    replayed = _map("orders/create", payload_bytes("shopify_orders_create"), "wh-2")
+    updated = _map("orders/create", _with(updated_at="2026-03-02T09:15:00-05:00"), "wh-1")
+    assert (first.delivery_id, first.event.id) == (replayed.delivery_id, replayed.event.id)
+    assert first.delivery_id != updated.delivery_id and first.event.id != updated.event.id
+    same_instant = _map("orders/create", _with(updated_at="2026-03-02T14:14:27Z"), "wh-3")
+    assert same_instant.delivery_id == first.delivery_id
+
+
+@pytest.mark.parametrize(("topic", "body", "reason"), [
+    ("orders/fulfilled", payload_bytes("shopify_orders_create"), "not fulfilled"),
+    ("orders/fulfilled", _with(fulfillment_status="partial"), "not fulfilled"),
+    ("orders/cancelled", payload_bytes("shopify_orders_create"), "cancelled_at"),
+    ("orders/create", payload_bytes("shopify_orders_cancelled"), "already cancelled"),
+])
+def test_a_body_replayed_under_another_topic_is_refused(topic: str, body: bytes, reason: str) -> None:
+    """The topic header is not signed: the body's own state must match it. Checked to fail before the fix: the old
+    mapping turned an orders/create body posted as orders/fulfilled into order.fulfilled (its updated_at)."""
+    with pytest.raises(MappingError) as caught:
+        map_shopify(topic, body, webhook_id="wh-replay", shop_domain=DOMAIN, promises=PROMISES)
+    assert reason in caught.value.reason
 
 
 def test_express_shipping_and_store_promises_in_note_attributes() -> None:
@@ -85,6 +108,16 @@ def test_guest_checkout_gets_a_stable_customer_id_and_the_billing_name() -> None
     assert first.data.customer.first_name == "Steve"
     assert first.data.customer.phone == "+49301234567"
     assert first.data.customer_paid_orders_count is None
+
+
+def test_unicode_digits_are_not_a_phone_number() -> None:
+    """Fullwidth and Arabic-Indic digits matched `\\d` before (checked on the old code: '+1 (415) 555-０１２３' became
+    the customer's phone); now only 0-9 make a phone number, in the gateway and in the contract's E.164 pattern."""
+    for phone in ("+١٤١٥٥٥٥٠١٢٣", "+1415555٠123", "+1 (415) 555-０１２３"):
+        event = _map("orders/create", _with(phone=phone, customer=None, billing_address={},
+                                            shipping_address={})).event
+        assert isinstance(event, OrderPlaced)
+        assert event.data.customer.phone is None, phone
 
 
 def test_unreadable_contact_details_are_left_out_not_fatal() -> None:
@@ -124,6 +157,15 @@ def test_unmapped_topics_are_ignored(topic: str | None) -> None:
     (_with(created_at="2026-03-02T09:14:27"), "no UTC offset"),
     (_with(currency="dollars"), "currency"),
     (_with(note_attributes=[{"name": "promised_ship_by", "value": "soon"}]), "promised_ship_by"),
+    # Run on the old code (a `git worktree` of the parent commit): year 9999 raised OverflowError, deep nesting
+    # RecursionError and the 5,000-digit id ValueError (each a 500 at the gateway); the Arabic-Indic price and the
+    # missing updated_at mapped without complaint.
+    (_with(created_at="9999-12-31T23:59:59+00:00"), "order.created_at is out of range"),
+    (_with(updated_at=None), "order.updated_at is missing"),
+    (_with(total_price="١٢٣.٠٠"), "order.total_price is not a number"),
+    (_with(total_price="1e999999"), "order.total_price is not a finite number"),
+    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    (b'{"id": ' + b"7" * 5000 + b"}", "not valid JSON"),
 ])
 def test_malformed_orders_raise_a_clear_reason(body: bytes, reason: str) -> None:
     with pytest.raises(MappingError) as caught:

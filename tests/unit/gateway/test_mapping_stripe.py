@@ -114,3 +114,13 @@ def test_malformed_events_raise_a_clear_reason(body: bytes, reason: str) -> None
 def test_minor_units(amount: int, currency: str, expected: Decimal) -> None:
     money = money_from_minor_units(amount, currency, "x")
     assert money["amount"] == expected and money["currency"] == currency.upper()
+
+
+@pytest.mark.parametrize(("attempt", "expected"), [("2", 2), ("²", 1), ("٣", 1), ("0", 1), ("9" * 50, 1), (None, 1)])
+def test_attempt_is_read_from_ascii_digits_only(attempt: str | None, expected: int) -> None:
+    """`"²".isdigit()` is True and `int("²")` raises: on the old code (checked in a worktree of the parent commit)
+    this body raised ValueError, a 500 at the gateway."""
+    event = payload("stripe_payment_intent_payment_failed")
+    event["data"]["object"]["metadata"]["attempt"] = attempt
+    declined = _map(json.dumps(event).encode()).event
+    assert isinstance(declined, PaymentDeclined) and declined.data.attempt == expected

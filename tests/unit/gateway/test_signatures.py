@@ -163,3 +163,41 @@ def test_sendgrid_body_that_is_not_utf8_is_refused() -> None:
 def test_sendgrid_key_must_be_an_ec_key() -> None:
     with pytest.raises(ValueError):
         load_sendgrid_key("bm90IGEga2V5")
+
+
+# Run on the old code (a `git worktree` of the parent commit): a surrogate in a Shopify, AfterShip or Stripe signature
+# raised UnicodeEncodeError, and Stripe's `t=٣...` or `t=²` passed `isdigit()` and then raised in `.encode("ascii")`
+# or `int()`: each a 500 before any signature was checked.
+UNDECODABLE = "\udcff" + base64_hmac(BODY, SECRET)  # how aiohttp hands over a non-UTF-8 byte in a header
+
+
+@pytest.mark.parametrize("verify", [verify_shopify, verify_aftership])
+def test_a_non_ascii_hmac_header_is_refused_not_crashed(verify: Callable[[bytes, str | None, str], None]) -> None:
+    for header in (UNDECODABLE, "é" + base64_hmac(BODY, SECRET), "٣"):
+        with pytest.raises(SignatureError, match="not ASCII"):
+            verify(BODY, header, SECRET)
+
+
+@pytest.mark.parametrize("timestamp", ["١٧٧٢٤٦٠٠٠٠", "²", "1772460000²", "9" * 40, "-1772460000", ""])
+def test_stripe_timestamps_are_ascii_digits_only(timestamp: str) -> None:
+    signature = stripe_header(BODY, SECRET, NOW).split(",")[1]  # a valid v1 for t=NOW
+    with pytest.raises(SignatureError, match=r"no valid timestamp|not ASCII"):
+        verify_stripe(BODY, f"t={timestamp},{signature}", SECRET, now=NOW, tolerance=TOLERANCE)
+
+
+def test_stripe_non_ascii_signature_values_are_refused() -> None:
+    for header in (f"t={NOW},v1=\udcff", f"t={NOW},v1=é" + "0" * 63, "\udcfft=1"):
+        with pytest.raises(SignatureError):
+            verify_stripe(BODY, header, SECRET, now=NOW, tolerance=TOLERANCE)
+
+
+def test_twilio_and_sendgrid_non_ascii_headers_are_refused() -> None:
+    with pytest.raises(SignatureError, match="not ASCII"):
+        verify_twilio(URL, PARAMS, "\udcff" + twilio_signature(URL, PARAMS, SECRET), SECRET)
+    with pytest.raises(SignatureError):
+        verify_twilio(URL, PARAMS, twilio_signature(URL, PARAMS, SECRET), SECRET, settings_header="algorithm=\udcff")
+    timestamp = str(NOW)
+    for signature, stamp in ((KEYS.sign(BODY, timestamp) + "\udcff", timestamp), (KEYS.sign(BODY, timestamp), "١٧٧"),
+                             (KEYS.sign(BODY, timestamp), "\udcff1")):
+        with pytest.raises(SignatureError):
+            verify_sendgrid(BODY, signature, stamp, SENDGRID_KEY, now=NOW, tolerance=TOLERANCE)

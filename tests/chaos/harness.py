@@ -22,7 +22,6 @@ import asyncio
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -35,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
 
 from schemas import make_event
+from services.common.db import create_engine
 from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
 from tests.support.processes import ServiceProcess
@@ -58,6 +59,7 @@ __all__ = [
     "seed",
     "service",
     "service_env",
+    "sqlite_url",
     "supervise",
     "wait_delivered",
 ]
@@ -91,7 +93,7 @@ class Scale:
 SCALES = {
     "short": Scale("short", kill_incidents=300, kills_per_service=2, kill_stream_s=12.0, broker_incidents=160,
                    broker_down_s=10.0, storm_incidents=120, storm_s=10.0, rebalance_incidents=240,
-                   rebalance_stream_s=16.0, poison_fuzzed_per_topic=12, poison_good_per_topic=8),
+                   rebalance_stream_s=24.0, poison_fuzzed_per_topic=12, poison_good_per_topic=8),
     "long": Scale("long", kill_incidents=10_000, kills_per_service=4, kill_stream_s=120.0, broker_incidents=2_000,
                   broker_down_s=30.0, storm_incidents=1_500, storm_s=60.0, rebalance_incidents=3_000,
                   rebalance_stream_s=60.0, poison_fuzzed_per_topic=1_000, poison_good_per_topic=60),
@@ -133,7 +135,7 @@ def service_env(kafka: str, prefix: str, tmp_path: Path, fake_url: str, *, datab
     return {
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix,
         "FOREWARN_PARTITIONS": str(partitions), "FOREWARN_DATA_DIR": str(tmp_path / "data"),
-        "FOREWARN_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp_path / 'forewarn.db'}",
+        "FOREWARN_DATABASE_URL": database_url or sqlite_url(tmp_path),
         "FOREWARN_NOTIFIER_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN": "test-auth-token-not-real",
         "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006",
@@ -205,27 +207,42 @@ def wait_delivered(fake: FakeProviders, phones: set[str], timeout: float, check:
     return False
 
 
-def measure(fake: FakeProviders, phones: set[str], *, ledger: Path | None = None, settle_s: float = 4.0,
+def measure(fake: FakeProviders, phones: set[str], *, database_url: str, settle_s: float = 4.0,
             **extra: Any) -> Figures:
-    """Count, after `settle_s` more seconds for anything sent twice to arrive."""
+    """Count, after `settle_s` more seconds for anything sent twice to arrive; the ledger at `database_url`
+    says how many sends were settled by a lookup at the provider and where every row ended."""
     time.sleep(settle_s)
     per_phone = delivered_phones(fake)
     delivered = len(phones & set(per_phone))
     duplicates = sum(n - 1 for n in per_phone.values() if n > 1)
     strangers = sorted(set(per_phone) - phones)
-    reconciled, states = 0, {}
-    if ledger is not None:
-        with sqlite3.connect(ledger) as conn:
-            reconciled = conn.execute("select count(*) from deliveries where reason = 'reconciled'").fetchone()[0]
-            states = dict(conn.execute("select state, count(*) from deliveries group by state").fetchall())
+    reconciled, states = asyncio.run(_ledger_figures(database_url))
     figures = Figures(expected=len(phones), delivered=delivered, lost=len(phones) - delivered,
                       duplicates=duplicates, ambiguous_reconciled=reconciled, extra=dict(extra))
-    figures.extra.setdefault("ledger_states", states)
+    figures.extra["ledger_states"] = states
     figures.extra["provider_requests"] = len(fake.sends("twilio"))
     figures.extra["unexpected_recipients"] = len(strangers)
     figures.extra["lost_sample"] = sorted(phones - set(per_phone))[:5]
     figures.extra["duplicate_sample"] = sorted(p for p, n in per_phone.items() if n > 1)[:5]
     return figures
+
+
+async def _ledger_figures(database_url: str) -> tuple[int, dict[str, int]]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            reconciled = (await conn.execute(
+                text("select count(*) from deliveries where reason = 'reconciled'"))).scalar_one()
+            states = {str(state): int(n) for state, n in (await conn.execute(
+                text("select state, count(*) from deliveries group by state"))).all()}
+    finally:
+        await engine.dispose()
+    return int(reconciled), states
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    """The ledger every scenario on SQLite uses (what `service_env` sets by default)."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'forewarn.db'}"
 
 
 def supervise(services: list[ServiceProcess], exits: Counter[str]) -> None:

@@ -31,6 +31,7 @@ from tests.chaos.harness import (
     scale,
     service,
     service_env,
+    sqlite_url,
     supervise,
     wait_delivered,
 )
@@ -81,7 +82,7 @@ def test_broker_stopped_mid_stream_and_started_again(
             asyncio.run(produce_fast(kafka, batches(bursts[half:]), pause_s=0.2))
             all_told = wait_delivered(fake_providers, phones, timeout=180 + size.broker_incidents / 10,
                                       check=lambda: supervise(services, exits))
-            figures = measure(fake_providers, phones, ledger=tmp_path / "forewarn.db",
+            figures = measure(fake_providers, phones, database_url=sqlite_url(tmp_path),
                               incidents=size.broker_incidents, broker_down_s=round(down_s, 1),
                               sent_before_stop=sent_before_stop, sent_while_down=sent_while_down,
                               exits=dict(exits), all_told=all_told, drained_s=round(time.monotonic() - t0, 1))

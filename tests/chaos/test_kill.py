@@ -23,7 +23,18 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.conftest import ChaosResults
-from tests.chaos.harness import burst, measure, now_utc, produce_fast, scale, seed, service, service_env, wait_delivered
+from tests.chaos.harness import (
+    burst,
+    measure,
+    now_utc,
+    produce_fast,
+    scale,
+    seed,
+    service,
+    service_env,
+    sqlite_url,
+    wait_delivered,
+)
 from tests.support.fake_providers import FakeProviders
 
 pytestmark = pytest.mark.timeout(1800)
@@ -78,7 +89,7 @@ def test_kill_9_each_faust_service_at_random_moments(
         producer.join()
         assert not failure, failure
         all_told = wait_delivered(fake_providers, phones, timeout=120 + size.kill_incidents / 10)
-        figures = measure(fake_providers, phones, ledger=tmp_path / "forewarn.db", seed=run_seed, kills=kills,
+        figures = measure(fake_providers, phones, database_url=sqlite_url(tmp_path), seed=run_seed, kills=kills,
                           stream_s=size.kill_stream_s, incidents=size.kill_incidents,
                           drained_s=round(time.monotonic() - t0, 1), all_told=all_told)
     finally:

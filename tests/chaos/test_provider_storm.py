@@ -36,6 +36,7 @@ from tests.chaos.harness import (
     seed,
     service,
     service_env,
+    sqlite_url,
     wait_delivered,
 )
 from tests.support.fake_providers import FakeProviders
@@ -108,7 +109,7 @@ def test_429_bursts_then_5xx_and_timeouts_lose_nothing_and_send_nothing_twice(
         stream.start()
         stream.join()
         all_told = wait_delivered(fake, phones, timeout=size.storm_s + 180)
-        figures = measure(fake, phones, ledger=tmp_path / "forewarn.db", seed=run_seed, storm_s=size.storm_s,
+        figures = measure(fake, phones, database_url=sqlite_url(tmp_path), seed=run_seed, storm_s=size.storm_s,
                           incidents=size.storm_incidents, answers=dict(answers), all_told=all_told,
                           drained_s=round(time.monotonic() - storm_started, 1))
     finally:

@@ -1,0 +1,86 @@
+"""A second notifier worker joins mid-stream and leaves again: nothing lost, nothing sent twice.
+
+Two notifier processes in one consumer group share one ledger on a real PostgreSQL (as two workers
+would in production). Incidents stream onto `incidents` (4 partitions) for `rebalance_stream_s`;
+a second worker starts at 15 % of the stream (partitions move to it) and is stopped with SIGTERM at
+70 %, or a quarter of the stream after it was ready (they move back). Short: 240 incidents over 24 s;
+long (`make chaos`): 3,000 over 60 s.
+
+Can it fail? A joining worker that takes over another's in-flight sends (its start-up recovery
+treating a live worker's `sending` or `reserved` rows as its own leftovers) sends them twice; a
+partition handed over with uncommitted work done but not recorded loses or repeats it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.conftest import ChaosResults
+from tests.chaos.harness import measure, now_utc, phone_of, produce_fast, scale, service, service_env, wait_delivered
+from tests.support.fake_providers import FakeProviders
+from tests.support.notifier import incident_event
+from tests.support.postgres import fresh_database
+
+pytestmark = pytest.mark.timeout(1800)
+
+WAVES = 20
+
+
+def test_second_notifier_joins_mid_stream_and_leaves(
+    kafka: str, postgres: str, topic_prefix: str, tmp_path: Path, fake_providers: FakeProviders,
+    chaos_results: ChaosResults,
+) -> None:
+    size = scale()
+    now = now_utc()
+    base = 50_000  # phones apart from the other scenarios'
+    events = [incident_event(f"inc-rebalance-{n:05d}", at=now, order_id=f"ord-rebalance-{n:05d}",
+                             customer_id=f"cus-rebalance-{n}", phone=phone_of(base + n), email=None, timezone="UTC")
+              for n in range(size.rebalance_incidents)]
+    phones = {phone_of(base + n) for n in range(size.rebalance_incidents)}
+    per_wave = -(-len(events) // WAVES)
+    batches: list[tuple[str, list[tuple[bytes | None, bytes | None]]]] = [
+        (f"{topic_prefix}incidents", [(e.subject.encode(), e.to_bytes()) for e in events[i:i + per_wave]])
+        for i in range(0, len(events), per_wave)]
+    database_url = asyncio.run(fresh_database("postgresql", tmp_path, postgres, "rebalance"))
+    env = service_env(kafka, topic_prefix, tmp_path, fake_providers.url, database_url=database_url)
+    first = service("notifier", env, tmp_path, name="notifier-1")
+    second = service("notifier", env, tmp_path, name="notifier-2")
+    moments: dict[str, float] = {}
+    try:
+        first.start()
+        t0 = time.monotonic()
+        stream = threading.Thread(target=lambda: asyncio.run(
+            produce_fast(kafka, batches, pause_s=size.rebalance_stream_s / WAVES)))
+        stream.start()
+        time.sleep(0.15 * size.rebalance_stream_s)
+        moments["second_started_s"] = round(time.monotonic() - t0, 1)
+        moments["accepted_when_second_started"] = len(fake_providers.messages)
+        second.start()
+        moments["second_ready_s"] = round(time.monotonic() - t0, 1)
+        leave_at = max(t0 + 0.7 * size.rebalance_stream_s, time.monotonic() + 0.25 * size.rebalance_stream_s)
+        time.sleep(max(0.0, leave_at - time.monotonic()))  # a member for a while, partitions and all
+        moments["second_stopped_s"] = round(time.monotonic() - t0, 1)
+        moments["accepted_when_second_stopped"] = len(fake_providers.messages)
+        second.stop()
+        stream.join()
+        all_told = wait_delivered(fake_providers, phones, timeout=120 + size.rebalance_incidents / 10)
+        figures = measure(fake_providers, phones, database_url=database_url, incidents=size.rebalance_incidents,
+                          stream_s=size.rebalance_stream_s, all_told=all_told, **moments,
+                          second_exit_code=second.proc.returncode if second.proc else None,
+                          drained_s=round(time.monotonic() - t0, 1))
+    finally:
+        second.stop()
+        first.stop()
+    chaos_results.record("rebalance", figures)
+
+    assert moments["accepted_when_second_stopped"] < len(phones), "the second worker left after the stream drained"
+    assert figures.lost == 0, f"{figures.as_dict()}\n{first.log()[-2500:]}\n{second.log()[-2500:]}"
+    assert figures.duplicates == 0, f"{figures.as_dict()}\n{second.log()[-2500:]}"
+    assert figures.extra["unexpected_recipients"] == 0
+    unsettled = {"reserved", "sending", "ambiguous", "deferred", "failed"} & set(figures.extra["ledger_states"])
+    assert not unsettled, figures.as_dict()

@@ -88,17 +88,27 @@ def _exit_now(status: int, message: str, *args: Any) -> None:
     os._exit(status)
 
 
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """The chain of coroutines `task` is suspended in, outermost first (function:line each)."""
+    chain: list[str] = []
+    step: Any = task.get_coro()
+    while step is not None and len(chain) < 30:
+        frame = getattr(step, "cr_frame", None) or getattr(step, "ag_frame", None) or getattr(step, "gi_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        step = getattr(step, "cr_await", None) or getattr(step, "ag_await", None) or getattr(step, "gi_yieldfrom", None)
+    return " > ".join(chain)
+
+
 def _pending_tasks(loop: asyncio.AbstractEventLoop) -> str:
-    """Where each unfinished task of `loop` waits (read from another thread: a best effort)."""
-    lines: list[str] = []
+    """Where each unfinished task of `loop` waits, the stop itself first (read from another thread: a best
+    effort)."""
     try:
-        for task in list(asyncio.all_tasks(loop)):
-            frames = task.get_stack(limit=1)
-            where = f"{frames[-1].f_code.co_filename}:{frames[-1].f_lineno}" if frames else "?"
-            lines.append(f"{task.get_coro()!r:.120} at {where}")
+        chains = sorted({_awaiting(task) for task in list(asyncio.all_tasks(loop))},
+                        key=lambda chain: ("stop" not in chain, chain))
     except RuntimeError:  # the loop changed its tasks while we read them
-        lines.append("(tasks changed while listed)")
-    return "; ".join(sorted(lines)[:40])
+        return "(tasks changed while listed)"
+    return "\n  " + "\n  ".join(chains[:40])
 
 
 class _Worker(Worker):

@@ -39,6 +39,12 @@ MAX_PREVIEW_CHARS = 80
 MAX_PREVIEW_SCAN = 64 * 1024
 """Larger values are not previewed at all (only their size): masking them costs too much."""
 MAX_HEADER_CHARS = 1000
+MASK_WINDOW_CHARS = 4096
+"""Text shown only in part is masked over this much of its beginning (whole, if masking shrank it to
+under half: what is shown then comes from a text masked whole, never from an unmasked tail)."""
+_NUMERIC_HEADERS = frozenset({"original-partition", "original-offset", "attempts"})
+"""Dead-letter headers that are plain counters: shown as they are when they are plain ASCII numbers."""
+_PLAIN_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -165,14 +171,16 @@ def latest_incidents(records: Iterable[Record], limit: int) -> tuple[list[dict[s
 # -- notifications (the delivery ledger) ------------------------------------------------------
 
 def mask_address(channel: str | None, address: str | None) -> str | None:
-    """The phone or email a message went to, masked the way its channel calls for."""
+    """The phone or email a message went to, masked the way its channel calls for; whatever else the
+    column holds (an address of the other kind, an encoded one) is masked like free text first."""
     if address is None:
         return None
+    masked = mask_pii(address)
     if channel == "sms":
-        return mask_phone(address)
-    if channel == "email":
+        return mask_phone(masked)
+    if channel == "email" and masked == address and "@" in address:
         return mask_email(address)
-    return mask_pii(address)
+    return masked
 
 
 def _masked(text: str | None) -> str | None:
@@ -212,24 +220,40 @@ def delivery_view(row: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- dead letters -----------------------------------------------------------------------------
 
+def _masked_beginning(text: str, shown: int) -> str:
+    """At most `shown` characters of `text` with contacts masked (decoded first: see `mask_pii`), and
+    `…` if there was more."""
+    masked = mask_pii(text[:MASK_WINDOW_CHARS])
+    if len(text) > MASK_WINDOW_CHARS and len(masked) < MASK_WINDOW_CHARS // 2:
+        masked = mask_pii(text)
+    elif len(text) > MASK_WINDOW_CHARS:
+        masked += "…"
+    return masked if len(masked) <= shown else masked[: shown - 1] + "…"
+
+
 def value_preview(value: bytes | None) -> str | None:
-    """The beginning of a dead letter's value, masked, whitespace folded; None for none or a huge value."""
+    """The beginning of a dead letter's value, whitespace folded, masked; None for none or a huge value."""
     if value is None or len(value) > MAX_PREVIEW_SCAN:
         return None
-    text = re.sub(r"\s+", " ", mask_pii(value.decode("utf-8", errors="replace"))).strip()
-    return text if len(text) <= MAX_PREVIEW_CHARS else text[: MAX_PREVIEW_CHARS - 1] + "…"
+    text = re.sub(r"\s+", " ", value.decode("utf-8", errors="replace")).strip()
+    return _masked_beginning(text, MAX_PREVIEW_CHARS)
 
 
 def _header_text(raw: bytes) -> str:
-    text = mask_pii(raw.decode("utf-8", errors="replace"))
-    return text if len(text) <= MAX_HEADER_CHARS else text[: MAX_HEADER_CHARS - 1] + "…"
+    return _masked_beginning(raw.decode("utf-8", errors="replace"), MAX_HEADER_CHARS)
+
+
+def _dead_letter_header(name: str, raw: bytes) -> str:
+    if name in _NUMERIC_HEADERS and _PLAIN_NUMBER.fullmatch(raw.decode("ascii", errors="replace")):
+        return raw.decode("ascii")  # an offset is no phone number, however many digits it has
+    return _header_text(raw)
 
 
 def dead_letter_view(record: Record) -> dict[str, Any]:
     """A dead letter: where it came from and why it failed (the `forewarn.dlq.*` headers), its size,
     and a masked preview of its value (never the value in full)."""
-    headers = {name[len(HEADER_PREFIX):]: _header_text(value) for name, value in record.headers
-               if name.startswith(HEADER_PREFIX)}
+    headers = {name[len(HEADER_PREFIX):]: _dead_letter_header(name[len(HEADER_PREFIX):], value)
+               for name, value in record.headers if name.startswith(HEADER_PREFIX)}
     key = None if record.key is None else _header_text(record.key)[:256]
     return {
         "topic": record.topic, "partition": record.partition, "offset": record.offset,

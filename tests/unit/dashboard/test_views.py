@@ -77,7 +77,9 @@ def test_delivery_view_survives_odd_rows() -> None:
 @pytest.mark.parametrize(
     ("channel", "address", "shown"),
     [("sms", "+4930123456789", "+*********6789"), ("email", "bob@example.org", "b***@example.org"),
-     ("none", "call +4930123456789", "call +*********6789"), ("sms", None, None)],
+     ("none", "call +4930123456789", "call +*********6789"), ("sms", None, None),
+     ("sms", "bob@example.org", "b***@example.org"), ("email", "bob%40example.org", "b***%40example.org"),
+     ("email", "josé@exämple.de", "j***@exämple.de")],
 )
 def test_mask_address(channel: str, address: str | None, shown: str | None) -> None:
     assert mask_address(channel, address) == shown
@@ -133,6 +135,15 @@ def test_dead_letter_view_shows_why_never_the_value_in_full() -> None:
     dumped = json.dumps(view)
     assert value.decode() not in dumped
     assert PHONE not in dumped and EMAIL not in dumped
+
+
+def test_dead_letter_offsets_are_never_taken_for_phone_numbers() -> None:
+    headers = tuple(dead_letter_headers(topic="orders", partition=11, offset=123456789012, exc=ValueError("x"),
+                                        service="order-watcher"))
+    view = dead_letter_view(_record(b"{}", topic="orders.dlq", headers=headers))
+    assert (view["original_partition"], view["original_offset"]) == ("11", "123456789012")
+    foreign = (("forewarn.dlq.original-offset", b"+14155550100"),)
+    assert dead_letter_view(_record(b"{}", headers=foreign))["original_offset"] == "+*******0100"
 
 
 def test_dead_letter_headers_from_elsewhere_are_masked_again() -> None:
@@ -196,3 +207,15 @@ def test_lag_view_rows() -> None:
     (row,) = view["lag"]
     assert (row["topic"], row["committed"], row["end"], row["lag"]) == ("incidents", 4, 9, 5)
     assert row["partitions"] == [{"partition": 0, "committed": 4, "begin": 0, "end": 9, "lag": 5}]
+
+
+def test_form_encoded_contacts_in_a_dead_letter_are_masked() -> None:
+    """Issue 12's probe: a Twilio-style form body showed `%2B14155550100` whole (masked before decoding);
+    a non-ASCII address was shown whole (the pattern was ASCII-only). Both failed on that code."""
+    value = b"From=%2B14155550100&Email=jos%C3%A9.garc%C3%ADa%40example.es&Body=STOP"
+    view = dead_letter_view(_record(value, topic="gateway.dlq", key="josé.garcía@example.es".encode()))
+    dumped = json.dumps(view, ensure_ascii=False)
+    assert "1415555" not in dumped
+    assert "jos%C3%A9.garc%C3%ADa" not in dumped and "josé.garcía" not in dumped
+    assert view["value_preview"] is not None and "0100" in view["value_preview"]
+    assert view["key"] is not None and view["key"].endswith("@example.es")

@@ -91,3 +91,28 @@ async def test_purge_forgets_old_finished_deliveries_only(store: DedupeStore) ->
     assert await store.state("sendgrid", "old") is None
     assert await store.state("sendgrid", "fresh") == "done"
     assert await store.state("sendgrid", "in-flight") == "claimed"
+
+
+async def test_versions_only_move_forward(store: DedupeStore) -> None:
+    """The newest accepted time per resource: a conditional upsert, so an older version never overwrites a newer."""
+    resource = "order:acme:1:orders/fulfilled"
+    assert await store.newest("shopify", resource) is None
+    assert await store.advance("shopify", resource, NOW)
+    assert not await store.advance("shopify", resource, NOW - timedelta(hours=1))
+    assert not await store.advance("shopify", resource, NOW)
+    assert await store.newest("shopify", resource) == NOW
+    later = NOW + timedelta(minutes=5)
+    moved = await asyncio.gather(*(store.advance("shopify", resource, later - timedelta(seconds=s)) for s in range(5)))
+    assert await store.newest("shopify", resource) == later and moved.count(True) >= 1
+    assert await store.newest("stripe", resource) is None  # sources do not collide
+    assert await store.advance("aftership", "tracking:" + "x" * 500, NOW)  # long keys are bounded
+    assert await store.newest("aftership", "tracking:" + "x" * 500) == NOW
+
+
+async def test_purge_forgets_versions_not_moved_since(store: DedupeStore) -> None:
+    await store.advance("stripe", "payment:pi_old", NOW)
+    _clock(store).advance(timedelta(days=8))
+    await store.advance("stripe", "payment:pi_new", NOW)
+    assert await store.purge(NOW + timedelta(days=1)) == 1
+    assert await store.newest("stripe", "payment:pi_old") is None
+    assert await store.newest("stripe", "payment:pi_new") == NOW

@@ -96,7 +96,7 @@ def reference_record(
     the first KiB of its key and value."""
     cut = REFERENCE_HEAD_BYTES
     extra = [(HEADER_PREFIX + "reference", f"first {cut} bytes".encode()),
-             (HEADER_PREFIX + "reference-reason", describe_error(ValueError(why)).encode("utf-8"))]
+             (HEADER_PREFIX + "reference-reason", why[:MAX_ERROR_CHARS].encode("utf-8"))]  # sizes, no data
     return DeadLetter(key=None if key is None else key[:cut], value=None if value is None else value[:cut],
                       headers=[*headers, *extra], reference=True)
 

@@ -13,11 +13,14 @@ Three promises hold for every service run here:
 * a dead letter that cannot be written ends the process at once with `EXIT_DEAD_LETTER_FAILED`,
   before any offset past the message can be committed: the supervisor restarts it, and the
   message is read again;
-* SIGTERM (or a crash) ends the process within `FOREWARN_STOP_DEADLINE_S`. Faust's own stop waits
-  for in-flight batches, a final commit and a producer flush, each of which, with the broker gone,
-  waits out request timeouts of 40 s and more. What is unfinished by the deadline is logged (the
-  tasks still waiting, and where) and the process exits with `EXIT_STOP_OVERRAN`; nothing is lost
-  by it, since whatever was not committed is read again.
+* SIGTERM (or a crash) ends the process within `FOREWARN_STOP_DEADLINE_S`. With a live broker Faust's
+  own stop takes a second or two. With the broker gone it hangs: the consumer's `wait_empty` waits
+  for the acks of the batch in hand, whose sends cannot finish; every commit first flushes the
+  producer, which retries a dead broker for `producer_request_timeout` (1,200 s in Faust); the
+  ticker's offset lookup waits out its 40 s request timeout. Nothing can be committed then anyway,
+  so what is unfinished at the deadline is logged (each waiting task's chain of calls) and the
+  process exits with `EXIT_STOP_OVERRAN`; nothing is lost by it, since what was not committed is
+  read again.
 """
 
 from __future__ import annotations

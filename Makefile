@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps lint test test-unit test-integration test-e2e run stop schemas bench broker-start broker-stop clean lock
+.PHONY: help install system-deps lint test test-unit test-integration test-e2e chaos run stop schemas bench broker-start broker-stop clean lock
 
 help:
 	@echo "make run    - install, start the local Kafka broker and every service, feed demo traffic"
 	@echo "make test   - install, lint, start what the tests need, run unit + integration + e2e"
 	@echo "make lint   - ruff and mypy";  echo "make bench  - benchmarks (never part of make test)"
+	@echo "make chaos  - the long chaos suites (kill -9, broker restart, provider storm, rebalance, poison)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,19 @@ test-integration: install system-deps
 
 test-e2e: install system-deps
 	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
+
+# The chaos suites in their long versions (FOREWARN_CHAOS_SCALE=long: kill -9 over 10,000 incidents, the broker
+# down 30 s, a minute of provider storm, a rebalance, 1,000 fuzzed values per topic); `make test` runs the short
+# ones. Its own broker on 19592 (the broker-restart scenario starts and stops another on 19492); never the shared
+# ones. Figures: bench/results/chaos.json.
+CHAOS_KAFKA := KAFKA_PORT=19592 FOREWARN_KAFKA_HOME=$(CURDIR)/deploy/kafka/.run/test-19592
+
+chaos: install system-deps
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(CHAOS_KAFKA) deploy/kafka/broker.sh start; fi; \
+	FOREWARN_CHAOS_SCALE=long FOREWARN_TEST_KAFKA_PORT=19592 $(PY) -m pytest tests/chaos -m chaos $(PYTEST_ARGS); \
+	status=$$?; \
+	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(CHAOS_KAFKA) deploy/kafka/broker.sh wipe; fi; \
+	exit $$status
 
 schemas: install
 	$(PY) -m schemas.generate

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import http_exceptions, web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -205,7 +206,7 @@ class _Handlers:
         except web.HTTPRequestEntityTooLarge:
             WEBHOOKS.labels(source=source, outcome="too_large").inc()
             raise
-        except http_exceptions.HttpProcessingError as exc:  # a body that does not decode (a bad Content-Encoding)
+        except (http_exceptions.HttpProcessingError, RequestPayloadError) as exc:  # a bad Content-Encoding, say
             WEBHOOKS.labels(source=source, outcome="unreadable").inc()
             raise web.HTTPBadRequest(text="the request body could not be read\n") from exc
 

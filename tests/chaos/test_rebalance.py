@@ -2,8 +2,8 @@
 
 Two notifier processes in one consumer group share one ledger on a real PostgreSQL (as two workers
 would in production). Incidents stream onto `incidents` (4 partitions) for `rebalance_stream_s`;
-a second worker starts at 15 % of the stream (partitions move to it) and is stopped with SIGTERM at
-70 %, or a quarter of the stream after it was ready (they move back). Short: 240 incidents over 24 s;
+a second worker starts while the first half streams (partitions move to it) and is stopped with SIGTERM
+while the second half streams (they move back). Short: 240 incidents over 24 s;
 long (`make chaos`): 3,000 over 60 s.
 
 Can it fail? A joining worker that takes over another's in-flight sends (its start-up recovery
@@ -51,22 +51,30 @@ def test_second_notifier_joins_mid_stream_and_leaves(
     first = service("notifier", env, tmp_path, name="notifier-1")
     second = service("notifier", env, tmp_path, name="notifier-2")
     moments: dict[str, float] = {}
+    half = len(batches) // 2
+    pace = size.rebalance_stream_s / WAVES
+
+    def streaming(part: list[tuple[str, list[tuple[bytes | None, bytes | None]]]]) -> threading.Thread:
+        thread = threading.Thread(target=lambda: asyncio.run(produce_fast(kafka, part, pause_s=pace)))
+        thread.start()
+        return thread
+
     try:
         first.start()
         t0 = time.monotonic()
-        stream = threading.Thread(target=lambda: asyncio.run(
-            produce_fast(kafka, batches, pause_s=size.rebalance_stream_s / WAVES)))
-        stream.start()
+        stream = streaming(batches[:half])
         time.sleep(0.15 * size.rebalance_stream_s)
         moments["second_started_s"] = round(time.monotonic() - t0, 1)
         moments["accepted_when_second_started"] = len(fake_providers.messages)
-        second.start()
+        second.start()  # joins while the first half streams: partitions move to it
         moments["second_ready_s"] = round(time.monotonic() - t0, 1)
-        leave_at = max(t0 + 0.7 * size.rebalance_stream_s, time.monotonic() + 0.25 * size.rebalance_stream_s)
-        time.sleep(max(0.0, leave_at - time.monotonic()))  # a member for a while, partitions and all
+        stream.join()
+        time.sleep(0.1 * size.rebalance_stream_s)  # a member for a while, partitions and all
+        stream = streaming(batches[half:])
+        time.sleep(0.2 * size.rebalance_stream_s)
         moments["second_stopped_s"] = round(time.monotonic() - t0, 1)
         moments["accepted_when_second_stopped"] = len(fake_providers.messages)
-        second.stop()
+        second.stop()  # leaves while the second half streams: they move back
         stream.join()
         all_told = wait_delivered(fake_providers, phones, timeout=120 + size.rebalance_incidents / 10)
         figures = measure(fake_providers, phones, database_url=database_url, incidents=size.rebalance_incidents,

@@ -34,8 +34,11 @@ _MASK = "***"
 _MAX_DECODE_ROUNDS = 4
 """Text encoded this many times over (a form body inside JSON inside a URL) is still read."""
 _SEPARATORS = " \t\u00a0\u2009\u202f\\-\u2010\u2011\u2012\u2013./()"
-_CONFUSABLES = {"\uff20": "@", "\ufe6b": "@", "\uff0b": "+", "\ufe62": "+", "\u3002": ".", "\uff0e": ".",
-                "\uff61": ".", "\u200b": "", "\u2060": "", "\ufeff": "", "\u00ad": ""}
+_CONFUSABLES = {
+    **{chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},  # full-width ＋ ＠ － ． ...
+    "\ufe6b": "@", "\ufe62": "+", "\ufe63": "-", "\u3002": ".", "\uff61": ".",  # small forms, ideographic stops
+    "\u200b": "", "\u2060": "", "\ufeff": "", "\u00ad": "",  # invisible: zero-width space, joiner, BOM, soft hyphen
+}
 _NAMED_REFERENCES = {"plus": "+", "commat": "@", "period": ".", "hyphen": "-", "lpar": "(", "rpar": ")",
                      "amp": "&", "nbsp": "\u00a0", "quot": '"', "apos": "'", "lt": "<", "gt": ">", "colon": ":",
                      "sol": "/", "num": "#", "equals": "="}
@@ -231,6 +234,8 @@ def _hidden_digits(view: _View, match: re.Match[str]) -> Iterator[tuple[int, int
     written_as_phone = len(digits) != len(candidate)  # a `+`, separators or parentheses
     if len(digits) < (7 if written_as_phone else 8):
         return
+    if not written_as_phone and len(digits) > (18 if unicodedata.digit(candidate[0]) == 0 else 15):
+        return  # longer than any phone number, even after a 00 or 011 prefix: an id
     for index in digits[: len(digits) - _kept_digits(len(digits))]:
         yield (*view.origin(index, index + 1), "*")
 
@@ -289,7 +294,6 @@ def _patterns() -> _Patterns:
         r"(?<!\d)(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
         r"(?![0-9]|\.[0-9])",
         rf"(?<!\d)[0-9]{{1,12}}[.,][0-9]{{1,2}}(?![0-9]|{sep}{{1,3}}[0-9])",  # an amount
-        r"(?<!\d)(?:(?!0)\d{16,}|0\d{18,})(?!\d)",  # longer than any phone number, even after 00 or 011
     ])
     phone = re.compile(
         rf"(?=[\d+(\[oOpPiI])(?:{keep}"  # each alternative begins with one of these: a cheap test first

@@ -297,7 +297,8 @@ def _patterns() -> _Patterns:
     ])
     phone = re.compile(
         rf"(?=[\d+(\[oOpPiI])(?:{keep}"  # each alternative begins with one of these: a cheap test first
-        rf"|(?<![A-Za-z_/%])(?<![A-Za-z]-)(?<![0-9A-Fa-f]{{4}}-)(?<!\d)(?P<phone>(?:\+|\(\+?)?\d(?:{sep}{{1,3}}\d|\d)*)(?![A-Za-z_]|\d))"
+        rf"|(?<![A-Za-z_/%])(?<![A-Za-z]-)(?<![0-9A-Fa-f]{{4}}-)(?<!\d)(?P<phone>(?:\+|\(\+?)?\d(?:{sep}{{1,3}}\d|\d)*)"
+        r"(?:(?![A-Za-z_]|\d)|(?=(?:x|ext\.?)\s?\d)))"  # an extension may follow: x123, ext.123
     )
     return _Patterns(email, phone)
 

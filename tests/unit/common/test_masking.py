@@ -52,7 +52,10 @@ def test_mask_pii_leaves_ordinary_text(text: str) -> None:
      ("＋１ ４１５ ５５５ ０１００", "＋* *** *** ０１００"),
      ("To=%2B14155550100&Body=hi", "To=%2B*******0100&Body=hi"),
      ("email=jos%C3%A9.garc%C3%ADa%40example.es", "email=j***%40example.es"),
-     ("a@b.co", "***@b.co")],
+     ("a@b.co", "***@b.co"),
+     ("+14155550100x123", "+*******0100x123"),
+     ("tel:+1-415-555-0100;ext=123", "tel:+*-***-***-0100;ext=123"),
+     ("GET /v2/PhoneNumbers/%2B14155550100", "GET /v2/PhoneNumbers/%2B*******0100")],
 )
 def test_mask_pii_masks_in_place(text: str, masked: str) -> None:
     """Only the hidden characters change: separators, encodings and the text around stay as written."""

@@ -77,12 +77,13 @@ def phones(draw: st.DrawFn) -> Contact:
         groups.append(rest[:cut])
         rest = rest[cut:]
     grouped = sep.join([*groups, rest])
-    notation = draw(st.sampled_from(["e164", "bare", "00", "grouped", "trunk", "national", "parentheses", "us"]))
+    notation = draw(st.sampled_from(["e164", "bare", "00", "grouped", "trunk", "national", "parentheses", "us",
+                                     "extension"]))
     written = {
         "e164": f"+{country}{national}", "bare": f"{country}{national}", "00": f"00{country}{national}",
         "grouped": f"+{country}{sep}{grouped}", "trunk": f"+{country} (0){grouped}", "national": f"0{grouped}",
         "parentheses": f"+{country} ({national[:3]}) {national[3:6]}-{national[6:]}",
-        "us": f"({national[:3]}) {national[3:6]}-{national[6:]}",
+        "us": f"({national[:3]}) {national[3:6]}-{national[6:]}", "extension": f"+{country}{national}x12",
     }[notation]
     script = DIGITS[draw(st.sampled_from(sorted(DIGITS)))]
     written = written.translate(str.maketrans("0123456789", script))

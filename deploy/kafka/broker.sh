@@ -8,7 +8,7 @@
 #   KAFKA_CONTROLLER_PORT controller port on 127.0.0.1           (default KAFKA_PORT + 1)
 #   FOREWARN_KAFKA_HOME state, logs and pid file                  (default deploy/kafka/.run/<port>)
 #   FOREWARN_KAFKA_CACHE where the jars are cached once           (default deploy/kafka/.cache)
-#   KAFKA_HEAP          JVM heap                                  (default 512m)
+#   KAFKA_HEAP          JVM heap                                  (default 1g)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +16,7 @@ PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"
 CACHE="${FOREWARN_KAFKA_CACHE:-$HERE/.cache}"
 HOME_DIR="${FOREWARN_KAFKA_HOME:-$HERE/.run/$PORT}"
-HEAP="${KAFKA_HEAP:-512m}"
+HEAP="${KAFKA_HEAP:-1g}"
 VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml")"
 LIBS="$CACHE/libs-$VERSION"
 PIDFILE="$HOME_DIR/broker.pid"

@@ -15,9 +15,10 @@ of the text is left as it was: `From=%2B14155550100` becomes `From=%2B*******010
 
 Left alone, though made of digits: dates (`2026-11-22`, `22.11.2026`), IPv4 addresses, amounts
 with decimals (`1234567.89`), UUIDs, `topic[3]@1234567` positions, bare runs of more than 15 digits
-(no phone number is that long; a Shopify id can be), and a bare run of digits named by the word
-before it (`offset 12345678`, `order 450789469`, `"order_id": "5678901234567"`). Any other run of
-eight or more digits, or seven with a `+` or separators, is taken for a phone number. Base64 is not
+(no phone number is that long; a Shopify id can be), a bare run of digits named by the word before
+it (`offset 12345678`, `order 450789469`, `"id": 5678901234567`), and digits glued to ASCII letters
+or following a `/` (`SM1234567890`, `ord-12345678`, `gid://shopify/Order/5678901234567`). Any other
+run of eight or more digits, or seven with a `+` or separators, is taken for a phone number. Base64 is not
 decoded: it cannot be told from an id or a signature without guessing, and no output here shows it."""
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ class CommonSettings(BaseSettings):
     overdue_hold_s: float = Field(
         default=10.0, ge=0,
         description="a deadline already due when scheduled waits this long for what was published with it")
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=0, le=1500,
+        description="longest the broker holds a fetch for data (Faust's own 1,500 delayed busy partitions)")
     producer_linger_ms: int = Field(
         default=5, ge=0, description="how long the producer waits to fill a batch (changelog and outputs)")
     session_timeout_s: float = Field(

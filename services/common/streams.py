@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
 from schemas import CloudEvent, ContractError, dlq_topic, parse_event
-from services.common import rewind
+from services.common import fetching, rewind
 from services.common.deadletter import DeadLetterFailed, DeadLetterSink
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.settings import CommonSettings
@@ -41,6 +41,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     """A Faust app for one service; nothing connects until the worker starts."""
     rewind.install()  # records around a rebalance are read again, never skipped (see `rewind`)
+    fetching.install(settings.fetch_max_wait_ms)  # busy partitions are not held behind idle ones
     datadir = Path(settings.data_dir) / f"{settings.topic_prefix}{service}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()]

@@ -54,7 +54,7 @@ class CommonSettings(BaseSettings):
         description="largest record this service produces; default: the broker's message.max.bytes, read at "
                     "start (a value above it refuses to start)")
     stop_deadline_s: float = Field(
-        default=8.0, gt=0, description="after SIGTERM (or a fatal error) the process ends within this many seconds")
+        default=6.0, gt=0, description="after SIGTERM (or a fatal error) the process ends within this many seconds")
     log_level: str = "INFO"
     log_json: bool = False
     metrics_port: int | None = Field(default=None, description="serve Prometheus /metrics on this port")

@@ -29,7 +29,7 @@ from tests.support.fake_providers import FakeProviders
 from tests.support.kafka_io import produce, read_topic
 from tests.support.processes import ServiceProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 WAVES = 4
 PER_WAVE = 60

@@ -17,11 +17,12 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
+from faust.types import TP
 
 from services.common.clock import Clock
 from services.common.watermark import InputOffsets, Tick
 
-__all__ = ["TICK_TOPIC", "encode_tick", "install_ticker", "parse_tick"]
+__all__ = ["TICK_TOPIC", "committed_positions", "encode_tick", "install_ticker", "parse_tick"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,19 @@ class _BrokerSnapshot:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+
+def committed_positions(app: faust.App, topics: Sequence[str], partition: int) -> dict[str, int]:
+    """The group's committed offsets of `topics` on `partition`, as this worker's consumer knows them.
+
+    Everything before a committed offset was handled and its state written before the commit, so
+    it is a lower bound of what the state has read (a worker restarted after a kill, whose last
+    recorded positions did not reach the changelog, reads nothing new and would otherwise wait for
+    a record that never comes). Faust keeps them in its consumer (a private mapping of the pinned
+    version, read only; `tests/unit/common/test_ticks.py` pins it)."""
+    known: Any = getattr(app.consumer, "_committed_offset", {})
+    found = {topic: known.get(TP(topic, partition)) for topic in topics}
+    return {topic: offset for topic, offset in found.items() if isinstance(offset, int) and offset > 0}
 
 
 def install_ticker(

@@ -32,7 +32,7 @@ from schemas import ESCALATIONS, INCIDENT_CANDIDATES, INCIDENTS, INVENTORY, ORDE
 from services.common.clock import Clock, SystemClock
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.common.ticks import install_ticker, parse_tick
+from services.common.ticks import committed_positions, install_ticker, parse_tick
 from services.common.watermark import Watermark
 from services.order_watcher import steps
 from services.order_watcher.batches import Agent, handle_batch, report
@@ -90,7 +90,7 @@ def build(
     order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
     hold = timedelta(seconds=common.overdue_hold_s)
     watermark = Watermark(order_inputs)  # what this process read of each input, for the ticks to judge
-    order_one = _order_handler(steps.OrderSteps(order_state, deadlines, watch, hold=hold, watermark=watermark),
+    order_one = _order_handler(app, steps.OrderSteps(order_state, deadlines, watch, hold=hold, watermark=watermark),
                                watermark, order_guard, outlets, tick_name)
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
@@ -102,7 +102,8 @@ def build(
             async def decide(event: Any, batch_steps: steps.OrderSteps = batch_steps) -> steps.Work | None:
                 message = event.message
                 if message.topic == tick_name:
-                    return batch_steps.on_tick(parse_tick(event.value), message.partition)
+                    committed = committed_positions(app, list(order_inputs), message.partition)
+                    return batch_steps.on_tick(parse_tick(event.value), message.partition, committed)
                 watermark.read(message.topic, message.partition, message.offset)  # dead-lettered or not
                 parsed = await order_guard.parse(event)
                 return None if parsed is None else _order_event(batch_steps, watermark, message, parsed)
@@ -156,7 +157,7 @@ def _guarded(guard: Guard, handler: Handler, *, parse: bool = True) -> OneAtATim
     return partial(guard.handle, handler=handler, parse=parse)
 
 
-def _order_handler(order_steps: steps.OrderSteps, watermark: Watermark, guard: Guard,
+def _order_handler(app: faust.App, order_steps: steps.OrderSteps, watermark: Watermark, guard: Guard,
                    outlets: Mapping[str, faust.TopicT], tick_name: str) -> OneAtATime:
     """One order event or tick the one-at-a-time way (the fallback of a batch whose sends failed)."""
 
@@ -164,7 +165,8 @@ def _order_handler(order_steps: steps.OrderSteps, watermark: Watermark, guard: G
         message = event.message
         dead_letter = partial(_dead_letter_deadlines, guard, tick_name, event)  # deadlines fire on both paths
         if message.topic == tick_name:
-            on_tick = partial(_tick, order_steps, message.partition)
+            on_tick = partial(_tick, order_steps, message.partition,
+                              committed_positions(app, list(watermark.inputs), message.partition))
             return await guard.handle(event, _delivering(on_tick, outlets, dead_letter), parse=False)
         watermark.read(message.topic, message.partition, message.offset)
         on_event = partial(_order_event, order_steps, watermark, message)
@@ -186,8 +188,8 @@ def _stock_handler(stock_steps: steps.StockSteps, guard: Guard, outlets: Mapping
     return one
 
 
-def _tick(order_steps: steps.OrderSteps, partition: int, value: bytes) -> steps.Work:
-    return order_steps.on_tick(parse_tick(value), partition)
+def _tick(order_steps: steps.OrderSteps, partition: int, committed: Mapping[str, int], value: bytes) -> steps.Work:
+    return order_steps.on_tick(parse_tick(value), partition, committed)
 
 
 def _order_event(order_steps: steps.OrderSteps, watermark: Watermark, message: Any, event: CloudEvent) -> steps.Work:

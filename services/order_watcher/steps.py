@@ -21,7 +21,7 @@ Three steps, three keys:
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -148,14 +148,17 @@ class OrderSteps:
         self.watermark = watermark or Watermark(())
         """What the agent has read of the inputs (kept across batches); with none, a tick's time is the clock."""
 
-    def on_tick(self, tick: Tick, partition: int) -> Work:
+    def on_tick(self, tick: Tick, partition: int, committed: Mapping[str, int] | None = None) -> Work:
         """A tick on this partition: fire what is due by the partition's watermark (`services.common.watermark`).
 
         What has been read of the inputs is recorded with the deadlines, so a worker taking the
         partition over knows it; nothing fires while an input has not been read far enough."""
         clock = Staged(self.deadlines)
         index = DeadlineIndex(clock)
-        now = self.watermark.at_tick(partition, tick, index.read_positions(partition))
+        recorded = index.read_positions(partition)
+        for topic, offset in (committed or {}).items():  # the group's commits: handled, and state written
+            recorded[topic] = max(recorded.get(topic, 0), offset)
+        now = self.watermark.at_tick(partition, tick, recorded)
         index.record_read(partition, self.watermark.positions(partition))
         work = Work() if now is None else self.tick(now, partition)
         work.staged.append(clock)

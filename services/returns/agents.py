@@ -23,7 +23,7 @@ from services.common.deadlines import DeadlineIndex, DueEntry
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.common.ticks import install_ticker, parse_tick
+from services.common.ticks import committed_positions, install_ticker, parse_tick
 from services.common.watermark import Watermark
 from services.returns.rules import Deadline, Outcome, ReturnSettings, ReturnsState, on_deadline, on_event
 from services.returns.settings import ReturnsEnv
@@ -94,7 +94,10 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
     async def on_tick(value: bytes, partition: int) -> None:
         """Fire what is due by the partition's watermark (see `services.common.watermark`): nothing fires
         while orders or returns of this partition have not been read far enough to tell."""
-        now = watermark.at_tick(partition, parse_tick(value), index.read_positions(partition))
+        recorded = index.read_positions(partition)
+        for topic, offset in committed_positions(app, list(inputs), partition).items():  # handled, state written
+            recorded[topic] = max(recorded.get(topic, 0), offset)
+        now = watermark.at_tick(partition, parse_tick(value), recorded)
         index.record_read(partition, watermark.positions(partition))
         if now is not None:
             await fire_due(now, partition)

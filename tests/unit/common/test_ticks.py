@@ -61,3 +61,15 @@ async def test_ticker_sends_each_partition_its_offsets_and_survives_failures() -
     assert ok.sent[2][1] == Tick(AT, {"o": InputOffsets(0, 20), "s": InputOffsets(0, 21)})
     assert [p for p, _ in failing.sent] == [0]  # stopped at the failure, no exception escaped
     assert unknown.sent == []  # offsets unknown: no tick rather than one that cannot be judged
+
+
+def test_committed_positions_are_read_from_the_workers_consumer() -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from services.common.ticks import committed_positions
+
+    consumer = SimpleNamespace(_committed_offset={TP("o", 1): 7, TP("s", 1): None, TP("o", 0): 3})
+    app = SimpleNamespace(consumer=consumer)
+    assert committed_positions(app, ["o", "s", "p"], 1) == {"o": 7}  # type: ignore[arg-type]

@@ -73,3 +73,15 @@ def test_committed_positions_are_read_from_the_workers_consumer() -> None:
     consumer = SimpleNamespace(_committed_offset={TP("o", 1): 7, TP("s", 1): None, TP("o", 0): 3})
     app = SimpleNamespace(consumer=consumer)
     assert committed_positions(app, ["o", "s", "p"], 1) == {"o": 7}  # type: ignore[arg-type]
+
+
+async def test_fausts_consumer_keeps_committed_offsets_where_we_read_them() -> None:
+    """Pins the private mapping `committed_positions` reads in the faust-streaming version of constraints.txt."""
+    from faust.types import TP
+
+    from services.common.ticks import committed_positions
+
+    app = create_app("pin-test", CommonSettings(topic_prefix="unit-"))
+    app.consumer._committed_offset[TP("unit-orders", 2)] = 11
+    assert committed_positions(app, ["unit-orders", "unit-shipments"], 2) == {"unit-orders": 11}
+

@@ -16,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas import parse_event
 from services.common.deadletter import REFERENCE_HEAD_BYTES
 from services.common.runner import EXIT_DEAD_LETTER_FAILED
 from tests.support.events import order_placed
-from tests.support.kafka_io import read_topic, wait_caught_up
+from tests.support.kafka_io import produce, read_topic, wait_caught_up
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -39,13 +39,7 @@ def _env(kafka: str, prefix: str, tmp_path: Path, **extra: str) -> dict[str, str
 
 
 async def _produce(kafka: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, max_request_size=8_000_000, enable_idempotence=True)
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value=value, key=key)
-    finally:
-        await producer.stop()
+    await produce(kafka, topic, list(records), max_request_size=8_000_000)
 
 
 def _late_order(n: int) -> tuple[bytes, bytes]:

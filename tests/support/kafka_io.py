@@ -22,8 +22,10 @@ class Record:
     headers: dict[str, bytes]
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]], *,
+                  max_request_size: int = 1_048_576) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
+                                max_request_size=max_request_size)
     await producer.start()
     try:
         for key, value in records:

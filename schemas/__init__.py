@@ -3,6 +3,10 @@
 from schemas.codec import MAX_EVENT_BYTES, make_event, parse_event
 from schemas.envelope import CloudEvent, ContractError
 from schemas.events import (
+    ChoiceMade,
+    ChoiceMadeData,
+    CustomerChose,
+    CustomerChoseData,
     CustomerOptedIn,
     CustomerOptedInData,
     CustomerOptedOut,
@@ -67,6 +71,7 @@ from schemas.events import (
 )
 from schemas.registry import EVENT_TYPES, AnyEvent, event_type_of
 from schemas.topics import (
+    CUSTOMER_ACTIONS,
     CUSTOMERS,
     ESCALATIONS,
     INCIDENT_CANDIDATES,
@@ -100,6 +105,7 @@ from schemas.values import (
 
 __all__ = [
     "CUSTOMERS",
+    "CUSTOMER_ACTIONS",
     "ESCALATIONS",
     "EVENT_TYPES",
     "INCIDENTS",
@@ -116,10 +122,14 @@ __all__ = [
     "TOPICS",
     "AnyEvent",
     "Channel",
+    "ChoiceMade",
+    "ChoiceMadeData",
     "CloudEvent",
     "ConsentRecord",
     "ContractError",
     "ContractModel",
+    "CustomerChose",
+    "CustomerChoseData",
     "CustomerOptedIn",
     "CustomerOptedInData",
     "CustomerOptedOut",

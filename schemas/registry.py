@@ -8,6 +8,8 @@ from pydantic import Field
 
 from schemas.envelope import CloudEvent
 from schemas.events import (
+    ChoiceMade,
+    CustomerChose,
     CustomerOptedIn,
     CustomerOptedOut,
     CustomerReplied,
@@ -59,6 +61,8 @@ AnyEvent: TypeAlias = Annotated[
     | CustomerOptedOut
     | CustomerOptedIn
     | CustomerReplied
+    | CustomerChose
+    | ChoiceMade
     | IncidentDetected
     | IncidentResolved
     | NotificationSent
@@ -102,6 +106,8 @@ _CLASSES: tuple[type[CloudEvent], ...] = (
     CustomerOptedOut,
     CustomerOptedIn,
     CustomerReplied,
+    CustomerChose,
+    ChoiceMade,
     IncidentDetected,
     IncidentResolved,
     NotificationSent,

@@ -7,6 +7,7 @@ from typing import Literal
 
 __all__ = [
     "CUSTOMERS",
+    "CUSTOMER_ACTIONS",
     "ESCALATIONS",
     "INCIDENTS",
     "INCIDENT_CANDIDATES",
@@ -35,6 +36,7 @@ INCIDENT_CANDIDATES = "incident-candidates"
 NOTIFICATIONS = "notifications"
 ESCALATIONS = "escalations"
 PROVIDER_EVENTS = "provider-events"
+CUSTOMER_ACTIONS = "customer-actions"
 TICKS = "ticks"
 
 DLQ_SUFFIX = ".dlq"
@@ -80,8 +82,8 @@ TOPICS: dict[str, Topic] = {
         ),
         Topic(
             CUSTOMERS, "customer id (else the phone, email address or notification id an opt-out names)", "subject",
-            ("customer.updated", "customer.opted_out", "customer.opted_in", "customer.replied"),
-            description="Customer profiles, consent changes and replies",
+            ("customer.updated", "customer.opted_out", "customer.opted_in", "customer.replied", "customer.chose"),
+            description="Customer profiles, consent changes, replies and choices made by email link",
         ),
         Topic(
             INCIDENTS, "customer id", "subject", ("incident.detected", "incident.resolved"),
@@ -103,6 +105,10 @@ TOPICS: dict[str, Topic] = {
             description="What became of each notification",
         ),
         Topic(ESCALATIONS, "customer id", "subject", ("escalation.opened",), description="Cases for human agents"),
+        Topic(
+            CUSTOMER_ACTIONS, "order id (customer id when there is no order)", "subject", ("choice.made",),
+            description="What customers asked the store to do (wait, cancel, refund, ...), for the store to act on",
+        ),
         Topic(
             PROVIDER_EVENTS, "provider message id (Twilio MessageSid, SendGrid sg_message_id)", "subject",
             ("provider.sms_status", "provider.sms_inbound", "provider.email_event"),

@@ -1,6 +1,9 @@
 """One data model and one event class per event type, grouped by topic."""
 
+from schemas.events.actions import ChoiceMade, ChoiceMadeData
 from schemas.events.customers import (
+    CustomerChose,
+    CustomerChoseData,
     CustomerOptedIn,
     CustomerOptedInData,
     CustomerOptedOut,
@@ -73,6 +76,10 @@ from schemas.events.returns import (
 from schemas.events.shipments import ShipmentStatus, ShipmentUpdated, ShipmentUpdatedData
 
 __all__ = [
+    "ChoiceMade",
+    "ChoiceMadeData",
+    "CustomerChose",
+    "CustomerChoseData",
     "CustomerOptedIn",
     "CustomerOptedInData",
     "CustomerOptedOut",

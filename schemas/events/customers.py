@@ -6,10 +6,13 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from schemas.choices import Choice
 from schemas.envelope import CloudEvent
 from schemas.values import Channel, ConsentRecord, ContractModel, Email, Id, Locale, Phone, TimeZone
 
 __all__ = [
+    "CustomerChose",
+    "CustomerChoseData",
     "CustomerOptedIn",
     "CustomerOptedInData",
     "CustomerOptedOut",
@@ -87,6 +90,19 @@ class CustomerRepliedData(ContractModel):
     in_reply_to: Id | None = Field(default=None, description="the notification_id answered, if known")
 
 
+class CustomerChoseData(ContractModel):
+    """A choice made through a signed link in one of our emails, as the gateway verified it.
+
+    The gateway knows only the notification whose link was used; the notifier (whose ledger knows
+    the incident, order and customer of every notification) turns it into `choice.made`."""
+
+    notification_id: Id
+    choice: Choice
+    channel: Channel = "email"
+    source: str = Field(default="email_link", description="how the choice reached us")
+    at: AwareDatetime
+
+
 class CustomerUpdated(CloudEvent):
     subject_path: ClassVar[str | None] = "data.customer_id"
     type: Literal["customer.updated"] = "customer.updated"
@@ -107,6 +123,14 @@ class CustomerOptedIn(CloudEvent):
     subject_path: ClassVar[str | None] = "data.customer_id"
     type: Literal["customer.opted_in"] = "customer.opted_in"
     data: CustomerOptedInData
+
+
+class CustomerChose(CloudEvent):
+    """Subject: the notification id (the only id the link carries)."""
+
+    subject_path: ClassVar[str | None] = "data.notification_id"
+    type: Literal["customer.chose"] = "customer.chose"
+    data: CustomerChoseData
 
 
 class CustomerReplied(CloudEvent):

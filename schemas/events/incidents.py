@@ -26,7 +26,8 @@ class IncidentFacts(ContractModel):
     promised_delivery_by: AwareDatetime | None = None
     new_estimated_delivery: AwareDatetime | None = None
     restock_eta: AwareDatetime | None = None
-    choices: list[str] | None = Field(default=None, description="e.g. wait, substitute, cancel_refund")
+    choices: list[str] | None = Field(
+        default=None, description="what the customer may choose, in order: the kind's list in schemas/choices.py")
     retry_url: str | None = None
     amount: Money | None = None
     refund_amount: Money | None = None

@@ -1,0 +1,42 @@
+"""Events on the `customer-actions` topic (keyed by order id, else customer id): what customers asked for."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from schemas.choices import Choice
+from schemas.envelope import CloudEvent
+from schemas.values import Channel, ContractModel, Id, IncidentKind, Locale
+
+__all__ = ["ChoiceMade", "ChoiceMadeData"]
+
+
+class ChoiceMadeData(ContractModel):
+    """The customer chose what should happen about an incident (by SMS reply or signed email link).
+
+    The store acts on it: `cancel` cancels the order, `refund` refunds the affected item, `wait`
+    needs nothing. The same choice made twice (a repeated POST, a redelivered reply) has the same
+    event id; a later different choice is a new event and the latest `made_at` stands.
+    """
+
+    incident_id: Id
+    kind: IncidentKind
+    order_id: Id | None = Field(default=None, description="None when the incident names no order")
+    order_number: str | None = Field(default=None, description="the store's own order number, e.g. #1001")
+    customer_id: Id
+    store_id: Id
+    choice: Choice
+    channel: Channel
+    notification_id: Id | None = Field(default=None, description="the message whose offer was answered")
+    locale: Locale = Field(default="en", description="the customer's language, for anything the store sends back")
+    made_at: AwareDatetime
+
+
+class ChoiceMade(CloudEvent):
+    """Subject: the order id, else the customer id."""
+
+    subject_path: ClassVar[str | None] = "data.order_id"
+    type: Literal["choice.made"] = "choice.made"
+    data: ChoiceMadeData

@@ -7,9 +7,11 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["PLACEHOLDER_SECRETS", "CommonSettings", "refuse_placeholder"]
+__all__ = ["DEV_LINK_SECRET", "PLACEHOLDER_SECRETS", "CommonSettings", "refuse_placeholder"]
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "test", "xxx"})
+DEV_LINK_SECRET = "forewarn-development-link-secret"  # noqa: S105 (refused outside development and tests)
+"""Signs links in development and tests only; production refuses to start with it."""
 
 
 def refuse_placeholder(env: str, name: str, value: SecretStr | None) -> None:
@@ -58,6 +60,19 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     metrics_port: int | None = Field(default=None, description="serve Prometheus /metrics on this port")
+    link_secret: SecretStr = Field(
+        default=SecretStr(DEV_LINK_SECRET),
+        description="signs the unsubscribe and choice links in emails (the notifier signs, the gateway verifies)")
+    choice_link_ttl_s: int = Field(
+        default=7 * 24 * 3600, ge=60,
+        description="how long an email's choice links work; at most the gateway's dedupe retention")
+
+    @model_validator(mode="after")
+    def _production_needs_a_link_secret(self) -> CommonSettings:
+        if self.env == "production" and self.link_secret.get_secret_value() == DEV_LINK_SECRET:
+            raise ValueError("FOREWARN_LINK_SECRET must be set to a real secret in production")
+        refuse_placeholder(self.env, "FOREWARN_LINK_SECRET", self.link_secret)
+        return self
 
     @model_validator(mode="after")
     def _production_needs_durable_store(self) -> CommonSettings:

@@ -40,6 +40,7 @@ def test_settings_are_frozen() -> None:
 
 def test_production_refuses_memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOREWARN_ENV", "production")
+    monkeypatch.setenv("FOREWARN_LINK_SECRET", "a-long-random-production-secret")
     with pytest.raises(ValidationError, match="rocksdb"):
         CommonSettings()
     monkeypatch.setenv("FOREWARN_STORE", "rocksdb://")

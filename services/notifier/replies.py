@@ -119,12 +119,12 @@ _FILLER = frozenset({
     "get", "have", "can", "instead", "one", "is", "fine", "good", "great", "hi", "hello", "order", "item",
     "d", "ll", "m", "s",
     # de
-    "ich", "mochte", "moechte", "will", "hatte", "haette", "gern", "gerne", "lieber", "bitte", "danke", "die",
+    "ich", "mochte", "moechte", "hatte", "haette", "gern", "gerne", "lieber", "bitte", "danke", "die",
     "der", "das", "den", "dem", "ein", "eine", "einen", "nehme", "nummer", "wahle", "waehle", "ja", "und",
     "mit", "fur", "fuer", "auf", "es", "sie", "mir", "mein", "meine", "meinen", "bestellung", "artikel",
-    "hallo", "ok", "gut", "lieber", "doch", "dann", "einfach", "moglichkeit",
+    "hallo", "gut", "doch", "dann", "einfach", "moglichkeit",
     # es
-    "quiero", "prefiero", "prefiere", "por", "favor", "gracias", "el", "la", "los", "las", "un", "una", "me",
+    "quiero", "prefiero", "prefiere", "por", "favor", "gracias", "el", "la", "los", "las", "un", "una",
     "mejor", "opcion", "numero", "elijo", "si", "vale", "lo", "de", "y", "con", "para", "mi", "pedido",
     "articulo", "hola", "bien", "que", "yo", "solo", "prefeririamos",
 })

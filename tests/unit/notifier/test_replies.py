@@ -32,7 +32,7 @@ def test_other_replies(body: str, expected: str) -> None:
 
 # -- choices -----------------------------------------------------------------------------------
 STOCKOUT = choices_for("stockout")
-CARRIER = sorted(CARRIER_KEYWORDS - {"OPTIN"}) + ["OPTIN"]
+CARRIER = sorted(CARRIER_KEYWORDS)
 SPELLINGS = [str.upper, str.lower, str.title, str.swapcase]
 
 

@@ -1,10 +1,12 @@
 """Deadline lateness under the watermark: with no traffic, and while store events flow at a steady rate.
 
-    python -m bench watermark [--rates 0,300,600] [--rounds 1] [--baseline DIR] [--bootstrap HOST:PORT]
+    python -m bench watermark [--rates 0,300,600] [--rounds 1] [--baseline DIR] [--variant NAME:K=V,...]
+                              [--bootstrap HOST:PORT]
 
 With `--baseline DIR` (a checkout of another commit, e.g. `git worktree add /tmp/base <commit>`),
 that checkout's order_watcher is measured too, alternately with this one, same broker, same load:
-the side-by-side cost of a change.
+the side-by-side cost of a change. `--variant` does the same for settings: this checkout with
+extra environment, e.g. `--variant tick0.5:FOREWARN_TICK_INTERVAL_S=0.5`.
 
 A deadline fires only when every input of its partition has been read up to its time or up to a
 tick's snapshot of their end offsets (`services.common.watermark`). Under live traffic a tick can
@@ -72,12 +74,13 @@ async def _measure(bootstrap: str, prefix: str, rate: int, seed: int) -> dict[st
     return figures
 
 
-def _one_rate(bootstrap: str, rate: int, seed: int, root: Path = ROOT) -> dict[str, Any]:
+def _one_rate(bootstrap: str, rate: int, seed: int, root: Path = ROOT,
+              extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
         env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
                "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(Path(tmp) / "data"),
-               "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
+               "FOREWARN_WATCH_SHIP_GRACE_S": "0", **(extra_env or {})}
         service = Service("services.order_watcher", env, Path(tmp), root=root).start()
         try:
             print(f"watermark: lateness at {rate} events/s", file=sys.stderr)
@@ -90,6 +93,14 @@ def _one_rate(bootstrap: str, rate: int, seed: int, root: Path = ROOT) -> dict[s
     return figures
 
 
+def _variant(text: str) -> tuple[str, dict[str, str]]:
+    name, _, settings = text.partition(":")
+    pairs = [item.split("=", 1) for item in settings.split(",") if item]
+    if not name or not pairs or any(len(pair) != 2 for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME:KEY=VALUE[,KEY=VALUE...], got {text!r}")
+    return name, dict(pairs)
+
+
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench watermark")
     parser.add_argument("--rates", default="0,300,600", help="steady background rates, events/s")
@@ -98,22 +109,28 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--rounds", type=int, default=1, help="measurements per rate (and per checkout)")
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to measure alternately")
+    parser.add_argument("--variant", action="append", default=[], type=_variant,
+                        help="NAME:KEY=VALUE,...: this checkout with extra environment, measured alternately")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]
-    checkouts = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in checkouts}
+    contenders: dict[str, tuple[Path, dict[str, str]]] = {"this": (ROOT, {})}
+    if args.baseline:
+        contenders["baseline"] = (args.baseline.resolve(), {})
+    contenders.update((name, (ROOT, env)) for name, env in args.variant)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in contenders}
     with local_broker(args.kafka_port, args.bootstrap) as bootstrap:
         for rate in rates:
             for _ in range(args.rounds):
-                for name, root in checkouts.items():
-                    print(f"watermark: {name} ({root})", file=sys.stderr)
-                    runs[name].setdefault(str(rate), []).append(_one_rate(bootstrap, rate, args.seed, root))
+                for name, (root, env) in contenders.items():
+                    print(f"watermark: {name} ({root} {env})", file=sys.stderr)
+                    runs[name].setdefault(str(rate), []).append(_one_rate(bootstrap, rate, args.seed, root, env))
     return {
         "deadline_lateness_ms_p99": {
             name: {rate: [f["deadline_lateness_ms_p99"] for f in found] for rate, found in by_rate.items()}
             for name, by_rate in runs.items()},
         "target": {"deadline_lateness_ms_p99": f"< {TARGET_P99_MS} at every rate"},
         "baseline": str(args.baseline) if args.baseline else None,
+        "variants": dict(args.variant),
         "runs": runs,
         "method": __doc__,
     }

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -44,12 +43,12 @@ from services.common.logging import configure_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import CommonSettings
 from services.common.sizes import SizeMismatch, producer_max_bytes
+from services.common.stopping import arm_stop_deadline, exit_now
 from services.common.streams import on_dead_letter_failure
 
 __all__ = [
     "EXIT_DEAD_LETTER_FAILED",
     "EXIT_REFUSED",
-    "EXIT_STOP_OVERRAN",
     "Prepare",
     "agents_not_running",
     "crash_on_agent_error",
@@ -60,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 EXIT_REFUSED = 3
 """Exit status of a service that refused to start (its topics or record limit do not match the broker's)."""
-EXIT_STOP_OVERRAN = 4
-"""Exit status of a service whose stop did not finish within its deadline (what was pending is logged)."""
 EXIT_DEAD_LETTER_FAILED = 5
 """Exit status of a service that could neither handle nor dead-letter a message (nothing past it committed)."""
 
@@ -83,37 +80,6 @@ def agents_not_running(app: faust.App) -> list[str]:
     return [agent.name for agent in app.agents.values() if not agent.started or agent.crashed]
 
 
-def _exit_now(status: int, message: str, *args: Any) -> None:
-    """Log, flush the log, and end the process at once: no stop sequence, no commit."""
-    logger.critical(message, *args)
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    os._exit(status)
-
-
-def _awaiting(task: asyncio.Task[Any]) -> str:
-    """The chain of coroutines `task` is suspended in, outermost first (function:line each)."""
-    chain: list[str] = []
-    step: Any = task.get_coro()
-    while step is not None and len(chain) < 30:
-        frame = getattr(step, "cr_frame", None) or getattr(step, "ag_frame", None) or getattr(step, "gi_frame", None)
-        if frame is not None:
-            chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
-        step = getattr(step, "cr_await", None) or getattr(step, "ag_await", None) or getattr(step, "gi_yieldfrom", None)
-    return " > ".join(chain)
-
-
-def _pending_tasks(loop: asyncio.AbstractEventLoop) -> str:
-    """Where each unfinished task of `loop` waits, the stop itself first (read from another thread: a best
-    effort)."""
-    try:
-        chains = sorted({_awaiting(task) for task in list(asyncio.all_tasks(loop))},
-                        key=lambda chain: ("stop" not in chain, chain))
-    except RuntimeError:  # the loop changed its tasks while we read them
-        return "(tasks changed while listed)"
-    return "\n  " + "\n  ".join(chains[:40])
-
-
 class _Worker(Worker):
     """Faust's worker, announcing readiness (topics in place, tables recovered, agents running) in our log,
     and keeping its stop within a deadline."""
@@ -133,16 +99,8 @@ class _Worker(Worker):
         super()._schedule_shutdown(signal)
 
     def _arm_stop_deadline(self) -> None:
-        if self._watchdog is not None:
-            return
-        loop = self.loop
-        self._watchdog = threading.Timer(self.stop_deadline_s, self._overran, args=(loop,))
-        self._watchdog.daemon = True
-        self._watchdog.start()
-
-    def _overran(self, loop: asyncio.AbstractEventLoop) -> None:
-        _exit_now(EXIT_STOP_OVERRAN, "%s did not stop within %.0fs; ending it now (nothing uncommitted is lost: "
-                  "it is read again). Still waiting: %s", self.service, self.stop_deadline_s, _pending_tasks(loop))
+        if self._watchdog is None:
+            self._watchdog = arm_stop_deadline(self.service, self.stop_deadline_s, self.loop)
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
@@ -154,7 +112,7 @@ class _Worker(Worker):
 
 
 def _dead_letter_failed(service: str, failure: DeadLetterFailed) -> None:
-    _exit_now(EXIT_DEAD_LETTER_FAILED, "%s stops: %s. Nothing past it is committed; it is read again on restart",
+    exit_now(EXIT_DEAD_LETTER_FAILED, "%s stops: %s. Nothing past it is committed; it is read again on restart",
               service, failure)
 
 

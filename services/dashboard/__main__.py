@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from services.common.logging import configure_logging
 from services.common.settings import CommonSettings
+from services.common.stopping import arm_stop_deadline
 from services.dashboard.bootstrap import serving
 from services.dashboard.settings import DashboardSettings
 
@@ -24,6 +25,7 @@ async def _serve(settings: DashboardSettings, common: CommonSettings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with serving(settings, common):
         await stop.wait()
+        arm_stop_deadline("dashboard", common.stop_deadline_s, loop)
     logger.info("dashboard stopped")
 
 

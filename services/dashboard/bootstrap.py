@@ -77,7 +77,9 @@ async def _sample_forever(panels: Panels, interval_s: float) -> None:
 async def serving(settings: DashboardSettings, common: CommonSettings) -> AsyncIterator[str]:
     """Serve the dashboard until the block ends; yields its base URL (the real port when port is 0)."""
     app = build(settings, common)
-    runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
+    # A request still in flight at a stop gets half the stop deadline (aiohttp would wait 60 s for it).
+    runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False,
+                           shutdown_timeout=common.stop_deadline_s / 2)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

@@ -12,6 +12,7 @@ from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import CommonSettings
+from services.common.stopping import arm_stop_deadline
 from services.gateway.bootstrap import build_app
 from services.gateway.intake import DEAD_LETTER_TOPIC
 from services.gateway.settings import GatewaySettings
@@ -26,7 +27,9 @@ async def serve(settings: GatewaySettings, common: CommonSettings) -> None:
     serve_metrics(common.metrics_port)
     app = build_app(settings, common)
     # aiohttp's access log would print client addresses and unsubscribe paths; our own lines say what matters.
-    runner = web.AppRunner(app, access_log=None)
+    # A request still in flight at a stop gets half the stop deadline (aiohttp would wait 60 s for it);
+    # a provider whose delivery is cut retries it, and a retry is published once.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=common.stop_deadline_s / 2)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -40,6 +43,7 @@ async def serve(settings: GatewaySettings, common: CommonSettings) -> None:
         await stop.wait()
     finally:
         logger.info("%s stopping", SERVICE)
+        arm_stop_deadline(SERVICE, common.stop_deadline_s, loop)
         await runner.cleanup()
 
 

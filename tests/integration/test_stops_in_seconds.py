@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -122,5 +123,56 @@ def test_sigterm_mid_stream_and_with_the_broker_gone(
     _broker("stop")
     time.sleep(2)  # the service notices the broker is gone
     broker_gone = _seconds_to_exit(service)
+    _broker("start")
+    assert broker_gone < STOP_WITHIN_S, f"{module}: {broker_gone:.1f}s with the broker gone:\n{service.log()[-3000:]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _hold_a_request(port: int, path: str) -> socket.socket:
+    """A client that sends a request's headers and half its body, then waits: a handler in flight."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: 4096\r\n\r\n{{\"id\": ".encode())
+    return client
+
+
+WEB_SERVICES: dict[str, tuple[dict[str, str], str]] = {
+    # module: (environment of its own, "{port}" filled in; the path a held request goes to)
+    "gateway": ({"FOREWARN_GATEWAY_PORT": "{port}", "FOREWARN_GATEWAY_SHOPIFY_SECRET": "shpss_stop_test_secret"},
+                "/webhooks/shopify"),
+    "dashboard": ({"FOREWARN_DASHBOARD_PORT": "{port}", "FOREWARN_DASHBOARD_TOKEN": "stop-test-token-0123456789abcdef"},
+                  "/"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(WEB_SERVICES))
+def test_sigterm_with_a_request_in_flight_and_with_the_broker_gone(
+    module: str, own_broker: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """The web services too: a client holding a request open must not hold the stop (aiohttp waits 60 s)."""
+    _broker("start")
+    own_env, path = WEB_SERVICES[module]
+    port = _free_port()
+    env = {**_env(own_broker, topic_prefix, tmp_path), **{k: v.format(port=port) for k, v in own_env.items()}}
+    service = ServiceProcess(f"services.{module}", env, tmp_path)
+
+    service.start()
+    held = _hold_a_request(port, path)
+    time.sleep(1)  # the request is in the handler, waiting for the rest of its body
+    in_flight = _seconds_to_exit(service)
+    held.close()
+    assert in_flight < STOP_WITHIN_S, f"{module}: {in_flight:.1f}s with a request in flight:\n{service.log()[-3000:]}"
+
+    service.start()
+    _broker("stop")
+    held = _hold_a_request(port, path)
+    time.sleep(2)  # the service notices the broker is gone
+    broker_gone = _seconds_to_exit(service)
+    held.close()
     _broker("start")
     assert broker_gone < STOP_WITHIN_S, f"{module}: {broker_gone:.1f}s with the broker gone:\n{service.log()[-3000:]}"

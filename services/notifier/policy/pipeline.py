@@ -12,7 +12,7 @@ from .model import Channel, Decision, IncidentRef, OrderMessage, PolicySettings,
 from .quiet_hours import quiet_hours
 from .staleness import is_stale
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "evaluate_follow_up"]
 
 
 def evaluate(
@@ -58,6 +58,29 @@ def evaluate(
         # It would wait at least as long as the message it overtook: one message, at that one's time.
         return _join(incident, channel, merge.overtakes, resolved_ids, skipped)
     return decision
+
+
+def evaluate_follow_up(
+    incident: IncidentRef,
+    profile: Profile,
+    *,
+    now: datetime,
+    settings: PolicySettings,
+    sent_at: Sequence[datetime] = (),
+    resolved_ids: Collection[str] = frozenset(),
+) -> Decision:
+    """Decide a follow-up that keeps a promise about `incident`: `evaluate` without coalescing.
+
+    A follow-up is about trouble the customer was already told of, so the message that told
+    them would cover it; every other step holds: channel and consent (the customer may have
+    opted out since), the frequency cap (a follow-up counts like any message), quiet hours
+    and staleness.
+    """
+    require_aware(now)
+    choice = choose_channel(profile, settings)
+    if choice.channel is None:
+        return Decision("suppress", None, choice.reason, skipped_channels=choice.skipped)
+    return _own_message(incident, profile, choice.channel, now, settings, sent_at, resolved_ids, choice.skipped)
 
 
 def _join(

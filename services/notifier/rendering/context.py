@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.choices import CHOICES, known_choice
+
 __all__ = [
     "KIND_ORDER",
     "KNOWN_CHOICES",
@@ -64,17 +66,8 @@ KIND_ORDER: tuple[IncidentKind, ...] = (
     "return_received",
 )
 
-# The choices templates know how to offer; anything else in `facts.choices` is not shown.
-KNOWN_CHOICES: tuple[str, ...] = (
-    "wait",
-    "substitute",
-    "cancel_refund",
-    "cancel",
-    "refund",
-    "reship",
-    "retry_payment",
-    "update_address",
-)
+# The choices of the catalogue (schemas/choices.py); anything else in `facts.choices` is not shown.
+KNOWN_CHOICES: tuple[str, ...] = CHOICES
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
 
@@ -182,8 +175,9 @@ class IncidentItem(BaseModel):
 
     @property
     def offered_choices(self) -> tuple[str, ...]:
-        """The choices of the facts that templates can offer, in the order given, once each."""
-        return tuple(dict.fromkeys(c for c in self.facts.choices if c in KNOWN_CHOICES))
+        """The catalogue's choices among the facts', in the order given, once each (older names read as
+        today's: `cancel_refund` is `refund`). Reply number N is the N-th of these."""
+        return tuple(dict.fromkeys(c for name in self.facts.choices if (c := known_choice(name)) is not None))
 
     def lead_key(self) -> tuple[int, int, int, float]:
         """Sort key: most severe first, escalated first, then by kind, then earliest."""
@@ -226,6 +220,8 @@ class MessageContext(BaseModel):
     order_number: str | None = None
     incidents: tuple[IncidentItem, ...] = Field(min_length=1)
     unsubscribe_url: str | None = None
+    # Signed links that make each offered choice (email buttons), by choice; none for SMS.
+    choice_urls: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -238,6 +234,12 @@ class MessageContext(BaseModel):
     @classmethod
     def _links(cls, value: object) -> str | None:
         return _web_url(value)
+
+    @field_validator("choice_urls", mode="before")
+    @classmethod
+    def _choice_links(cls, value: object) -> dict[str, str]:
+        links = dict(value) if isinstance(value, Mapping) else {}
+        return {str(choice): url for choice, link in links.items() if (url := _web_url(link)) is not None}
 
     @property
     def ordered(self) -> tuple[IncidentItem, ...]:
@@ -273,6 +275,7 @@ class MessageContext(BaseModel):
         timezone_fallback: str,
         order_number: str | None = None,
         unsubscribe_url: str | None = None,
+        choice_urls: Mapping[str, str] | None = None,
     ) -> MessageContext:
         """Build a context from incident.detected data (read duck-typed), all on one order."""
         if not incidents:
@@ -299,6 +302,7 @@ class MessageContext(BaseModel):
             order_number=order_number,
             incidents=tuple(_item(incident) for incident in incidents),
             unsubscribe_url=unsubscribe_url,
+            choice_urls=dict(choice_urls or {}),
         )
 
 

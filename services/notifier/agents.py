@@ -3,7 +3,9 @@
 Reads : incidents (keyed by customer id)        -> Dispatcher: policy, render, ledger, send
         customers (keyed by customer id)        -> Inbound: profiles, consent, opt-outs
         provider-events (message or customer id) -> Inbound: delivery status, STOP/START/HELP, replies, bounces
-Writes: notifications (outcome events), customers (opt-outs and replies heard by SMS), <topic>.dlq
+        customers: customer.chose (a signed email link) -> Inbound: choice.made
+Writes: notifications (outcome events), customers (opt-outs and replies heard by SMS),
+        customer-actions (choice.made, by SMS reply or email link), <topic>.dlq
 Timers: deferred messages whose time has come (they live in the ledger, so they survive restarts)
 """
 
@@ -15,7 +17,16 @@ from typing import Any
 
 import faust
 
-from schemas import CUSTOMERS, INCIDENTS, NOTIFICATIONS, PROVIDER_EVENTS, CloudEvent, IncidentDetected, IncidentResolved
+from schemas import (
+    CUSTOMER_ACTIONS,
+    CUSTOMERS,
+    INCIDENTS,
+    NOTIFICATIONS,
+    PROVIDER_EVENTS,
+    CloudEvent,
+    IncidentDetected,
+    IncidentResolved,
+)
 from services.common.clock import Clock, SystemClock
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
@@ -47,6 +58,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     provider_names = full_names(common, [PROVIDER_EVENTS])
     notifications = raw_topic(app, common.topic(NOTIFICATIONS))
     customers_out = raw_topic(app, common.topic(CUSTOMERS))
+    actions_out = raw_topic(app, common.topic(CUSTOMER_ACTIONS))
     guard = Guard(service=SERVICE, app=app, topics={**incident_names, **customer_names, **provider_names})
     wired: dict[str, _Wiring] = {}
 
@@ -60,6 +72,9 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     async def emit_customer(event: CloudEvent) -> None:
         await send_to(customers_out, event)
 
+    async def emit_action(event: CloudEvent) -> None:
+        await send_to(actions_out, event)
+
     async def wiring() -> _Wiring:
         while "w" not in wired:
             await app.sleep(0.05)
@@ -72,7 +87,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
         dispatcher = Dispatcher(ledger=ledger, profiles=profiles, providers=providers, settings=settings,
                                 clock=clock, emit=emit_notification)
         inbound = Inbound(ledger=ledger, profiles=profiles, sms=providers.sms, settings=settings, clock=clock,
-                          emit_customer=emit_customer, emit_notification=emit_notification)
+                          emit_customer=emit_customer, emit_notification=emit_notification, emit_action=emit_action)
         wired["w"] = _Wiring(dispatcher, inbound, providers)
         await dispatcher.recover()
 

@@ -1,12 +1,22 @@
-"""What customers and providers tell the notifier: profiles, consent, opt-outs, delivery status, replies."""
+"""What customers and providers tell the notifier: profiles, consent, opt-outs, delivery status, replies, choices.
+
+An inbound SMS is read by `replies.understand`: a carrier keyword keeps its carrier meaning
+(STOP, START, HELP); a choice the customer's latest open message offered becomes `choice.made`
+on `customer-actions` and a short confirmation in their language; anything else becomes
+`customer.replied` (for a person) and an honest answer that a person will get back to them. A
+signed email link arrives as `customer.chose` naming its notification, and becomes `choice.made`
+the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from schemas import (
     CloudEvent,
+    CustomerChose,
     CustomerOptedIn,
     CustomerOptedOut,
     CustomerUpdated,
@@ -15,12 +25,16 @@ from schemas import (
     ProviderSmsStatus,
     make_event,
 )
+from schemas.choices import Choice
 from services.common.clock import Clock
+from services.common.ids import stable_id
 from services.common.masking import mask_phone
+from services.notifier.conversation import Conversations, Offer
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.profiles import ProfileStore
 from services.notifier.providers import SmsMessage, SmsProvider
-from services.notifier.replies import classify_reply
+from services.notifier.rendering.answers import Answer, answer_sms
+from services.notifier.replies import understand
 from services.notifier.settings import NotifierSettings
 
 __all__ = ["Inbound"]
@@ -37,15 +51,17 @@ EMAIL_SUPPRESSING = {"bounce", "dropped", "spamreport"}
 class Inbound:
     def __init__(
         self, *, ledger: Ledger, profiles: ProfileStore, sms: SmsProvider, settings: NotifierSettings,
-        clock: Clock, emit_customer: Emit, emit_notification: Emit,
+        clock: Clock, emit_customer: Emit, emit_notification: Emit, emit_action: Emit | None = None,
     ) -> None:
         self.ledger = ledger
+        self.conversations = Conversations(ledger)
         self.profiles = profiles
         self.sms = sms
         self.settings = settings
         self.clock = clock
         self.emit_customer = emit_customer
         self.emit_notification = emit_notification
+        self.emit_action = emit_action
 
     # -- customers topic ---------------------------------------------------------------------
     async def on_customer_event(self, event: CloudEvent) -> None:
@@ -73,6 +89,18 @@ class Inbound:
                 return
             await self.profiles.set_opt_out(choice.channel, address, opted_out=isinstance(event, CustomerOptedOut),
                                             source=choice.source, now=choice.at)
+        elif isinstance(event, CustomerChose):
+            await self._chose_by_link(event)
+
+    async def _chose_by_link(self, event: CustomerChose) -> None:
+        """A verified email link: the choice counts when that message offered it."""
+        data = event.data
+        offer = await self.conversations.of_notification(data.notification_id)
+        if offer is None or data.choice not in offer.choices:
+            logger.warning("a choice link names %s, which offered no such choice", data.notification_id)
+            return
+        await self._choice_made(offer, data.choice, channel="email", at=data.at,
+                                event_id=stable_id("choice", data.notification_id, data.choice))
 
     async def _recipient_of(self, notification_id: str, channel: str) -> tuple[str | None, str | None]:
         """(address, customer id) a notification went to on `channel`, from the ledger (an unsubscribe link)."""
@@ -105,7 +133,9 @@ class Inbound:
 
     async def _sms_inbound(self, event: ProviderSmsInbound) -> None:
         data = event.data
-        reply = classify_reply(data.body)
+        offer = await self.conversations.latest_to_phone(data.from_)
+        understood = understand(data.body, offer.choices if offer is not None and offer.open else ())
+        reply = understood.kind
         now = data.received_at
         if reply in ("stop", "start"):
             opted_out = reply == "stop"
@@ -116,18 +146,52 @@ class Inbound:
                 source=SOURCE, subject=data.from_, time=now, id=f"{data.message_sid}:{reply}"))
             logger.info("%s by SMS keyword from %s", kind, mask_phone(data.from_))
         elif reply == "help":
-            help_text = (f"{self.settings.store_name}: order updates by text. Help: {self.settings.help_url} "
-                         f"or {self.settings.support_phone}. Reply STOP to opt out.")
-            await self.sms.send_sms(SmsMessage(f"help-{data.message_sid}", data.from_, help_text))
+            await self._answer("help", data.message_sid, data.from_, offer)
+        elif reply == "choice" and offer is not None and understood.choice is not None:
+            await self._choice_made(offer, understood.choice, channel="sms", at=now,
+                                    event_id=stable_id("choice", data.message_sid))
+            await self._answer("confirmed", data.message_sid, data.from_, offer, understood.choice)
         else:
-            customer_id = await self._customer_for_phone(data.from_)
+            customer_id = offer.incident.customer.id if offer is not None else await self._customer_for_phone(
+                data.from_)
             if customer_id is None:
                 logger.info("reply from an unknown number %s", mask_phone(data.from_))
                 return
+            replied = {"customer_id": customer_id, "channel": "sms", "received_at": now, "body": data.body,
+                       "in_reply_to": offer.notification_id if offer is not None else None}
             await self.emit_customer(make_event(
-                "customer.replied", {"customer_id": customer_id, "channel": "sms", "received_at": now,
-                                     "body": data.body}, source=SOURCE, subject=customer_id, time=now,
-                id=f"{data.message_sid}:reply"))
+                "customer.replied", {k: v for k, v in replied.items() if v is not None}, source=SOURCE,
+                subject=customer_id, time=now, id=f"{data.message_sid}:reply"))
+            await self._answer("not_understood", data.message_sid, data.from_, offer)
+
+    async def _choice_made(self, offer: Offer, choice: Choice, *, channel: str, at: datetime, event_id: str) -> None:
+        """`choice.made` on customer-actions, keyed by the order (the customer when there is none)."""
+        if self.emit_action is None:
+            raise RuntimeError("the notifier was built without the customer-actions output")
+        incident = offer.incident
+        data = {"incident_id": incident.incident_id, "kind": incident.kind, "order_id": incident.order_id,
+                "order_number": offer.order_number, "customer_id": incident.customer.id,
+                "store_id": incident.store_id, "choice": choice, "channel": channel,
+                "notification_id": offer.notification_id, "locale": incident.customer.locale, "made_at": at}
+        await self.emit_action(make_event(
+            "choice.made", {k: v for k, v in data.items() if v is not None}, source=SOURCE,
+            subject=incident.order_id or incident.customer.id, time=at, id=event_id))
+        logger.info("choice %s made by %s for incident %s", choice, channel, incident.incident_id)
+
+    async def _answer(
+        self, answer: Answer, message_sid: str, phone: str, offer: Offer | None, choice: Choice | None = None,
+    ) -> None:
+        """Text back in the customer's language (that of the message they answer, else their profile's)."""
+        locale = offer.incident.customer.locale if offer is not None else await self._locale_of(phone)
+        text = answer_sms(answer, locale=locale, store_name=self.settings.store_name, choice=choice,
+                          order_number=(offer.order_number or offer.incident.order_id) if offer is not None else None,
+                          support_phone=self.settings.support_phone, help_url=self.settings.help_url)
+        await self.sms.send_sms(SmsMessage(f"{answer}-{message_sid}", phone, text))
+
+    async def _locale_of(self, phone: str) -> str | None:
+        customer_id = await self._customer_for_phone(phone)
+        stored = await self.profiles.get(customer_id) if customer_id is not None else None
+        return stored.locale if stored is not None else None
 
     async def _customer_for_phone(self, phone: str) -> str | None:
         return await self.ledger.customer_for_phone(phone)

@@ -1,0 +1,38 @@
+"""Our answers to an inbound SMS (a choice confirmed, a reply handed to a person, HELP); pure, no sending."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from schemas.choices import Choice
+
+from .environment import environment
+from .locales import template_locale
+from .render import one_line
+from .segments import gsm7_friendly
+
+__all__ = ["Answer", "answer_sms"]
+
+Answer = Literal["confirmed", "not_understood", "help"]
+
+
+def answer_sms(
+    answer: Answer, *, locale: str | None, store_name: str, choice: Choice | None = None,
+    order_number: str | None = None, support_phone: str | None = None, help_url: str | None = None,
+) -> str:
+    """The SMS text of `answer` in the customer's language (`templates/<lang>/replies.j2`), English fallback."""
+    language = template_locale(locale)
+    variables: dict[str, Any] = {
+        "locale": language, "store_name": store_name, "order_number": order_number,
+        "support_phone": support_phone, "help_url": help_url,
+    }
+    replies = environment().get_template(f"{language}/replies.j2").make_module(variables)
+    if answer == "confirmed":
+        if choice is None:
+            raise ValueError("a confirmation names the choice")
+        text = replies.confirmed(choice)  # type: ignore[attr-defined]
+    elif answer == "not_understood":
+        text = replies.not_understood()  # type: ignore[attr-defined]
+    else:
+        text = replies.help()  # type: ignore[attr-defined]
+    return gsm7_friendly(one_line(str(text)))

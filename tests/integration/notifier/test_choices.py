@@ -1,0 +1,133 @@
+"""Two-way SMS and email choices through the real dispatcher, inbound handler, ledger and Twilio SDK (fake API)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas import CloudEvent, IncidentDetected, make_event
+from schemas.choices import choices_for
+from tests.support.fake_providers import FakeProviders
+from tests.support.notifier import NotifierRig, incident_event, notifier_rig
+
+pytestmark = pytest.mark.integration
+
+NOON_NY = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)
+PHONE = "+14155550123"
+STOCKOUT = choices_for("stockout")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def rig(
+    request: pytest.FixtureRequest, fake_providers: FakeProviders, tmp_path: Path
+) -> AsyncIterator[NotifierRig]:
+    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    async with notifier_rig(fake_providers, NOON_NY, backend=request.param, tmp_dir=str(tmp_path),
+                            postgres_url=postgres) as built:
+        yield built
+
+
+def stockout(incident_id: str, *, locale: str = "en", order_id: str = "ord-1", email: str | None = None,
+             phone: str | None = PHONE) -> IncidentDetected:
+    event = incident_event(incident_id, at=NOON_NY, kind="stockout", locale=locale, order_id=order_id, email=email,
+                           phone=phone)
+    facts = event.data.facts.model_copy(update={"choices": list(STOCKOUT)})
+    return event.model_copy(update={"data": event.data.model_copy(update={"facts": facts})})
+
+
+def inbound(body: str, sid: str, phone: str = PHONE) -> CloudEvent:
+    return make_event("provider.sms_inbound", {"message_sid": sid, "from": phone, "to": "+15005550006", "body": body,
+                                               "received_at": NOON_NY + timedelta(minutes=5)},
+                      source="twilio", subject=sid, time=NOON_NY)
+
+
+def texts(fake: FakeProviders) -> list[str]:
+    return [r.form["Body"] for r in fake.sends("twilio") if r.form.get("To") == PHONE]
+
+
+@pytest.mark.parametrize(("locale", "body", "confirmation"), [
+    ("en", str(STOCKOUT.index("refund") + 1), "refund"),
+    ("de-DE", "Erstattung bitte", "Erstattung"),
+    ("es", "reembolso", "reembolso"),
+])
+async def test_a_reply_makes_one_choice_and_is_confirmed_in_the_customers_language(
+    rig: NotifierRig, fake_providers: FakeProviders, locale: str, body: str, confirmation: str,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-choice", locale=locale))
+    [sent] = rig.outcomes("notification.sent")
+    assert len(texts(fake_providers)) == 1
+
+    await rig.inbound.on_provider_event(inbound(body, "SMreply1"))  # type: ignore[arg-type]
+
+    [made] = rig.outcomes("choice.made")
+    assert made.subject == "ord-1"
+    assert made.data.choice == "refund" and made.data.channel == "sms"  # type: ignore[attr-defined]
+    assert made.data.incident_id == "inc-choice" and made.data.customer_id == "cus_1"  # type: ignore[attr-defined]
+    assert made.data.order_id == "ord-1" and made.data.store_id == "acme"  # type: ignore[attr-defined]
+    assert made.data.notification_id == sent.data.notification_id  # type: ignore[attr-defined]
+    assert rig.outcomes("customer.replied") == []
+    answers = texts(fake_providers)[1:]
+    assert len(answers) == 1 and confirmation in answers[0], answers
+
+
+async def test_cancel_still_opts_out_and_makes_no_choice(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-cancel"))
+    await rig.inbound.on_provider_event(inbound(" CANCEL ", "SMcancel"))  # type: ignore[arg-type]
+    assert rig.outcomes("choice.made") == []
+    assert [e.type for e in rig.emitted if e.type.startswith("customer.")] == ["customer.opted_out"]
+    assert len(texts(fake_providers)) == 1  # no confirmation, no answer
+
+
+async def test_a_reply_not_understood_goes_to_a_person_with_an_honest_answer(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-question", locale="de-DE"))
+    [sent] = rig.outcomes("notification.sent")
+    await rig.inbound.on_provider_event(inbound("Kommt es noch vor Weihnachten?", "SMq"))  # type: ignore[arg-type]
+    assert rig.outcomes("choice.made") == []
+    [replied] = rig.outcomes("customer.replied")
+    assert replied.data.customer_id == "cus_1"  # type: ignore[attr-defined]
+    assert replied.data.in_reply_to == sent.data.notification_id  # type: ignore[attr-defined]
+    [answer] = texts(fake_providers)[1:]
+    assert "Team" in answer and "melde" in answer  # "... meldet sich bald jemand aus unserem Team ..."
+
+
+async def test_a_number_beyond_the_offer_or_for_a_resolved_incident_is_not_a_choice(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-range"))
+    await rig.inbound.on_provider_event(inbound(str(len(STOCKOUT) + 1), "SMrange"))  # type: ignore[arg-type]
+    await rig.dispatcher.on_resolved("inc-range", "restocked")
+    await rig.inbound.on_provider_event(inbound("1", "SMlate"))  # type: ignore[arg-type]
+    assert rig.outcomes("choice.made") == []
+    assert len(rig.outcomes("customer.replied")) == 2
+
+
+async def test_the_reply_answers_the_latest_open_incident(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-old", order_id="ord-old"))
+    rig.clock.advance(timedelta(hours=1))
+    await rig.dispatcher.on_incident(stockout("inc-new", order_id="ord-new"))
+    rig.clock.advance(timedelta(hours=1))
+    await rig.dispatcher.on_resolved("inc-new", "restocked")
+    await rig.inbound.on_provider_event(inbound("1", "SMlatest"))  # type: ignore[arg-type]
+    [made] = rig.outcomes("choice.made")
+    assert made.data.incident_id == "inc-old" and made.data.choice == "wait"  # type: ignore[attr-defined]
+
+
+async def test_an_email_link_choice_becomes_one_choice_made(rig: NotifierRig) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-mail", phone=None, email="grace@example.com"))
+    [sent] = rig.outcomes("notification.sent")
+    nid = sent.data.notification_id  # type: ignore[attr-defined]
+
+    def chose(choice: str) -> CloudEvent:
+        return make_event("customer.chose", {"notification_id": nid, "choice": choice, "at": NOON_NY},
+                          source="forewarn/gateway", subject=nid, time=NOON_NY)
+
+    await rig.inbound.on_customer_event(chose("substitute"))  # type: ignore[arg-type]
+    await rig.inbound.on_customer_event(chose("retry_payment"))  # type: ignore[arg-type]  # not offered
+    [made] = rig.outcomes("choice.made")
+    assert made.data.choice == "substitute" and made.data.channel == "email"  # type: ignore[attr-defined]
+    assert made.data.notification_id == nid  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ import sys
 __all__ = ["main"]
 
 SERVICES = {"order-watcher": "services.order_watcher", "notifier": "services.notifier", "returns": "services.returns",
-            "gateway": "services.gateway", "dashboard": "services.dashboard",
+            "care": "services.care", "gateway": "services.gateway", "dashboard": "services.dashboard",
             "simulator": "services.simulator"}
 
 

@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 VAR="$ROOT/var"
 LOGS="$VAR/logs"
 PIDS="$VAR/pids"
-SERVICES=(order_watcher notifier returns gateway dashboard)
+SERVICES=(order_watcher notifier returns care gateway dashboard)
 HELPERS=(tail)
 
 stop_all() {
@@ -55,6 +55,10 @@ if [ -z "${FOREWARN_GATEWAY_SHOPIFY_SECRET:-}" ]; then
     FOREWARN_GATEWAY_SHOPIFY_SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
     export FOREWARN_GATEWAY_SHOPIFY_SECRET
 fi
+# Care keeps its cases in its own SQLite file too, and reads the notifier's ledger read-only; tickets go to a
+# local file unless a help desk is configured (FOREWARN_CARE_DESK=zendesk|webhook).
+export FOREWARN_CARE_DATABASE_URL="${FOREWARN_CARE_DATABASE_URL:-sqlite+aiosqlite:///$VAR/care.db}"
+export FOREWARN_CARE_OUTBOX_PATH="${FOREWARN_CARE_OUTBOX_PATH:-$VAR/care-desk.jsonl}"
 export FOREWARN_SIMULATOR_GATEWAY_URL="http://127.0.0.1:${FOREWARN_GATEWAY_PORT:-8080}"
 export FOREWARN_SIMULATOR_SHOPIFY_SECRET="$FOREWARN_GATEWAY_SHOPIFY_SECRET"
 
@@ -81,7 +85,8 @@ Forewarn is running.
   ledger          ${FOREWARN_DATABASE_URL#*///}
   gateway         $FOREWARN_SIMULATOR_GATEWAY_URL   (webhooks, unsubscribe links; /healthz, /metrics)
   dashboard       http://127.0.0.1:${FOREWARN_DASHBOARD_PORT:-8090}   (topics, lag, incidents, messages, dead letters)
-  service logs    $LOGS/{order_watcher,notifier,returns,gateway,dashboard}.log
+  care desk       $FOREWARN_CARE_OUTBOX_PATH   (help-desk tickets for customers a person should help)
+  service logs    $LOGS/{order_watcher,notifier,returns,care,gateway,dashboard}.log
 SMS outside 08:00-21:00 in the customer's own time zone wait in the ledger until morning (state "deferred").
 Press Ctrl-C to stop everything. Messages as they go out:
 EOM

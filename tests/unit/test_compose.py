@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from services.care.settings import CareSettings
 from services.common.settings import CommonSettings
 from services.gateway.settings import GatewaySettings
 from services.notifier.settings import NotifierSettings
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 OURS = {name: spec for name, spec in COMPOSE["services"].items() if "build" in spec}
 SETTINGS: dict[str, type[BaseSettings]] = {
-    "FOREWARN_GATEWAY_": GatewaySettings, "FOREWARN_NOTIFIER_": NotifierSettings,
+    "FOREWARN_GATEWAY_": GatewaySettings, "FOREWARN_NOTIFIER_": NotifierSettings, "FOREWARN_CARE_": CareSettings,
     "FOREWARN_WATCH_": OrderWatcherSettings, "FOREWARN_RETURNS_": ReturnsEnv, "FOREWARN_": CommonSettings,
 }
 
@@ -44,7 +45,7 @@ def _accepts(cls: type[BaseSettings], field: str, variable: str) -> bool:
 
 
 def test_every_forewarn_service_is_built_from_the_dockerfile_and_runs_a_module_that_exists() -> None:
-    assert {"order-watcher", "returns", "notifier", "gateway", "dashboard", "simulator"} <= set(OURS)
+    assert {"order-watcher", "returns", "notifier", "care", "gateway", "dashboard", "simulator"} <= set(OURS)
     for name, spec in OURS.items():
         assert (ROOT / spec["build"]["dockerfile"]).is_file(), name
         module = spec["command"][0]

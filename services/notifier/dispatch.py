@@ -12,12 +12,23 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, IncidentResolved, make_event, parse_event
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
+from services.notifier.follow_ups import SENT_STATES, FollowUps
 from services.notifier.ledger import Delivery, Ledger
-from services.notifier.policy import IncidentRef, OrderMessage, PolicySettings, Profile, coalesce, evaluate
+from services.notifier.policy import (
+    IncidentRef,
+    OrderMessage,
+    PolicySettings,
+    Profile,
+    PromiseSettings,
+    coalesce,
+    evaluate,
+    promise_for,
+)
 from services.notifier.profiles import Contact, ProfileStore
 from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider
 from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, list_unsubscribe_headers, render
@@ -29,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
-SENT_STATES = ("sending", "sent", "delivered", "undelivered", "ambiguous")
 PENDING_STATES = ("reserved", "deferred")
 
 
@@ -37,6 +47,13 @@ def notification_id_for(incident_id: str, customer_id: str, channel: str) -> str
     """Deterministic, so a replay finds the same ledger row."""
     digest = hashlib.sha256(f"{incident_id}|{customer_id}|{channel}".encode()).hexdigest()
     return f"ntf-{digest[:28]}"
+
+
+class Composed(NamedTuple):
+    """A rendered message and the promise of the next update it makes."""
+
+    rendered: RenderedMessage
+    promise: datetime | None
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,13 @@ class Dispatcher:
             name=settings.store_name, support_phone=settings.support_phone, support_email=settings.support_email,
             help_url=settings.help_url, timezone=settings.store_timezone,
         )
+        self.promises = PromiseSettings(
+            after=timedelta(seconds=settings.promise_after_s), business_mornings=settings.promise_business_mornings,
+            morning=settings.promise_morning, max_follow_ups=settings.follow_ups_max,
+            store_timezone=settings.store_timezone,
+        )
+        self.follow_ups = FollowUps(ledger=ledger, policy=self.policy, promises=self.promises, clock=clock,
+                                    profile_of=self._profile, send=self._send, report=self._emit_row)
         self._pool = asyncio.Semaphore(settings.send_concurrency)
 
     # -- incidents ---------------------------------------------------------------------------
@@ -155,7 +179,7 @@ class Dispatcher:
             [(e.data.incident_id, e.data.customer.id, e.data.order_id) for e in events],
             cap_since=now - self.policy.cap_window)
         profiles = await self.profiles.profiles_for([_contact(e.data) for e in events])
-        fresh: list[tuple[IncidentDetected, Profile, str, RenderedMessage]] = []
+        fresh: list[tuple[IncidentDetected, Profile, str, Composed]] = []
         one_by_one: list[IncidentDetected] = []
         repeats = 0
         for event in events:
@@ -186,10 +210,10 @@ class Dispatcher:
             await self._send_fresh_many(fresh, now)
 
     async def _send_fresh_many(
-        self, fresh: list[tuple[IncidentDetected, Profile, str, RenderedMessage]], now: datetime
+        self, fresh: list[tuple[IncidentDetected, Profile, str, Composed]], now: datetime
     ) -> None:
         rows = []
-        for event, profile, channel, rendered in fresh:
+        for event, profile, channel, (rendered, promise) in fresh:
             incident = event.data
             rows.append({
                 "notification_id": notification_id_for(incident.incident_id, incident.customer.id, channel),
@@ -198,11 +222,12 @@ class Dispatcher:
                 "due_at": None, "incident": event.to_bytes().decode(), "severity": str(incident.severity),
                 "body": rendered.text, "subject": rendered.subject, "attempts": 1, "created_at": now,
                 "updated_at": now, "address": _address(profile, channel), "incident_at": incident.detected_at,
+                "next_update_at": promise, "promise": "open" if promise is not None else None,
             })
         won = await self.ledger.reserve_many(rows)
 
-        async def deliver(item: tuple[IncidentDetected, Profile, str, RenderedMessage]) -> tuple[str, SendResult]:
-            event, profile, channel, rendered = item
+        async def deliver(item: tuple[IncidentDetected, Profile, str, Composed]) -> tuple[str, SendResult]:
+            event, profile, channel, (rendered, _) = item
             nid = notification_id_for(event.data.incident_id, event.data.customer.id, channel)
             async with self._pool:
                 return nid, await self._deliver(channel, profile, nid, rendered, attempt_recorded=True)
@@ -227,13 +252,13 @@ class Dispatcher:
         """The common case in one reservation: render, reserve straight into `sending`, call, settle."""
         incident = event.data
         nid = notification_id_for(incident.incident_id, incident.customer.id, channel)
-        rendered = self._render([incident], profile, channel, nid)
+        rendered, promise = self._render([incident], profile, channel, nid)
         reservation = await self.ledger.reserve(
             notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
             channel=channel, order_id=incident.order_id, now=self.clock.now(), state="sending",
             incident=event.to_bytes().decode(), severity=str(incident.severity), body=rendered.text,
             subject=rendered.subject, attempts=1, address=_address(profile, channel),
-            incident_at=incident.detected_at,
+            incident_at=incident.detected_at, next_update_at=promise,
         )
         if not reservation.fresh:
             return
@@ -263,7 +288,8 @@ class Dispatcher:
                     await self.on_incident(event)
 
     async def send_due(self) -> int:
-        """Send deferred messages whose time has come, and settle ambiguous sends old enough to look up."""
+        """Send deferred messages whose time has come, settle ambiguous sends old enough to look up, and keep the
+        promises of the next update that are due (follow-ups)."""
         now = self.clock.now()
         rows = await self.ledger.due(now)
         for row in rows:
@@ -273,6 +299,7 @@ class Dispatcher:
         for row in await self.ledger.by_state("ambiguous"):
             if row.updated_at <= settle_before:
                 await self.reconcile(row.notification_id)
+        await self.follow_ups.keep_due()
         return len(rows)
 
     async def recover(self) -> None:
@@ -285,6 +312,9 @@ class Dispatcher:
             await self._resume(row)
 
     async def _resume(self, row: Delivery) -> None:
+        if row.follow_up:
+            await self.follow_ups.resume(row)
+            return
         incident = _incident_of(row)
         if await self.ledger.is_resolved(incident.incident_id):
             await self.ledger.transition(row.notification_id, "withdrawn", now=self.clock.now(),
@@ -315,26 +345,36 @@ class Dispatcher:
         return True
 
     # -- sending -----------------------------------------------------------------------------
-    async def _send(self, nid: str, incidents: list[IncidentDetectedData], profile: Profile, channel: str) -> None:
+    async def _send(
+        self, nid: str, incidents: list[IncidentDetectedData], profile: Profile, channel: str, follow_up: int = 0,
+        news: bool = False,
+    ) -> None:
+        """Send a reserved message; a follow-up (number `follow_up`) says whether there is `news` since the last."""
         riders = [_incident_of(row) for row in await self.ledger.joined_to(nid)]
         resolved = [i.incident_id for i in riders if await self.ledger.is_resolved(i.incident_id)]
-        incidents = incidents + [i for i in riders if i.incident_id not in resolved]
-        rendered = self._render(incidents, profile, channel, nid)
+        known = {i.incident_id for i in incidents}
+        incidents = incidents + [i for i in riders if i.incident_id not in resolved and i.incident_id not in known]
+        rendered, promise = self._render(incidents, profile, channel, nid, follow_up=follow_up, news=news)
         if not await self.ledger.transition(nid, "sending", now=self.clock.now(), expect=("reserved",),
-                                            body=rendered.text, subject=rendered.subject):
+                                            body=rendered.text, subject=rendered.subject, next_update_at=promise,
+                                            promise="open" if promise is not None else None):
             return  # someone else moved it (withdrawn, or already sending)
         async with self._pool:
             result = await self._deliver(channel, profile, nid, rendered)
         await self._settle(incidents[0], nid, channel, result)
 
     def _render(
-        self, incidents: list[IncidentDetectedData], profile: Profile, channel: str, nid: str
-    ) -> RenderedMessage:
+        self, incidents: list[IncidentDetectedData], profile: Profile, channel: str, nid: str, *, follow_up: int = 0,
+        news: bool = False,
+    ) -> Composed:
+        """The message, and the promise of the next update it makes (None: the story ends, or no more follow-ups)."""
         ctx = MessageContext.from_incidents(
             incidents, store=self.store, timezone_fallback=self.settings.store_timezone,
             unsubscribe_url=f"{self.settings.public_base_url}/unsubscribe/{nid}",
         )
-        return render(ctx, "sms" if channel == "sms" else "email")
+        promise = promise_for(ctx.lead.kind, self.clock.now(), ctx.timezone, self.promises, follow_up=follow_up)
+        ctx = ctx.model_copy(update={"next_update_at": promise, "follow_up": follow_up, "news": news})
+        return Composed(render(ctx, "sms" if channel == "sms" else "email"), promise)
 
     async def _deliver(
         self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage, *, attempt_recorded: bool = False

@@ -1,4 +1,4 @@
-"""The delivery ledger: one row per (incident, customer, channel), reserved before any provider call."""
+"""The delivery ledger: one row per (incident, customer, channel, follow-up), reserved before any provider call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, select, update
+from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UtcDateTime
 
-__all__ = ["STATES", "Base", "Delivery", "Ledger", "Reservation"]
+__all__ = ["PROMISE_STATES", "STATES", "Base", "Delivery", "Ledger", "Reservation"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ STATES = (
     "bounced", "suppressed", "withdrawn",
 )
 TERMINAL = {"joined", "sent", "delivered", "undelivered", "failed", "bounced", "suppressed", "withdrawn"}
+# A message's promise of the next update (`next_update_at`): open until a follow-up keeps it (kept, the follow-up
+# row reserved in the same transaction) or it proves moot (ended: resolved, superseded by a newer message, limit).
+PROMISE_STATES = ("open", "kept", "ended")
 # A status callback never moves a row backwards (a late `sent` after `delivered`).
 RANK = {"sent": 1, "undelivered": 2, "failed": 2, "bounced": 2, "delivered": 3}
 
@@ -48,7 +51,9 @@ class ResolvedIncident(Base):
 
 class Delivery(Base):
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("incident_id", "customer_id", "channel", name="uq_delivery_once"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "customer_id", "channel", "follow_up", name="uq_delivery_once"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notification_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -71,6 +76,10 @@ class Delivery(Base):
     incident_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # 0: the first message about the incident; n: the nth follow-up keeping a promise about its order.
+    follow_up: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the promise this message made
+    promise: Mapped[str | None] = mapped_column(String(16))  # PROMISE_STATES; None: no promise
 
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]  # Core access for bulk statements
@@ -106,6 +115,7 @@ class Ledger:
         now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
         incident: str | None = None, severity: str | None = None, body: str | None = None,
         subject: str | None = None, attempts: int = 0, address: str | None = None, incident_at: datetime | None = None,
+        next_update_at: datetime | None = None,
     ) -> Reservation:
         """Insert the row unless it exists; the unique constraint is the dedupe."""
         async with self.sessions() as session:
@@ -113,7 +123,8 @@ class Ledger:
                 notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
                 order_id=order_id, channel=channel, address=address, state=state, reason=reason, due_at=due_at,
                 incident=incident, severity=severity, body=body, subject=subject, attempts=attempts,
-                incident_at=incident_at, created_at=now, updated_at=now,
+                incident_at=incident_at, created_at=now, updated_at=now, next_update_at=next_update_at,
+                promise="open" if next_update_at is not None else None,
             ))
             try:
                 await session.commit()
@@ -135,8 +146,8 @@ class Ledger:
         few rows), and their sends since `cap_since` (wall clock)."""
         async with self.sessions() as session:
             existing = (await session.execute(select(Delivery).where(
-                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id).order_by(Delivery.id)
-            )).scalars().first()
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id, Delivery.follow_up == 0,
+            ).order_by(Delivery.id))).scalars().first()
             resolved = await session.get(ResolvedIncident, incident_id) is not None
             order_rows: list[Delivery] = []
             if order_id is not None:
@@ -158,8 +169,8 @@ class Ledger:
         orders = {(k[1], k[2]) for k in keys if k[2] is not None}
         async with self.sessions() as session:
             existing: dict[tuple[str, str], Any] = {}
-            for row in (await session.execute(select(table).where(table.c.incident_id.in_(incident_ids))
-                                              .order_by(table.c.id.desc()))):
+            for row in (await session.execute(select(table).where(
+                    table.c.incident_id.in_(incident_ids), table.c.follow_up == 0).order_by(table.c.id.desc()))):
                 existing[(row.incident_id, row.customer_id)] = row
             resolved = set((await session.execute(select(ResolvedIncident.incident_id).where(
                 ResolvedIncident.incident_id.in_(incident_ids)))).scalars())
@@ -209,7 +220,8 @@ class Ledger:
         """Any row of this incident for this customer, whatever the channel (a replay must not pick another)."""
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(
-                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id).order_by(Delivery.id))
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id, Delivery.follow_up == 0,
+            ).order_by(Delivery.id))
             return result.scalars().first()
 
     async def joined_to(self, notification_id: str) -> list[Delivery]:
@@ -239,10 +251,11 @@ class Ledger:
         async with self.sessions() as session:
             return await session.get(ResolvedIncident, incident_id) is not None
 
-    async def find(self, *, incident_id: str, customer_id: str, channel: str) -> Delivery | None:
+    async def find(self, *, incident_id: str, customer_id: str, channel: str, follow_up: int = 0) -> Delivery | None:
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(
-                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id, Delivery.channel == channel))
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id, Delivery.channel == channel,
+                Delivery.follow_up == follow_up))
             return result.scalar_one_or_none()
 
     async def get(self, notification_id: str) -> Delivery | None:
@@ -282,16 +295,67 @@ class Ledger:
                 .order_by(Delivery.due_at).limit(limit))
             return list(result.scalars())
 
+    async def due_promises(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Messages that reached the customer and whose promise of the next update is due."""
+        async with self.sessions() as session:
+            result = await session.execute(
+                select(Delivery).where(Delivery.promise == "open", Delivery.next_update_at <= now,
+                                       Delivery.state.in_(("sent", "delivered")))
+                .order_by(Delivery.next_update_at).limit(limit))
+            return list(result.scalars())
+
+    async def order_story(self, row: Delivery) -> tuple[list[Delivery], set[str]]:
+        """Every row of this customer about `row`'s order (follow-ups included, in the order written), or about
+        its incident when it has no order, and which of their incidents are resolved."""
+        about = (Delivery.order_id == row.order_id) if row.order_id is not None else (
+            Delivery.incident_id == row.incident_id)
+        async with self.sessions() as session:
+            rows = list((await session.execute(select(Delivery).where(
+                Delivery.customer_id == row.customer_id, about).order_by(Delivery.id))).scalars())
+            resolved = set((await session.execute(select(ResolvedIncident.incident_id).where(
+                ResolvedIncident.incident_id.in_({r.incident_id for r in rows})))).scalars())
+            return rows, resolved
+
+    async def keep_promise(self, notification_id: str, follow_up: dict[str, Any]) -> bool:
+        """Mark the promise of `notification_id` kept and reserve the follow-up row that keeps it, in one
+        transaction: False when the promise was no longer open (another pass kept or ended it) or the
+        follow-up row exists already."""
+        async with self.sessions() as session:
+            moved = await session.execute(update(Delivery).where(
+                Delivery.notification_id == notification_id, Delivery.promise == "open").values(promise="kept"))
+            if not getattr(moved, "rowcount", 0):
+                await session.rollback()
+                return False
+            session.add(Delivery(**follow_up))
+            try:
+                await session.commit()
+                return True
+            except IntegrityError:
+                await session.rollback()
+                return False
+
+    async def end_promise(self, notification_id: str) -> bool:
+        """A promise that needs no follow-up (resolved, superseded, limit); the row's send time is left alone."""
+        async with self.sessions() as session:
+            result = await session.execute(update(Delivery).where(
+                Delivery.notification_id == notification_id, Delivery.promise == "open").values(promise="ended"))
+            await session.commit()
+            return bool(getattr(result, "rowcount", 0))
+
     async def by_state(self, *states: str) -> list[Delivery]:
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(Delivery.state.in_(states)).order_by(Delivery.id))
             return list(result.scalars())
 
     async def withdraw(self, incident_id: str, *, now: datetime, reason: str) -> list[Delivery]:
-        """Withdraw every not-yet-sent row of an incident; returns the rows withdrawn."""
+        """Withdraw every not-yet-sent row of an incident; returns the rows withdrawn.
+
+        A pending follow-up is left alone: it is about the whole order, and is decided again
+        against the order's open incidents when its time comes."""
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(
-                Delivery.incident_id == incident_id, Delivery.state.in_(("deferred", "reserved"))))
+                Delivery.incident_id == incident_id, Delivery.follow_up == 0,
+                Delivery.state.in_(("deferred", "reserved"))))
             rows = list(result.scalars())
             for row in rows:
                 row.state, row.reason, row.updated_at = "withdrawn", reason, now

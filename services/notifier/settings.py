@@ -43,6 +43,13 @@ class NotifierSettings(BaseSettings):
     coalesce_window_s: int = 600
     cap_per_24h: int = 3
     require_explicit_consent: bool = False
+    # Promises and follow-ups: each message of an open incident says when the customer hears next (at least
+    # promise_after_s later, moved to the next business-day promise_morning in the customer's zone unless
+    # promise_business_mornings is off); an order still open then gets a follow-up, at most follow_ups_max.
+    promise_after_s: float = Field(default=64800.0, gt=0, description="least time until a promised update")
+    promise_business_mornings: bool = True
+    promise_morning: time = time(10, 0)
+    follow_ups_max: int = Field(default=2, ge=0)
     # Sending.
     send_concurrency: int = Field(default=32, ge=1)
     batch_size: int = Field(default=128, ge=1, description="incidents taken from the stream per batch")

@@ -220,6 +220,11 @@ class MessageContext(BaseModel):
     order_number: str | None = None
     incidents: tuple[IncidentItem, ...] = Field(min_length=1)
     unsubscribe_url: str | None = None
+    # The promise of the next update ("We'll update you by Friday"); None when the message promises none.
+    next_update_at: datetime | None = None
+    # 0: the first message about its incidents; n: the nth follow-up, keeping the last message's promise.
+    follow_up: int = Field(default=0, ge=0)
+    news: bool = False  # a follow-up with something new to say (else: no news yet)
     # Signed links that make each offered choice (email buttons), by choice; none for SMS.
     choice_urls: dict[str, str] = Field(default_factory=dict)
 

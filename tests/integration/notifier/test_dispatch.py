@@ -303,7 +303,8 @@ async def test_a_deferred_message_covered_meanwhile_is_not_sent(
                                                     order_id="ord-lost", kind="delivery_exception",
                                                     severity="critical"))
     assert len(fake_providers.sends("twilio")) == 4
-    rig.clock.set(NOON_NY + timedelta(hours=24))
+    # Past the cap's retry time (21 h), before the sent messages' promised updates (22 h: 10:00 in New York).
+    rig.clock.set(NOON_NY + timedelta(hours=21, minutes=30))
     await rig.dispatcher.send_due()
     assert len(fake_providers.sends("twilio")) == 4  # the deferred one was covered by the critical message
     row = await rig.ledger.find_any(incident_id="inc-late", customer_id="cus_1")

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine
+from services.common.links import LinkSigner
 from services.common.settings import CommonSettings
 from services.gateway.dedupe import DedupeStore
 from services.gateway.intake import Intake
@@ -32,6 +33,9 @@ REQUEST_OVERHEAD_BYTES = 64 * 1024
 def build_app(settings: GatewaySettings, common: CommonSettings, *, clock: Clock | None = None) -> web.Application:
     """The aiohttp app with its clients; the database table and the producer come up when the app starts."""
     clock = clock or SystemClock()
+    if common.choice_link_ttl_s > settings.dedupe_retention_s:
+        raise ValueError("FOREWARN_CHOICE_LINK_TTL_S must not exceed FOREWARN_GATEWAY_DEDUPE_RETENTION_S: a choice "
+                         "link must be remembered as long as it works, or a second click would choose again")
     engine = create_engine(settings.database_url or common.database_url)
     store = DedupeStore(engine, clock, lease=timedelta(seconds=settings.claim_lease_s))
     # Room for the largest body we accept (dead-lettered whole) or event we publish, plus headers.
@@ -50,7 +54,7 @@ def build_app(settings: GatewaySettings, common: CommonSettings, *, clock: Clock
         express_deliver_within=timedelta(seconds=settings.express_deliver_within_s),
     )
     app = create_app(Gateway(settings=settings, intake=intake, clock=clock, promises=promises,
-                             sendgrid_key=sendgrid_key))
+                             sendgrid_key=sendgrid_key, links=LinkSigner(common.link_secret.get_secret_value())))
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await store.create()

@@ -4,8 +4,9 @@ Answers: 200 published (or already published), 202 a genuine delivery we ignore 
 than what we already accepted for its resource), 401 an unverifiable request or one outside its
 replay window (nothing published), 400 a request that cannot be read, or a verified body that
 does not map (its raw bytes go to the gateway's dead-letter topic; Shopify and Stripe get 200
-instead, see `DEAD_LETTER_STATUS`), 413 too large, 503 not configured or not finished now (the
-provider retries). Bad input is never a 5xx: whatever a check or a mapping raises on a request
+instead, see `DEAD_LETTER_STATUS`), 404 a link from an email whose signed token does not verify
+(forged, altered or expired: nothing published), 413 too large, 503 not configured or not finished
+now (the provider retries). Bad input is never a 5xx: whatever a check or a mapping raises on a request
 it did not foresee is that request's fault, answered like any other refusal.
 """
 
@@ -15,7 +16,7 @@ import html
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,7 +27,10 @@ from multidict import MultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.clock import Clock
+from services.common.links import ChoiceLink, LinkSigner
 from services.common.metrics import HANDLER_SECONDS
+from services.common.settings import DEV_LINK_SECRET
+from services.gateway.choice_pages import choose_page, chosen_page, page_language
 from services.gateway.intake import Intake, Unavailable
 from services.gateway.mapping import (
     Ignored,
@@ -35,6 +39,7 @@ from services.gateway.mapping import (
     Publish,
     Result,
     map_aftership,
+    map_choice_link,
     map_sendgrid,
     map_shopify,
     map_stripe,
@@ -42,7 +47,6 @@ from services.gateway.mapping import (
     map_twilio_status,
     map_unsubscribe,
 )
-from services.gateway.mapping.unsubscribe import NOTIFICATION_ID
 from services.gateway.metrics import IGNORED, WEBHOOKS
 from services.gateway.settings import GatewaySettings
 from services.gateway.signatures import (
@@ -82,6 +86,8 @@ class Gateway:
     clock: Clock
     promises: Promises
     sendgrid_key: Any | None = None
+    links: LinkSigner = field(default_factory=lambda: LinkSigner(DEV_LINK_SECRET))
+    """Verifies the signed links in our emails (bootstrap builds it from FOREWARN_LINK_SECRET)."""
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -99,8 +105,10 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_post("/webhooks/twilio/status", handlers.twilio_status)
     app.router.add_post("/webhooks/twilio/inbound", handlers.twilio_inbound)
     app.router.add_post("/webhooks/sendgrid/events", handlers.sendgrid)
-    app.router.add_get("/unsubscribe/{notification_id}", handlers.unsubscribe_page)
-    app.router.add_post("/unsubscribe/{notification_id}", handlers.unsubscribe)
+    app.router.add_get("/unsubscribe/{token}", handlers.unsubscribe_page)
+    app.router.add_post("/unsubscribe/{token}", handlers.unsubscribe)
+    app.router.add_get("/choices/{token}", handlers.choice_page)
+    app.router.add_post("/choices/{token}", handlers.choose)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/metrics", handlers.metrics)
     return app
@@ -304,12 +312,26 @@ class _Handlers:
         WEBHOOKS.labels(source="sendgrid", outcome="malformed").inc()
         return _text(400, error.reason)
 
-    # -- one-click unsubscribe (RFC 8058) ----------------------------------------------------
+    # -- links in our emails: one-click unsubscribe (RFC 8058) and choices --------------------
+    def _unsubscribe_link(self, request: web.Request) -> str:
+        """The notification a genuine unsubscribe token names; 404 for anything else (nothing published)."""
+        nid = self.gateway.links.verify_unsubscribe(request.match_info["token"])
+        if nid is None:
+            WEBHOOKS.labels(source="unsubscribe", outcome="unauthorized").inc()
+            raise web.HTTPNotFound(text="unknown link\n")
+        return nid
+
+    def _choice_link(self, request: web.Request) -> ChoiceLink:
+        """What a genuine, unexpired choice token says; 404 for anything else (nothing published)."""
+        link = self.gateway.links.verify_choice(request.match_info["token"], now=self.gateway.clock.now())
+        if link is None:
+            WEBHOOKS.labels(source="choice", outcome="unauthorized").inc()
+            raise web.HTTPNotFound(text="unknown or expired link\n")
+        return link
+
     async def unsubscribe_page(self, request: web.Request) -> web.Response:
         """A confirmation page only: link scanners fetch GETs, so a GET never unsubscribes anyone."""
-        nid = request.match_info["notification_id"]
-        if not NOTIFICATION_ID.fullmatch(nid):
-            raise web.HTTPNotFound(text="unknown link\n")
+        self._unsubscribe_link(request)
         return _page(
             "Unsubscribe from order emails?",
             "<p>You will no longer get emails from us about problems with your orders.</p>"
@@ -317,9 +339,7 @@ class _Handlers:
             '<button type="submit">Unsubscribe</button></form>')
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
-        nid = request.match_info["notification_id"]
-        if not NOTIFICATION_ID.fullmatch(nid):
-            raise web.HTTPNotFound(text="unknown link\n")
+        nid = self._unsubscribe_link(request)
         body = await self._body(request, "unsubscribe")
         form = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if ONE_CLICK not in form:
@@ -332,6 +352,30 @@ class _Handlers:
             return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
         WEBHOOKS.labels(source="unsubscribe", outcome="published" if outcome.published else "duplicate").inc()
         return _page("You are unsubscribed", "<p>We will not email you about your orders any more.</p>")
+
+    async def choice_page(self, request: web.Request) -> web.Response:
+        """What the link would choose, and a button: a GET chooses nothing (link scanners fetch every link)."""
+        link = self._choice_link(request)
+        language = page_language(request.query.get("lang"))
+        return _page(*choose_page(language, link.choice), language=language)
+
+    async def choose(self, request: web.Request) -> web.Response:
+        """The POST of the confirmation form: one `customer.chose` per (notification, choice), however often."""
+        link = self._choice_link(request)
+        body = await self._body(request, "choice")
+        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        if form.get("choice") != link.choice:
+            WEBHOOKS.labels(source="choice", outcome="malformed").inc()
+            return _text(400, "expected the form field choice, as the link names it")
+        try:
+            outcome = await self.intake.publish(
+                "choice", map_choice_link(link.notification_id, link.choice, at=self.gateway.clock.now()))
+        except Unavailable as exc:
+            WEBHOOKS.labels(source="choice", outcome="unavailable").inc()
+            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
+        WEBHOOKS.labels(source="choice", outcome="published" if outcome.published else "duplicate").inc()
+        language = page_language(request.query.get("lang"))
+        return _page(*chosen_page(language, link.choice), language=language)
 
     # -- operations --------------------------------------------------------------------------
     async def healthz(self, request: web.Request) -> web.Response:
@@ -365,10 +409,10 @@ def _mapped(map_: Map, body: bytes) -> Result:
     return result
 
 
-def _page(title: str, content: str) -> web.Response:
+def _page(title: str, content: str, *, language: str = "en") -> web.Response:
     """A small self-contained page; no scripts, no outside resources, never cached or indexed."""
     document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">'
         f"<title>{html.escape(title)}</title></head>"
         '<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">'

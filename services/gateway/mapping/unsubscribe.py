@@ -1,8 +1,9 @@
-"""A one-click unsubscribe (RFC 8058) -> `customer.opted_out` naming the notification whose link was used.
+"""The links in our emails: a one-click unsubscribe (RFC 8058) -> `customer.opted_out`, a choice ->
+`customer.chose`, each naming the notification whose (signed, verified) link was used.
 
 The gateway does not know who received a notification; the notifier does (its ledger holds
-the customer and the address of every notification id), so the opt-out names the
-notification and the notifier resolves it. The unsubscribe link is only in emails.
+the customer, the address and the incident of every notification id), so the event names the
+notification and the notifier resolves it. These links are only in emails.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from schemas.choices import Choice
 from services.common.ids import stable_id
 from services.gateway.mapping.base import MappingError, Publish, build_event
 
-__all__ = ["NOTIFICATION_ID", "map_unsubscribe"]
+__all__ = ["NOTIFICATION_ID", "map_choice_link", "map_unsubscribe"]
 
 SOURCE = "forewarn/gateway"
 NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
@@ -27,3 +29,15 @@ def map_unsubscribe(notification_id: str, *, at: datetime) -> list[Publish]:
     event = build_event("customer.opted_out", data, source=SOURCE, subject=notification_id, time=at,
                         id=stable_id("unsubscribe", notification_id))
     return [Publish(notification_id, event)]
+
+
+def map_choice_link(notification_id: str, choice: Choice, *, at: datetime) -> list[Publish]:
+    """Dedupe on notification id and choice: a choice is published once however often it is sent;
+    a different choice from the same email later (the customer changed their mind) is a new one."""
+    if not NOTIFICATION_ID.fullmatch(notification_id):
+        raise MappingError("not a notification id")
+    data = {"notification_id": notification_id, "choice": choice, "channel": "email", "source": "email_link",
+            "at": at}
+    event = build_event("customer.chose", data, source=SOURCE, subject=notification_id, time=at,
+                        id=stable_id("email-choice", notification_id, choice))
+    return [Publish(f"choice:{notification_id}:{choice}", event)]

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("FOREWARN_FUZZ_EXAMPLES", "60"))
 ROUTES = ("/webhooks/shopify", "/webhooks/stripe", "/webhooks/aftership", "/webhooks/twilio/status",
-          "/webhooks/twilio/inbound", "/webhooks/sendgrid/events", "/unsubscribe/ntf-1", "/unsubscribe/%FF..")
+          "/webhooks/twilio/inbound", "/webhooks/sendgrid/events", "/unsubscribe/ntf-1", "/unsubscribe/%FF..",
+          "/choices/ntf-1.wait.9999999999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/choices/%FF..")
 FIXTURES = {
     "/webhooks/shopify": ["shopify_orders_create", "shopify_orders_cancelled", "shopify_orders_fulfilled"],
     "/webhooks/stripe": ["stripe_payment_intent_succeeded", "stripe_payment_intent_payment_failed",
@@ -148,7 +149,7 @@ async def test_no_route_answers_5xx_to_anything(gw: RunningGateway) -> None:
                                                         "X-Twilio-Webhooks-Signature-Settings", "Content-Encoding",
                                                         "X-Shopify-Shop-Domain"]), max_size=2), label="spoiled"):
             headers[name] = data.draw(HEADER_BYTES | st.sampled_from([b"t=\xd9\xa3,v1=00", b"gzip", b"\xff"]))
-        method = "GET" if route.startswith("/unsubscribe/") and data.draw(st.booleans()) else "POST"
+        method = "GET" if route.startswith(("/unsubscribe/", "/choices/")) and data.draw(st.booleans()) else "POST"
         status = post(method, route, headers, body)
         answers.append(status)
         assert status < 500, (route, status)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from schemas import (
+    CustomerChose,
     CustomerOptedOut,
     OrderPlaced,
     PaymentDeclined,
@@ -20,7 +22,15 @@ from schemas import (
     ShipmentUpdated,
     parse_event,
 )
-from tests.integration.gateway.support import SECRETS, RunningGateway, database_url, json_bytes, running_gateway
+from services.common.links import LinkSigner
+from tests.integration.gateway.support import (
+    NOW,
+    SECRETS,
+    RunningGateway,
+    database_url,
+    json_bytes,
+    running_gateway,
+)
 from tests.support.kafka_io import Record, read_topic
 from tests.support.webhooks import SendGridKeys, base64_hmac
 from tests.unit.gateway.fixtures import payload, payload_bytes
@@ -176,16 +186,17 @@ async def test_twilio_callbacks_arrive_as_the_notifier_reads_them(gw: RunningGat
 
 async def test_one_click_unsubscribe_publishes_the_opt_out_once(gw: RunningGateway) -> None:
     nid = "ntf-3f9a1c7e5b2d4a6c8e0f1a3b5c7d"
-    page = await gw.client.get(f"/unsubscribe/{nid}")  # what a link scanner does
+    token = gw.gateway.links.unsubscribe_token(nid)
+    page = await gw.client.get(f"/unsubscribe/{token}")  # what a link scanner does
     assert page.status == 200 and 'method="post"' in await page.text()
     assert page.headers["Cache-Control"] == "no-store"
     assert await _records(gw, gw.topic("customers"), expect=0, settle=0) == []
 
-    bare = await gw.client.post(f"/unsubscribe/{nid}")
+    bare = await gw.client.post(f"/unsubscribe/{token}")
     assert bare.status == 400
     one_click = {"Content-Type": "application/x-www-form-urlencoded"}
-    clicked = await gw.client.post(f"/unsubscribe/{nid}", data="List-Unsubscribe=One-Click", headers=one_click)
-    again = await gw.client.post(f"/unsubscribe/{nid}", data="List-Unsubscribe=One-Click", headers=one_click)
+    clicked = await gw.client.post(f"/unsubscribe/{token}", data="List-Unsubscribe=One-Click", headers=one_click)
+    again = await gw.client.post(f"/unsubscribe/{token}", data="List-Unsubscribe=One-Click", headers=one_click)
     assert (clicked.status, again.status) == (200, 200)
     assert (await gw.client.get("/unsubscribe/..%2Fsecrets")).status == 404
 
@@ -249,3 +260,53 @@ async def test_twenty_concurrent_deliveries_publish_once(
         assert sum("duplicate" not in t for t in texts) == 1
         records = await _records(gw, gw.topic("payments"), expect=1, settle=2)
         assert len(records) == 1 and records[0].key == ORDER_ID
+
+
+async def test_an_unsigned_forged_or_unknown_unsubscribe_link_is_a_404_and_publishes_nothing(
+    gw: RunningGateway,
+) -> None:
+    nid = "ntf-3f9a1c7e5b2d4a6c8e0f1a3b5c7d"
+    forged = LinkSigner("not-our-secret").unsubscribe_token(nid)
+    one_click = {"Content-Type": "application/x-www-form-urlencoded"}
+    for link in (nid, forged, "ntf-random-guess", f"{nid}.{'A' * 43}"):
+        assert (await gw.client.get(f"/unsubscribe/{link}")).status == 404
+        posted = await gw.client.post(f"/unsubscribe/{link}", data="List-Unsubscribe=One-Click", headers=one_click)
+        assert posted.status == 404
+    assert await _records(gw, gw.topic("customers"), expect=0, settle=1.0) == []
+
+
+async def test_a_choice_link_shows_a_page_on_get_and_chooses_once_on_post(gw: RunningGateway) -> None:
+    nid = "ntf-7a6b5c4d3e2f1a0b9c8d7e6f5a4b"
+    token = gw.gateway.links.choice_token(nid, "refund", NOW + timedelta(days=7))
+    page = await gw.client.get(f"/choices/{token}?lang=de-DE")  # a link scanner, or the customer's first look
+    text = await page.text()
+    assert page.status == 200 and 'method="post"' in text and 'lang="de"' in text and "erstattet" in text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert await _records(gw, gw.topic("customers"), expect=0, settle=0.5) == []
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (await gw.client.post(f"/choices/{token}", data="", headers=form)).status == 400
+    assert (await gw.client.post(f"/choices/{token}", data="choice=wait", headers=form)).status == 400
+    chosen = await gw.client.post(f"/choices/{token}?lang=de-DE", data="choice=refund", headers=form)
+    again = await gw.client.post(f"/choices/{token}?lang=de-DE", data="choice=refund", headers=form)
+    assert (chosen.status, again.status) == (200, 200)
+    assert "Vielen Dank" in await chosen.text()
+
+    [record] = await _records(gw, gw.topic("customers"), expect=1)
+    event = parse_event(record.value or b"", topic="customers")
+    assert isinstance(event, CustomerChose)
+    assert (event.data.notification_id, event.data.choice, record.key) == (nid, "refund", nid.encode())
+
+
+async def test_a_forged_altered_or_expired_choice_link_is_a_404_and_publishes_nothing(gw: RunningGateway) -> None:
+    nid = "ntf-7a6b5c4d3e2f1a0b9c8d7e6f5a4b"
+    expires = NOW + timedelta(days=1)
+    genuine = gw.gateway.links.choice_token(nid, "wait", expires)
+    altered = genuine.replace(".wait.", ".refund.")
+    forged = LinkSigner("not-our-secret").choice_token(nid, "refund", expires)
+    expired = gw.gateway.links.choice_token(nid, "refund", NOW - timedelta(seconds=1))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for token, choice in ((altered, "refund"), (forged, "refund"), (expired, "refund"), ("ntf-x.wait.1.abc", "wait")):
+        assert (await gw.client.get(f"/choices/{token}")).status == 404
+        assert (await gw.client.post(f"/choices/{token}", data=f"choice={choice}", headers=form)).status == 404
+    assert await _records(gw, gw.topic("customers"), expect=0, settle=1.0) == []

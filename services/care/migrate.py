@@ -5,34 +5,23 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import normalise_url
+from services.common import migrations
 
-__all__ = ["alembic_config", "upgrade"]
+__all__ = ["MIGRATIONS", "alembic_config", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
-    return config
+    return migrations.alembic_config(url, MIGRATIONS)
 
 
 async def upgrade(engine: AsyncEngine) -> None:
     """Run `alembic upgrade head` on the engine's database (safe to call at every start)."""
-
-    def _upgrade(connection: object) -> None:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    await migrations.upgrade(engine, MIGRATIONS)
 
 
 if __name__ == "__main__":

@@ -1,39 +1,9 @@
 """Alembic environment for the notifier's database (async engine, SQLite or PostgreSQL)."""
 
-from __future__ import annotations
-
-import asyncio
-
 from alembic import context
-from sqlalchemy.engine import Connection
 
-from services.common.db import create_engine
+from services.common.migrations import run_environment
 from services.notifier.ledger import Base
 from services.notifier.profiles import CustomerProfile  # noqa: F401  (registers its tables)
 
-target_metadata = Base.metadata
-
-
-def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def _online() -> None:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
-
-
-if context.is_offline_mode():
-    context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    connection = context.config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
-    else:
-        asyncio.run(_online())
+run_environment(context, Base.metadata)

@@ -7,9 +7,9 @@ it is about, so the ledger alone gives every incident the notifier heard of and 
 deferred or withdrew. One read at the moment a ticket is opened or added to is the simplest honest source;
 a second copy of that personal data in care's tables would only drift.
 
-The columns are declared here by the names of the notifier's migrations (services do not import each
-other); the integration tests read a ledger those migrations built. Nothing here writes: SQLite
-connections are `query_only`, PostgreSQL transactions READ ONLY.
+The columns are declared once, by the names of the notifier's migrations, in
+`services.common.delivery_ledger`; care's integration tests read a ledger those migrations built. Nothing
+here writes: SQLite connections are `query_only`, PostgreSQL transactions READ ONLY.
 """
 
 from __future__ import annotations
@@ -17,37 +17,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, event, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import UtcDateTime, create_engine, normalise_url
+from services.common.db import normalise_url
+from services.common.delivery_ledger import DELIVERIES, read_only, read_only_engine
 from services.common.streams import TransientError
 
-__all__ = ["DELIVERIES", "DeliveryReader"]
-
-_METADATA = MetaData()
-
-DELIVERIES = Table(
-    "deliveries", _METADATA,
-    Column("id", Integer, primary_key=True),
-    Column("notification_id", String(64)),
-    Column("incident_id", String(128)),
-    Column("customer_id", String(128)),
-    Column("order_id", String(128)),
-    Column("channel", String(16)),
-    Column("address", String(320)),
-    Column("severity", String(16)),
-    Column("state", String(16)),
-    Column("reason", String(255)),
-    Column("due_at", UtcDateTime()),
-    Column("body", Text),
-    Column("subject", String(255)),
-    Column("incident", Text),
-    Column("created_at", UtcDateTime()),
-    Column("updated_at", UtcDateTime()),
-)
-
+__all__ = ["DeliveryReader"]
 
 class DeliveryReader:
     """A customer's delivery rows, oldest first; the engine is made on first use."""
@@ -65,9 +43,7 @@ class DeliveryReader:
         engine = self._engine_for_read()
         try:
             async with asyncio.timeout(self.timeout_s), engine.connect() as conn:
-                if engine.dialect.name == "postgresql":
-                    conn = await conn.execution_options(postgresql_readonly=True)
-                rows = [dict(row._mapping) for row in await conn.execute(statement)]
+                rows = [dict(row._mapping) for row in await (await read_only(conn)).execute(statement)]
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             text = str(getattr(exc, "orig", None) or exc)
             if "deliveries" in text and ("no such table" in text or "does not exist" in text):
@@ -83,14 +59,5 @@ class DeliveryReader:
 
     def _engine_for_read(self) -> AsyncEngine:
         if self._engine is None:
-            engine = create_engine(self.url)
-            if engine.dialect.name == "sqlite":
-                event.listen(engine.sync_engine, "connect", _sqlite_query_only)
-            self._engine = engine
+            self._engine = read_only_engine(self.url)
         return self._engine
-
-
-def _sqlite_query_only(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA query_only=ON")
-    cursor.close()

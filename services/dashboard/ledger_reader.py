@@ -1,10 +1,9 @@
 """The notifier's delivery ledger at the edge, read-only, with SQLAlchemy Core.
 
-The columns read are declared here, by the names of the notifier's Alembic migrations: services do
-not import each other, and reflecting would cost a round trip and hand back naive datetimes on
-SQLite. The integration tests read a ledger built by those migrations, so a renamed column fails
-there. Nothing here writes: SQLite connections are `query_only`, PostgreSQL transactions READ ONLY,
-and a SQLite file that does not exist yet is reported, not created."""
+The columns are declared once, by the names of the notifier's Alembic migrations, in
+`services.common.delivery_ledger`; the integration tests read a ledger built by those migrations, so a
+renamed column fails there. Nothing here writes: SQLite connections are `query_only`, PostgreSQL
+transactions READ ONLY, and a SQLite file that does not exist yet is reported, not created."""
 
 from __future__ import annotations
 
@@ -13,43 +12,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Row, Select, String, Table, Text, event, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.common.db import UtcDateTime, create_engine, normalise_url
+from services.common.db import normalise_url
+from services.common.delivery_ledger import DELIVERIES, read_only, read_only_engine
 from services.common.masking import mask_pii
 
 __all__ = ["DELIVERIES", "LedgerReader", "LedgerUnavailable"]
 
 logger = logging.getLogger(__name__)
-
-_METADATA = MetaData()
-
-DELIVERIES = Table(
-    "deliveries", _METADATA,
-    Column("id", Integer, primary_key=True),
-    Column("notification_id", String(64)),
-    Column("incident_id", String(128)),
-    Column("customer_id", String(128)),
-    Column("order_id", String(128)),
-    Column("channel", String(16)),
-    Column("address", String(320)),
-    Column("severity", String(16)),
-    Column("state", String(16)),
-    Column("reason", String(255)),
-    Column("provider", String(32)),
-    Column("provider_message_id", String(128)),
-    Column("attempts", Integer),
-    Column("due_at", UtcDateTime()),
-    Column("body", Text),
-    Column("subject", String(255)),
-    Column("incident", Text),
-    Column("created_at", UtcDateTime()),
-    Column("updated_at", UtcDateTime()),
-)
-
 
 class LedgerUnavailable(Exception):
     """The ledger cannot be read (no database yet, no table yet, or the server is away)."""
@@ -81,9 +55,7 @@ class LedgerReader:
         engine = self._engine_for_read()
         try:
             async with asyncio.timeout(self.timeout_s), engine.connect() as conn:
-                if engine.dialect.name == "postgresql":
-                    conn = await conn.execution_options(postgresql_readonly=True)
-                return list(await conn.execute(statement))
+                return list(await (await read_only(conn)).execute(statement))
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise LedgerUnavailable(_describe(exc)) from exc
 
@@ -94,17 +66,8 @@ class LedgerReader:
         if on_disk and not Path(str(database)).exists():
             raise LedgerUnavailable(f"no ledger at {database} yet (the notifier creates it)")
         if self._engine is None:
-            engine = create_engine(self.url)
-            if engine.dialect.name == "sqlite":
-                event.listen(engine.sync_engine, "connect", _sqlite_query_only)
-            self._engine = engine
+            self._engine = read_only_engine(self.url)
         return self._engine
-
-
-def _sqlite_query_only(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA query_only=ON")
-    cursor.close()
 
 
 def _describe(exc: BaseException) -> str:

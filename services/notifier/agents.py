@@ -6,7 +6,8 @@ Reads : incidents (keyed by customer id)        -> Dispatcher: policy, render, l
         customers: customer.chose (a signed email link) -> Inbound: choice.made
 Writes: notifications (outcome events), customers (opt-outs and replies heard by SMS),
         customer-actions (choice.made, by SMS reply or email link), <topic>.dlq
-Timers: deferred messages whose time has come (they live in the ledger, so they survive restarts)
+Timers: deferred messages whose time has come, and follow-ups whose promised update is due (both live in the
+        ledger, so they survive restarts)
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Bring care's tables to the latest Alembic revision (versioned in `care_alembic_version`)."""
+"""Bring care's tables to the latest Alembic revision (versioned in `care_alembic_version`); the service does it
+before it starts (`bootstrap.migrate_database`)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic.config import Config
@@ -23,15 +23,3 @@ async def upgrade(engine: AsyncEngine) -> None:
     """Run `alembic upgrade head` on the engine's database (safe to call at every start)."""
     await migrations.upgrade(engine, MIGRATIONS)
 
-
-if __name__ == "__main__":
-    from services.care.settings import CareSettings
-    from services.common.db import create_engine
-    from services.common.settings import CommonSettings
-
-    async def _main() -> None:
-        engine = create_engine(CareSettings().database_url or CommonSettings().database_url)
-        await upgrade(engine)
-        await engine.dispose()
-
-    asyncio.run(_main())

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.fake_http import ThreadedServer
+
 __all__ = ["FakeProviders", "RecordedRequest"]
 
 
@@ -38,12 +40,13 @@ class RecordedRequest:
     at: float = 0.0
 
 
-class FakeProviders:
+class FakeProviders(ThreadedServer):
     """Runs on its own thread and event loop, so sync tests, async tests and other processes can all use it."""
 
+    name = "fake-providers"
+
     def __init__(self, host: str = "127.0.0.1", timeout_delay: float = 3.0) -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.default_timeout_delay = timeout_delay
         self.timeout_delay = timeout_delay
         self.requests: list[RecordedRequest] = []
@@ -52,16 +55,8 @@ class FakeProviders:
         self._scripts: dict[str, list[Any]] = {"twilio": [], "sendgrid": []}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
 
     # -- control ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def script(self, service: str, answers: list[Any]) -> None:
         """Queue answers for the next sends: an int status, "timeout", or ("status", retry_after)."""
         with self._lock:
@@ -90,39 +85,12 @@ class FakeProviders:
             time.sleep(0.1)
         return self.sends(service)
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeProviders:
-        self._thread = threading.Thread(target=self._serve, name="fake-providers", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake provider server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio_create)
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._twilio_list)
         app.router.add_post("/v3/mail/send", self._sendgrid_send)
         app.router.add_get("/v3/messages", self._sendgrid_messages)
         app.router.add_get("/_recorded", self._recorded)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self._ready.set()
-        self._loop.run_forever()
 
     # -- handlers --------------------------------------------------------------------------
     def _next_answer(self, service: str) -> Any:

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.fake_http import ThreadedServer
+
 __all__ = ["FakeZendesk", "Recorded"]
 
 
@@ -33,12 +35,13 @@ class Recorded:
     at: float = field(default_factory=time.time)
 
 
-class FakeZendesk:
+class FakeZendesk(ThreadedServer):
     """Runs on its own thread and event loop, so sync tests, async tests and other processes can use it."""
 
+    name = "fake-zendesk"
+
     def __init__(self, host: str = "127.0.0.1", timeout_delay: float = 3.0) -> None:
-        self.host = host
-        self.port = 0
+        super().__init__(host)
         self.timeout_delay = timeout_delay
         self.requests: list[Recorded] = []
         self.tickets: dict[int, dict[str, Any]] = {}
@@ -48,16 +51,8 @@ class FakeZendesk:
         self._lock = threading.Lock()
         self._held = threading.Event()
         self._held.set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
 
     # -- control -----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def script(self, answers: list[Any], route: str = "tickets") -> None:
         with self._lock:
             self._scripts[route].extend(answers)
@@ -99,41 +94,17 @@ class FakeZendesk:
             time.sleep(0.1)
         return predicate()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> FakeZendesk:
-        self._thread = threading.Thread(target=self._serve, name="fake-zendesk", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Zendesk did not start")
-        return self
-
     def stop(self) -> None:
         self.release()
-        if self._loop is not None and self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        super().stop()
 
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v2/tickets.json", self._create)
         app.router.add_get("/api/v2/tickets.json", self._list)
         app.router.add_get("/api/v2/tickets/{id}.json", self._show)
         app.router.add_put("/api/v2/tickets/{id}.json", self._update)
         app.router.add_get("/api/v2/tickets/{id}/comments.json", self._comments)
         app.router.add_post("/hook", self._hook)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self.host, 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self._ready.set()
-        self._loop.run_forever()
 
     # -- handlers ----------------------------------------------------------------------------
     async def _record(self, request: web.Request) -> Recorded:

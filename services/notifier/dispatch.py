@@ -19,6 +19,7 @@ from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.follow_ups import SENT_STATES, FollowUps
 from services.notifier.ledger import Delivery, Ledger
+from services.notifier.links import EmailLinks
 from services.notifier.policy import (
     IncidentRef,
     OrderMessage,
@@ -72,7 +73,7 @@ class Dispatcher:
 
     def __init__(
         self, *, ledger: Ledger, profiles: ProfileStore, providers: Providers, settings: NotifierSettings,
-        clock: Clock, emit: Emit,
+        clock: Clock, emit: Emit, links: EmailLinks | None = None,
     ) -> None:
         self.ledger = ledger
         self.profiles = profiles
@@ -80,6 +81,7 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.emit = emit
+        self.links = links or EmailLinks.development(settings.public_base_url)
         self.policy = PolicySettings(
             sms_window_start=settings.sms_window_start, sms_window_end=settings.sms_window_end,
             store_timezone=settings.store_timezone, coalesce_window=timedelta(seconds=settings.coalesce_window_s),
@@ -370,8 +372,11 @@ class Dispatcher:
         """The message, and the promise of the next update it makes (None: the story ends, or no more follow-ups)."""
         ctx = MessageContext.from_incidents(
             incidents, store=self.store, timezone_fallback=self.settings.store_timezone,
-            unsubscribe_url=f"{self.settings.public_base_url}/unsubscribe/{nid}",
+            unsubscribe_url=self.links.unsubscribe(nid),
         )
+        if channel == "email":  # the offered choices as signed buttons
+            ctx = ctx.model_copy(update={"choice_urls": self.links.choices(
+                nid, ctx.lead.offered_choices, now=self.clock.now(), locale=ctx.locale)})
         promise = promise_for(ctx.lead.kind, self.clock.now(), ctx.timezone, self.promises, follow_up=follow_up)
         ctx = ctx.model_copy(update={"next_update_at": promise, "follow_up": follow_up, "news": news})
         return Composed(render(ctx, "sms" if channel == "sms" else "email"), promise)
@@ -396,7 +401,7 @@ class Dispatcher:
                 result = await self.providers.email.send_email(EmailMessage(
                     nid, profile.email, rendered.subject or "", rendered.text, rendered.html,
                     headers=list_unsubscribe_headers(
-                        f"{self.settings.public_base_url}/unsubscribe/{nid}", self.settings.support_email)))
+                        self.links.unsubscribe(nid), self.settings.support_email)))
             if result.outcome != "retry" or attempt == self.settings.max_attempts:
                 return result
             wait = result.retry_after if result.retry_after is not None else delay

@@ -69,6 +69,7 @@ def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str
         "incidents": ctx.ordered,
         "escalated": ctx.escalated,
         "unsubscribe_url": ctx.unsubscribe_url,
+        "choice_urls": ctx.choice_urls,
     }
 
 

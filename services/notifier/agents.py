@@ -34,6 +34,7 @@ from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.notifier.bootstrap import build_providers, open_database
 from services.notifier.dispatch import Dispatcher, Providers
 from services.notifier.inbound import Inbound
+from services.notifier.links import EmailLinks
 from services.notifier.settings import NotifierSettings
 
 __all__ = ["SERVICE", "build"]
@@ -86,7 +87,8 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
         ledger, profiles = await open_database(common)
         providers = build_providers(settings)
         dispatcher = Dispatcher(ledger=ledger, profiles=profiles, providers=providers, settings=settings,
-                                clock=clock, emit=emit_notification)
+                                clock=clock, emit=emit_notification,
+                                links=EmailLinks.from_settings(common, settings.public_base_url))
         inbound = Inbound(ledger=ledger, profiles=profiles, sms=providers.sms, settings=settings, clock=clock,
                           emit_customer=emit_customer, emit_notification=emit_notification, emit_action=emit_action)
         wired["w"] = _Wiring(dispatcher, inbound, providers)

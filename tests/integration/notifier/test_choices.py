@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from schemas import CloudEvent, IncidentDetected, make_event
 from schemas.choices import choices_for
+from services.common.links import LinkSigner
+from services.common.settings import DEV_LINK_SECRET
 from tests.support.fake_providers import FakeProviders
 from tests.support.notifier import NotifierRig, incident_event, notifier_rig
 
@@ -131,3 +135,24 @@ async def test_an_email_link_choice_becomes_one_choice_made(rig: NotifierRig) ->
     [made] = rig.outcomes("choice.made")
     assert made.data.choice == "substitute" and made.data.channel == "email"  # type: ignore[attr-defined]
     assert made.data.notification_id == nid  # type: ignore[attr-defined]
+
+
+async def test_an_email_offers_each_choice_as_a_signed_link_and_signs_its_unsubscribe_link(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-links", phone=None, email="grace@example.com", locale="de-DE"))
+    [sent] = rig.outcomes("notification.sent")
+    nid = sent.data.notification_id  # type: ignore[attr-defined]
+    [mail] = fake_providers.sends("sendgrid")
+    payload = mail.json
+    html = next(c["value"] for c in payload["content"] if c["type"] == "text/html")
+    text = next(c["value"] for c in payload["content"] if c["type"] == "text/plain")
+    signer = LinkSigner(DEV_LINK_SECRET)
+    links = re.findall(r"/choices/([^\"?\s]+)\?lang=de", html)
+    assert len(links) == len(STOCKOUT)
+    chosen = [signer.verify_choice(unquote(token), now=NOON_NY) for token in links]
+    assert [link.choice for link in chosen if link is not None] == list(STOCKOUT)
+    assert all(link is not None and link.notification_id == nid for link in chosen)
+    assert all(f"/choices/{token}" in text for token in links)
+    [unsubscribe] = re.findall(r"/unsubscribe/([^>\s]+)>", payload["headers"]["List-Unsubscribe"])
+    assert signer.verify_unsubscribe(unquote(unsubscribe)) == nid

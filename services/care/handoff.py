@@ -161,7 +161,7 @@ class HandOff:
                     return
             ticket_id = await self.desk.create(case.payload)
         except DeskError as exc:
-            await self._failed(case, exc, self.ledger.settle_case, "open")
+            await self._failed(case, exc, self.ledger.settle_case, "open", maybe_there=maybe_there)
             return
         await self.ledger.settle_case(case, "done", now=self.clock.now(), ticket_id=ticket_id)
         TICKETS.labels(self.desk.name, "open", "done").inc()
@@ -182,14 +182,18 @@ class HandOff:
                 return
             await self.desk.comment(case.ticket_id, entry.body, marker=entry.marker, external_id=case.external_id)
         except DeskError as exc:
-            await self._failed(entry, exc, self.ledger.settle_entry, "comment")
+            await self._failed(entry, exc, self.ledger.settle_entry, "comment", maybe_there=maybe_there)
             return
         await self.ledger.settle_entry(entry, "done", now=self.clock.now())
         TICKETS.labels(self.desk.name, "comment", "done").inc()
         logger.info("case %s: note added to ticket %s", case.external_id, case.ticket_id)
 
-    async def _failed(self, row: Case | Entry, exc: DeskError, settle: Any, call: str) -> None:
+    async def _failed(self, row: Case | Entry, exc: DeskError, settle: Any, call: str, *, maybe_there: bool) -> None:
+        """Keep what is known: refused for good, maybe at the desk (an earlier attempt may have reached it, even
+        when this one did not leave), or surely not there."""
         state = {DeskRejected: "failed", DeskAmbiguous: "ambiguous", DeskUnavailable: "reserved"}[type(exc)]
+        if state == "reserved" and maybe_there:
+            state = "ambiguous"
         await settle(row, state, now=self.clock.now(), error=f"{exc.__class__.__name__}: {exc}")
         TICKETS.labels(self.desk.name, call, state).inc()
         log = logger.error if state == "failed" else logger.warning

@@ -304,8 +304,10 @@ class CareLedger:
             cases = await session.scalars(
                 select(Case).where(Case.state.in_(PENDING), or_(Case.updated_at <= cutoff, Case.attempts == 0))
                 .order_by(Case.id).limit(limit))
-            entries = await session.scalars(
-                select(Entry).where(Entry.state.in_(PENDING), or_(Entry.updated_at <= cutoff, Entry.attempts == 0))
+            entries = await session.scalars(  # a note waits for its ticket: only those on tickets at the desk
+                select(Entry).join(Case, Case.id == Entry.case_id)
+                .where(Case.state == "done", Entry.state.in_(PENDING),
+                       or_(Entry.updated_at <= cutoff, Entry.attempts == 0))
                 .order_by(Entry.id).limit(limit))
             return list(cases), list(entries)
 

@@ -140,6 +140,16 @@ async def test_an_ambiguous_creation_is_looked_up_not_opened_twice(rig: Rig) -> 
     assert case.state == "done" and case.ticket_id == str(rig.zendesk.tickets_for("forewarn")[0]["id"])
 
 
+async def test_a_desk_away_while_looking_up_keeps_the_case_ambiguous(rig: Rig) -> None:
+    rig.zendesk.script([500])
+    await rig.care.on_reply(reply_event("rep-1", at=NOW, customer_id="cus_z", body="hello?"))
+    async with care_handoff(rig.care.deliveries.url, zendesk_settings("http://127.0.0.1:9"), NOW) as away:
+        await away.resume_pending()  # the lookup is refused: whether the ticket exists is still not known
+    assert [c.state for c in await rig.cases()] == ["ambiguous"]
+    await rig.care.resume_pending()
+    assert [c.state for c in await rig.cases()] == ["done"] and len(rig.zendesk.created()) == 1
+
+
 async def test_a_timeout_is_reconciled_and_a_429_or_an_unknown_ticket_is_sent_again(rig: Rig) -> None:
     late, stock = await rig.two_incidents()
     rig.zendesk.script(["timeout"])

@@ -2,7 +2,8 @@
 
 zenpy is pointed at it by `FOREWARN_CARE_ZENDESK_BASE_URL` (care's session rewrites the Zendesk host).
 Answers can be scripted for the next ticket creations: `fake.script([500, "timeout", 429, 422])`; a 5xx
-or a timeout creates the ticket and then fails (the ambiguous case), 429 and 422 create nothing. `hold()`
+or a timeout creates the ticket and then fails (the ambiguous case), 429 and 422 create nothing; and for
+the next updates (`route="update"`: a 5xx adds the note, then fails). `hold()`
 makes creations wait (ticket created, no answer) until `release()`: a process can be killed mid-call.
 Also served, for the generic webhook desk: `POST /hook` records signed JSON and answers 201, or as scripted
 (`fake.script([503], route="hook")`)."""
@@ -46,7 +47,7 @@ class FakeZendesk(ThreadedServer):
         self.requests: list[Recorded] = []
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
-        self._scripts: dict[str, list[Any]] = {"tickets": [], "hook": []}
+        self._scripts: dict[str, list[Any]] = {"tickets": [], "update": [], "hook": []}
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
         self._held = threading.Event()
@@ -179,6 +180,9 @@ class FakeZendesk(ThreadedServer):
             ticket.update({k: v for k, v in payload.items() if k != "id"})
             if comment:
                 self.comments[ticket_id].append({"id": ticket_id * 10 + len(self.comments[ticket_id]), **comment})
+        answer = self._next("update")
+        if isinstance(answer, int) and answer >= 500:  # the note is on the ticket; the answer says otherwise
+            return web.json_response({"error": "scripted", "description": "scripted 5xx"}, status=answer)
         return web.json_response({"ticket": ticket, "audit": {"id": ticket_id * 7 + 1, "ticket_id": ticket_id,
                                                               "events": []}})
 

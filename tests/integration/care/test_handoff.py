@@ -150,6 +150,19 @@ async def test_a_desk_away_while_looking_up_keeps_the_case_ambiguous(rig: Rig) -
     assert [c.state for c in await rig.cases()] == ["done"] and len(rig.zendesk.created()) == 1
 
 
+async def test_an_ambiguous_note_is_found_by_its_marker_not_added_twice(rig: Rig) -> None:
+    await rig.care.on_reply(reply_event("rep-1", at=NOW, customer_id="cus_n", body="hello?"))
+    rig.zendesk.script([502], route="update")
+    await rig.care.on_reply(reply_event("rep-2", at=NOW + timedelta(minutes=1), customer_id="cus_n", body="anyone?"))
+    [entry] = await rig.care.ledger.entries((await rig.cases())[0])
+    assert entry.state == "ambiguous"
+    await rig.care.resume_pending()
+    [ticket_id] = rig.zendesk.tickets
+    assert [c["body"].count("anyone?") for c in rig.zendesk.comments[ticket_id]] == [0, 1]
+    [entry] = await rig.care.ledger.entries((await rig.cases())[0])
+    assert entry.state == "done"
+
+
 async def test_a_timeout_is_reconciled_and_a_429_or_an_unknown_ticket_is_sent_again(rig: Rig) -> None:
     late, stock = await rig.two_incidents()
     rig.zendesk.script(["timeout"])

@@ -126,7 +126,7 @@ def test_stockout_offers_the_real_choice_with_restock_date(locale: str) -> None:
     restock = {"en": "December 2, 2026", "de": "2. Dezember 2026", "es": "2 de diciembre de 2026"}[locale]
     assert restock in email.text
     sms = render(ctx, "sms").text
-    assert "https://acme.example/o/1001" in sms
+    assert re.search(r"(Reply|Antworten Sie|Antwort|Responde) 1", sms)  # numbered replies, no link needed
     assert {"en": "Dec 2, 2026", "de": "02.12.2026", "es": "2 dic 2026"}[locale] in sms
 
 

@@ -52,6 +52,9 @@ class IncidentDetectedData(ContractModel):
     incident_id: Id = Field(description="deterministic: derived by the producer from what caused it")
     kind: IncidentKind
     order_id: Id | None = None
+    order_number: str | None = Field(
+        default=None, description="the store's own order number as the customer knows it (order.placed order_name, "
+        "e.g. #1001); messages name it, and the order id only when there is none")
     store_id: Id
     customer: CustomerRef
     facts: IncidentFacts = Field(default_factory=IncidentFacts)

@@ -64,6 +64,7 @@ class Step:
                 incident_id=iid,
                 kind=kind,
                 order_id=state.order_id,
+                order_number=state.order_number,
                 store_id=state.store_id,
                 customer=state.customer,
                 facts=IncidentFacts(**{**order_facts(state), **facts}),

@@ -6,13 +6,11 @@ from datetime import datetime
 from typing import Final
 
 from schemas import CustomerRef, IncidentDetectedData, IncidentFacts
+from schemas.choices import choices_for
 from schemas.values import IncidentKind, Severity
 from services.common.ids import stable_id
 
-__all__ = ["CHOICES", "SEVERITY", "build_incident", "incident_id"]
-
-CHOICES: Final = ["wait", "substitute", "cancel_refund"]
-"""What a customer waiting on stock may choose."""
+__all__ = ["SEVERITY", "build_incident", "incident_id"]
 
 SEVERITY: Final[dict[str, Severity]] = {
     "not_shipped": "normal",
@@ -42,15 +40,20 @@ def build_incident(
     facts: IncidentFacts,
     cause_event_ids: list[str],
     detected_at: datetime,
+    order_number: str | None = None,
 ) -> IncidentDetectedData:
-    """An incident as the rules emit it: escalation is decided later, per customer."""
+    """An incident as the rules emit it: escalation is decided later, per customer; the choices the customer
+    may make are the kind's catalogue (schemas/choices.py), unless the rule named them."""
     severity = SEVERITY.get(kind, "normal")
     if facts.exception_reason in {"lost", "damaged"}:
         severity = "critical"
+    if facts.choices is None and (choices := choices_for(kind, facts.exception_reason)):
+        facts = facts.model_copy(update={"choices": list(choices)})
     return IncidentDetectedData(
         incident_id=incident_id,
         kind=kind,
         order_id=order_id,
+        order_number=order_number,
         store_id=store_id,
         customer=customer,
         facts=facts,

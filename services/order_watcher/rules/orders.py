@@ -46,7 +46,6 @@ from services.order_watcher.rules.delays import (
     stall_dues,
 )
 from services.order_watcher.rules.effects import Outcome, Step
-from services.order_watcher.rules.incidents import CHOICES
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import IncidentMark, OrderState
 
@@ -107,6 +106,7 @@ def _place(state: OrderState, event: OrderPlaced) -> None:
     for line in data.lines:
         skus[line.sku] = skus.get(line.sku, 0) + line.quantity
     state.placed_event_id = event.id
+    state.order_number = data.order_name
     state.store_id = data.store_id
     state.customer = data.customer
     state.product_name = data.lines[0].product_name
@@ -145,7 +145,7 @@ def _apply(step: Step, event: CloudEvent) -> None:
 
 
 def _note_backorder(step: Step, event: OrderLineBackordered) -> None:
-    """backordered: an incident at once, once per (order, SKU), with the restock date and the choices.
+    """backordered: an incident at once, once per (order, SKU), with the restock date (and the kind's choices).
 
     Only cancelling or fulfilling the order settles it: a parcel delivered without the line does not.
     """
@@ -157,7 +157,6 @@ def _note_backorder(step: Step, event: OrderLineBackordered) -> None:
         "sku": data.sku,
         "quantity": data.quantity,
         "restock_eta": data.restock_eta,
-        "choices": list(CHOICES),
     }
     step.emit("backordered", data.sku, facts, [state.placed_event_id, event.id], event.time)
 

@@ -83,6 +83,7 @@ class OrderState(_Compact):
     """Everything the rules remember about one order. Small on purpose (see tests for the bound)."""
 
     order_id: str
+    order_number: str | None = Field(default=None, description="the store's own number, e.g. #1001")
     placed_event_id: str | None = Field(default=None, description="None until order.placed arrived")
     store_id: str | None = None
     customer: CustomerRef | None = None

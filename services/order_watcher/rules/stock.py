@@ -22,7 +22,7 @@ from schemas import (
     StockChanged,
 )
 from services.common.ids import event_digest
-from services.order_watcher.rules.incidents import CHOICES, build_incident, incident_id
+from services.order_watcher.rules.incidents import build_incident, incident_id
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import OrderState
 
@@ -59,6 +59,7 @@ class DemandChange(BaseModel):
     store_id: str | None = None
     product_name: str | None = None
     order_status_url: str | None = None
+    order_number: str | None = None
 
 
 class DemandLine(BaseModel):
@@ -73,6 +74,7 @@ class DemandLine(BaseModel):
     store_id: str
     product_name: str
     order_status_url: str | None = None
+    order_number: str | None = None
     event_id: str
     short: bool = Field(default=False, description="cannot be served from stock right now")
     episode: int = Field(default=0, description="stockout episodes so far; part of the incident id")
@@ -138,6 +140,7 @@ def demand_changes(
                 store_id=data.store_id,
                 product_name=name,
                 order_status_url=data.order_status_url,
+                order_number=data.order_name,
             )
             for sku, (qty, name) in merged.items()
         ]
@@ -191,7 +194,6 @@ def _reconcile(demand: SkuDemand, at: datetime, cause_id: str) -> StockOutcome:
                 sku=demand.sku,
                 quantity=line.quantity,
                 restock_eta=demand.restock_eta,
-                choices=list(CHOICES),
                 order_status_url=line.order_status_url,
             )
             incidents.append(
@@ -199,6 +201,7 @@ def _reconcile(demand: SkuDemand, at: datetime, cause_id: str) -> StockOutcome:
                     incident_id=_stockout_id(line, demand.sku),
                     kind="stockout",
                     order_id=line.order_id,
+                    order_number=line.order_number,
                     store_id=line.store_id,
                     customer=line.customer,
                     facts=facts,
@@ -251,6 +254,7 @@ def on_demand(demand: SkuDemand | None, change: DemandChange, settings: WatchSet
                 store_id=change.store_id,
                 product_name=change.product_name or change.sku,
                 order_status_url=change.order_status_url,
+                order_number=change.order_number,
                 event_id=change.event_id,
             )
         )

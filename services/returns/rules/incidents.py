@@ -53,12 +53,14 @@ def build_incident(
     cause_event_ids: list[str],
     detected_at: datetime,
     escalate: bool = False,
+    order_number: str | None = None,
 ) -> IncidentDetectedData:
     """An incident as the return rules emit it; an escalated one carries tier 2."""
     return IncidentDetectedData(
         incident_id=incident_id,
         kind=kind,
         order_id=order_id,
+        order_number=order_number,
         store_id=store_id,
         customer=customer,
         facts=facts,

@@ -85,6 +85,7 @@ def _place(state: ReturnsState, event: OrderPlaced) -> None:
     data = event.data
     products = {line.product_name for line in data.lines}
     state.placed_event_id = event.id
+    state.order_number = data.order_name
     state.store_id = data.store_id
     state.customer = data.customer
     state.order_total = data.total

@@ -69,6 +69,7 @@ class ReturnsState(_Compact):
     """Everything the rules remember about one order: who to tell (from order.placed) and its returns."""
 
     order_id: str
+    order_number: str | None = Field(default=None, description="the store's own number, e.g. #1001")
     placed_event_id: str | None = Field(default=None, description="None until order.placed arrived")
     store_id: str | None = None
     customer: CustomerRef | None = None

@@ -57,6 +57,7 @@ def order_placed(
     """An order placed at `at`, promised to ship within `ship_by` and arrive within `deliver_by`."""
     data = {
         "order_id": order_id,
+        "order_name": f"#{order_id.rsplit('-', 1)[-1]}",
         "store_id": store_id,
         "customer": {
             "id": customer_id,

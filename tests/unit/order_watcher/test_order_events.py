@@ -51,6 +51,7 @@ def test_not_shipped_carries_the_order_and_its_promises() -> None:
     assert incident.customer.first_name == "Ada"
     assert incident.store_id == "acme"
     assert incident.order_id == "o-1"
+    assert incident.order_number == "#1"  # the store's own number, from order.placed's order_name
     assert incident.facts.product_name == "Blue enamel mug"
     assert incident.facts.sku == "MUG-BLUE"
     assert incident.facts.quantity == 1
@@ -103,7 +104,7 @@ def test_backordered_offers_choices_and_the_restock_date() -> None:
     watcher = Watcher().feed(order_placed(), backordered(T0 + H, restock_eta=T0 + 9 * D))
     (incident,) = watcher.incidents
     assert incident.facts.restock_eta == T0 + 9 * D
-    assert incident.facts.choices == ["wait", "substitute", "cancel_refund"]
+    assert incident.facts.choices == ["wait", "refund", "substitute"]
 
 
 def test_false_decline_links_to_a_retry_from_the_template_and_names_the_amount() -> None:

@@ -186,7 +186,7 @@ def test_state_of_a_typical_order_stays_small() -> None:
         assert watcher.state is not None
         sizes.append(len(watcher.state.model_dump_json(exclude_defaults=True)))
     assert watcher.kinds  # it did have trouble to remember
-    assert max(sizes) < 1400, sizes
+    assert max(sizes) < 1450, sizes  # 1,400 before the store's order number was kept (QUALITY: 2 KB an order)
 
 
 def test_state_stays_bounded_under_many_events() -> None:

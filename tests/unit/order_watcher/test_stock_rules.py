@@ -76,10 +76,11 @@ def test_stockout_carries_restock_date_and_choices() -> None:
     (incident,) = outcome.incidents
     assert incident.kind == "stockout"
     assert incident.facts.restock_eta == T0 + 240 * H
-    assert incident.facts.choices == ["wait", "substitute", "cancel_refund"]
+    assert incident.facts.choices == ["wait", "refund", "substitute"]
     assert incident.facts.product_name == "Blue enamel mug"
     assert incident.customer.id == "cus-1"
     assert incident.store_id == "acme"
+    assert incident.order_number == "#1"  # the store's own number, from order.placed's order_name
 
 
 def test_one_incident_per_order_and_episode() -> None:

@@ -58,6 +58,7 @@ def order_placed(
     """An order placed at `at` (five days before T0 by default)."""
     data = {
         "order_id": order_id,
+        "order_name": f"#{order_id.rsplit('-', 1)[-1]}",
         "store_id": store_id,
         "customer": {
             "id": "cus-1",

@@ -29,6 +29,7 @@ def test_received_tells_the_customer_when_the_refund_is_expected() -> None:
     assert incident.customer.timezone == "Europe/Berlin"
     assert incident.store_id == "acme"
     assert incident.order_id == "o-1"
+    assert incident.order_number == "#1"  # the store's own number, from order.placed's order_name
     assert incident.detected_at == T0 + 5 * D
     assert incident.severity == "low"
     assert incident.escalate is False

@@ -41,6 +41,6 @@ def test_stock_for_two_of_five_orders_gives_three_stockouts(kafka: str, topic_pr
         facts = event.data.facts
         assert facts.sku == sku
         assert facts.product_name == "Alpine Down Jacket"
-        assert facts.choices == ["wait", "substitute", "cancel_refund"]
+        assert facts.choices == ["wait", "refund", "substitute"]
         assert event.subject == event.data.customer.id  # keyed by customer on `incidents`
         assert not event.data.escalate

@@ -31,8 +31,8 @@ from services.notifier.policy import (
     promise_for,
 )
 from services.notifier.profiles import Contact, ProfileStore
-from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider
-from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, list_unsubscribe_headers, render
+from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider, compose_email
+from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, render
 from services.notifier.settings import NotifierSettings
 
 __all__ = ["Dispatcher", "Providers", "notification_id_for"]
@@ -398,10 +398,9 @@ class Dispatcher:
             else:
                 if profile.email is None:
                     return SendResult("failed", "none", reason="no_email")
-                result = await self.providers.email.send_email(EmailMessage(
-                    nid, profile.email, rendered.subject or "", rendered.text, rendered.html,
-                    headers=list_unsubscribe_headers(
-                        self.links.unsubscribe(nid), self.settings.support_email)))
+                result = await self.providers.email.send_email(compose_email(
+                    nid, profile.email, rendered, unsubscribe_url=self.links.unsubscribe(nid),
+                    reply_to=self.store.support_email))
             if result.outcome != "retry" or attempt == self.settings.max_attempts:
                 return result
             wait = result.retry_after if result.retry_after is not None else delay

@@ -20,13 +20,14 @@ from typing import Any, Literal, Protocol
 import aiohttp
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Header, Mail
+from sendgrid.helpers.mail import CustomArg, Header, Mail, ReplyTo
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client as TwilioClient
 
 from services.common.masking import mask_email, mask_phone
+from services.notifier.rendering import RenderedMessage, list_unsubscribe_headers
 
 __all__ = [
     "ConsoleOutbox",
@@ -37,6 +38,7 @@ __all__ = [
     "SmsMessage",
     "SmsProvider",
     "TwilioSms",
+    "compose_email",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,17 @@ class EmailMessage:
     text: str
     html: str | None
     headers: dict[str, str] = field(default_factory=dict)
+    reply_to: str | None = None
+
+
+def compose_email(
+    notification_id: str, to: str, rendered: RenderedMessage, *, unsubscribe_url: str, reply_to: str | None
+) -> EmailMessage:
+    """The email as it is sent: both parts, one-click unsubscribe headers, Reply-To the store's support."""
+    return EmailMessage(
+        notification_id, to, rendered.subject or "", rendered.text, rendered.html,
+        headers=list_unsubscribe_headers(unsubscribe_url, reply_to), reply_to=reply_to or None,
+    )
 
 
 class SmsProvider(Protocol):
@@ -184,6 +197,8 @@ class SendGridEmail:
         mail = Mail(from_email=self.from_email, to_emails=message.to, subject=message.subject,
                     plain_text_content=message.text, html_content=message.html)
         mail.custom_arg = CustomArg("notification_id", message.notification_id)
+        if message.reply_to:
+            mail.reply_to = ReplyTo(message.reply_to)
         for name, value in message.headers.items():
             mail.header = Header(name, value)
         return mail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -267,6 +268,16 @@ class MessageContext(BaseModel):
         return any(item.escalated for item in self.incidents)
 
     @property
+    def variety(self) -> int:
+        """A stable number per incident that picks among equivalent phrasings (openings, apologies).
+
+        Seeded by the lead incident's id, so a message always reads the same when rendered again,
+        while four messages in a row do not all open with the same words.
+        """
+        seed = self.lead.incident_id or self.order_id or self.order_number or ""
+        return zlib.crc32(seed.encode("utf-8"))
+
+    @property
     def order_label(self) -> str | None:
         """The order number the customer knows, else the order id."""
         return self.order_number or self.order_id
@@ -304,7 +315,7 @@ class MessageContext(BaseModel):
             help_url=store.help_url,
             reply_reaches_person=store.reply_reaches_person,
             order_id=_text(getattr(first, "order_id", None)),
-            order_number=order_number,
+            order_number=order_number or _text(getattr(first, "order_number", None)),
             incidents=tuple(_item(incident) for incident in incidents),
             unsubscribe_url=unsubscribe_url,
             choice_urls=dict(choice_urls or {}),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency
 from jinja2 import FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from .locales import TEMPLATES_DIR
 
-__all__ = ["capfirst", "clip", "environment", "flatten", "is_html_template"]
+__all__ = ["capfirst", "environment", "flatten", "is_html_template"]
 
 # Line breaks, other C0/C1 controls and Unicode line/paragraph separators in data become one
 # space: a name cannot add a line to an SMS or a header to an email.
@@ -48,16 +48,6 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def clip(value: Any, limit: int) -> str:
-    """Shorten text to `limit` characters, ending with "..." when cut."""
-    text = "" if value is None else flatten(str(value)).strip()
-    if limit <= 0 or len(text) <= limit:
-        return text
-    if limit <= 3:
-        return text[:limit]
-    return text[: limit - 3].rstrip() + "..."
-
-
 def _local(context: Context | Mapping[str, Any], value: datetime) -> datetime:
     zone = ZoneInfo(str(context["timezone"]))
     if value.tzinfo is None:  # facts are aware; a naive one is read as UTC
@@ -82,6 +72,21 @@ def _date(context: Context, value: date | datetime | None, format: str | None = 
     if isinstance(value, datetime):
         value = _local(context, value).date()
     return format_date(value, format or str(context["date_format"]), locale=context["format_locale"])
+
+
+@pass_context
+def _day(context: Context, value: datetime | None) -> str:
+    """A weekday and date in the customer's locale and timezone ("Fri, Dec 4"; email: "Friday, December 4")."""
+    if value is None:
+        return ""
+    skeleton = "MMMEd" if context["channel"] == "sms" else "MMMMEEEEd"
+    return format_skeleton(skeleton, _local(context, value), locale=context["format_locale"])
+
+
+@pass_context
+def _pick(context: Context, options: Sequence[Any]) -> Any:
+    """One of equivalent phrasings, chosen by the message's `variety` (stable per incident)."""
+    return options[int(context.get("variety", 0)) % len(options)] if options else ""
 
 
 @pass_context
@@ -123,5 +128,5 @@ def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
         finalize=_finalize,
         auto_reload=False,
     )
-    env.filters.update(date=_date, datetime=_datetime, money=_money, clip=clip, capfirst=capfirst)
+    env.filters.update(date=_date, day=_day, datetime=_datetime, money=_money, capfirst=capfirst, pick=_pick)
     return env

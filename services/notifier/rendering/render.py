@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,13 +13,21 @@ from jinja2 import Template
 from .context import MessageContext
 from .environment import environment, flatten
 from .locales import format_locale, template_locale
-from .segments import SegmentInfo, count_segments, gsm7_friendly
+from .segments import SegmentInfo, count_segments, gsm7_friendly, is_gsm7, sms_lookalikes
 
-__all__ = ["MAX_SMS_SEGMENTS", "Channel", "RenderedMessage", "fit_segments", "one_line", "render"]
+__all__ = ["MAX_SMS_SEGMENTS", "SMS_VARIANTS", "Channel", "Form", "RenderedMessage", "one_line", "render"]
+
+logger = logging.getLogger(__name__)
 
 Channel = Literal["sms", "email"]
+Form = Literal["full", "short", "minimal"]
 MAX_SMS_SEGMENTS = 2
-ELLIPSIS = "..."
+# The complete SMS variants, most words first; each says everything the kind must say.
+SMS_VARIANTS: tuple[tuple[Form, str], ...] = (
+    ("full", "sms.j2"),
+    ("short", "sms_short.j2"),
+    ("minimal", "sms_minimal.j2"),
+)
 
 _SPACE_BEFORE_MARK = re.compile(r"[ \t]+([.,;:!?)])")
 _SPACE_AFTER_OPEN = re.compile(r"([(¿¡])[ \t]+")
@@ -36,18 +46,17 @@ class RenderedMessage:
     html: str | None = None
     segments: SegmentInfo | None = None
     templates: tuple[str, ...] = ()
-    form: Literal["normal", "short", "truncated"] = "normal"
+    form: Form = "full"
 
 
 def render(ctx: MessageContext, channel: Channel) -> RenderedMessage:
     """Render the message for `channel` in the customer's language (fallback "en")."""
     language = template_locale(ctx.locale)
-    variables = _variables(ctx, language, channel)
     kinds = tuple(dict.fromkeys(f"{language}/kinds/{item.kind}.j2" for item in ctx.ordered))
     support = (f"{language}/common.j2", *kinds)
     if channel == "sms":
-        return _render_sms(language, variables, support)
-    return _render_email(language, variables, support)
+        return _render_sms(ctx, language, support)
+    return _render_email(language, _variables(ctx, language, channel), support)
 
 
 def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str, Any]:
@@ -70,6 +79,8 @@ def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str
         "escalated": ctx.escalated,
         "unsubscribe_url": ctx.unsubscribe_url,
         "choice_urls": ctx.choice_urls,
+        "next_update_at": ctx.next_update_at,
+        "variety": ctx.variety,
     }
 
 
@@ -95,71 +106,102 @@ def _tidy_text(text: str) -> str:
 
 
 def _sms_text(template: Template, variables: dict[str, Any]) -> str:
-    return gsm7_friendly(one_line(template.render(variables)))
+    """One line, typographic marks made plain, and look-alikes swapped in when that keeps it GSM-7."""
+    text = gsm7_friendly(one_line(template.render(variables)))
+    plain = sms_lookalikes(text)
+    return plain if is_gsm7(plain) else text
 
 
-def _render_sms(language: str, variables: dict[str, Any], support: tuple[str, ...]) -> RenderedMessage:
-    normal_t = _layout(language, "sms.j2")
-    normal = _sms_text(normal_t, variables)
-    normal_info = count_segments(normal)
-
-    def done(text: str, info: SegmentInfo, template: Template, form: Any) -> RenderedMessage:
-        return RenderedMessage(
-            channel="sms",
-            locale=language,
-            text=text,
-            segments=info,
-            templates=(str(template.name), *support),
-            form=form,
-        )
-
-    if normal_info.segments <= 1:
-        return done(normal, normal_info, normal_t, "normal")
-    short_t = _layout(language, "sms_short.j2")
-    short = _sms_text(short_t, variables)
-    short_info = count_segments(short)
-    if short_info.segments <= 1:
-        return done(short, short_info, short_t, "short")
-    if normal_info.segments <= MAX_SMS_SEGMENTS:
-        return done(normal, normal_info, normal_t, "normal")
-    if short_info.segments <= MAX_SMS_SEGMENTS:
-        return done(short, short_info, short_t, "short")
-    common = environment().get_template(f"{language}/common.j2").make_module(variables)
-    hint = gsm7_friendly(one_line(str(getattr(common, "support_short")())))  # noqa: B009 (a template macro)
-    fitted = fit_segments(short, hint, MAX_SMS_SEGMENTS)
-    return done(fitted, count_segments(fitted), short_t, "truncated")
-
-
-def fit_segments(text: str, hint: str, limit: int) -> str:
-    """Cut `text` to `limit` segments: shorten the body before `hint`, keep `hint` whole."""
-    if count_segments(text).segments <= limit:
+def _words(text: str | None, limit: int) -> str | None:
+    """The leading whole words of `text` that fit in `limit` characters; None when not even one does."""
+    if not text:
         return text
-    body = text[: -len(hint)].rstrip() if hint and text.endswith(hint) else text
-    if count_segments(hint).segments > limit or len(hint) >= len(text):
-        body, hint = text, ""
-    low, high, best = 0, len(body), ""
-    while low <= high:
-        middle = (low + high) // 2
-        candidate = _joined(_cut(body, middle), hint)
-        if count_segments(candidate).segments <= limit:
-            best, low = candidate, middle + 1
-        else:
-            high = middle - 1
-    return best
+    kept = ""
+    for word in flatten(text).split():
+        candidate = f"{kept} {word}" if kept else word
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    return kept.rstrip(" ,;:-–—(") or None
 
 
-def _cut(body: str, length: int) -> str:
-    if length >= len(body):
-        return body
-    head = body[:length]
-    space = head.rfind(" ")
-    if space >= length - 15 and space > 0:
-        head = head[:space]
-    return head.rstrip(" ,;:-") + ELLIPSIS if head.strip() else ""
+def _with_facts(ctx: MessageContext, **changes: Any) -> MessageContext:
+    """The context with `changes` applied to the facts of every incident (for SMS shortening)."""
+    items = []
+    for item in ctx.incidents:
+        update = {key: change(getattr(item.facts, key)) for key, change in changes.items()}
+        items.append(item.model_copy(update={"facts": item.facts.model_copy(update=update)}))
+    return ctx.model_copy(update={"incidents": tuple(items)})
 
 
-def _joined(body: str, hint: str) -> str:
-    return " ".join(part for part in (body, hint) if part)
+def _shortenings(ctx: MessageContext) -> Iterator[MessageContext]:
+    """The context as it is, then with less and less of what is not a fact.
+
+    Product names first (whole words, then none: the order number stands in), then the
+    customer's name, the promise of the next update, the store's name (whole words), a support
+    contact too long to be useful, and last a store's reason text (whole words). The facts of
+    the kind (what happened, dates, amounts, links) are never shortened; last of all the
+    support hint goes.
+    """
+    steps: list[Callable[[MessageContext], MessageContext]] = [
+        lambda c: _with_facts(c, product_name=lambda p: _words(p, 32)),
+        lambda c: _with_facts(c, product_name=lambda p: _words(p, 20)),
+        lambda c: _with_facts(c, product_name=lambda _p: None),
+        lambda c: c.model_copy(update={"customer_first_name": ""}),
+        lambda c: c.model_copy(update={"next_update_at": None}),
+        lambda c: c.model_copy(update={"store_name": _words(c.store_name, 20) or c.store_name}),
+        lambda c: c.model_copy(update={
+            key: None for key in ("support_phone", "support_email", "help_url") if len(getattr(c, key) or "") > 40
+        }),
+        lambda c: _with_facts(c, reason_text=lambda r: _words(r, 60)),
+        lambda c: _with_facts(c, reason_text=lambda _r: None),
+        lambda c: c.model_copy(update={"reply_reaches_person": False}),  # a reply still reaches the store
+        lambda c: c.model_copy(update={"support_phone": None, "support_email": None, "help_url": None}),
+    ]
+    yield ctx
+    for step in steps:
+        shorter = step(ctx)
+        if shorter != ctx:
+            ctx = shorter
+            yield ctx
+
+
+def _render_sms(ctx: MessageContext, language: str, support: tuple[str, ...]) -> RenderedMessage:
+    """The first complete variant that fits: one segment with everything if it can, else two.
+
+    Full or short in one segment first, then full, short or minimal in two; only when none fits
+    two segments are the names shortened (see `_shortenings`). Nothing is ever cut: should even
+    the barest message not fit (a link longer than two segments), it goes out whole in more.
+    """
+    fallback: RenderedMessage | None = None
+    for step, shaped in enumerate(_shortenings(ctx)):
+        variables = _variables(shaped, language, "sms")
+        texts: dict[str, tuple[str, SegmentInfo, Template]] = {}
+        for limit in (1, MAX_SMS_SEGMENTS) if step == 0 else (MAX_SMS_SEGMENTS,):
+            for form, name in SMS_VARIANTS:
+                if limit == 1 and form == "minimal":
+                    continue  # the customer's name and greeting are worth a second segment
+                if form not in texts:
+                    template = _layout(language, name)
+                    text = _sms_text(template, variables)
+                    texts[form] = (text, count_segments(text), template)
+                text, info, template = texts[form]
+                message = RenderedMessage(
+                    channel="sms", locale=language, text=text, segments=info,
+                    templates=(str(template.name), *support), form=form,
+                )
+                if info.segments <= limit:
+                    return message
+                if fallback is None or fallback.segments is None or _size(info) < _size(fallback.segments):
+                    fallback = message
+    if fallback is None:  # pragma: no cover (the loop renders at least once)
+        raise AssertionError("no SMS variant rendered")
+    logger.warning("an SMS needs more than %d segments even in its barest form", MAX_SMS_SEGMENTS)
+    return fallback
+
+
+def _size(info: SegmentInfo) -> tuple[int, int]:
+    return info.segments, info.units
 
 
 def _render_email(language: str, variables: dict[str, Any], support: tuple[str, ...]) -> RenderedMessage:

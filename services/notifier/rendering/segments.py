@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "count_segments",
     "gsm7_friendly",
     "is_gsm7",
+    "sms_lookalikes",
 ]
 
 # GSM 03.38 default alphabet, code points 0x00-0x7F (0x1B is the escape to the extension
@@ -59,6 +62,14 @@ _GSM7_LOOKALIKES = str.maketrans(
 )
 
 
+# Letters outside GSM-7 whose look-alike is not their base letter (NFKD does not take them apart).
+_LETTER_LOOKALIKES = {
+    "ç": "c", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th",
+    "œ": "oe", "Œ": "OE", "ı": "i", "ŀ": "l", "Ŀ": "L", "ħ": "h", "Ħ": "H", "ŧ": "t", "Ŧ": "T",
+    "ĸ": "k", "ŋ": "n", "Ŋ": "N", "ſ": "s", "ẞ": "SS",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentInfo:
     """How an SMS body travels: its encoding, its length in units and its segment count.
@@ -85,6 +96,32 @@ def is_gsm7(text: str) -> bool:
 def gsm7_friendly(text: str) -> str:
     """Swap typographic spaces, quotes, dashes and ellipses for their GSM-7 equivalents."""
     return text.translate(_GSM7_LOOKALIKES)
+
+
+@cache
+def _lookalike(ch: str) -> str:
+    """The GSM-7 stand-in for one character, or the character itself when it has none."""
+    if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+        return ch
+    if ch in _LETTER_LOOKALIKES:
+        return _LETTER_LOOKALIKES[ch]
+    typographic = ch.translate(_GSM7_LOOKALIKES)
+    if typographic != ch:
+        return typographic
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return base if base and is_gsm7(base) else ch
+
+
+def sms_lookalikes(text: str) -> str:
+    """Carrier-style "smart encoding": swap characters outside GSM-7 for their GSM-7 look-alike.
+
+    "María" becomes "Maria" and "Zoë" "Zoe" ("á" and "ë" are not in GSM-7), while the accented
+    letters GSM-7 does carry (é, ñ, ü, ö, ä, à, è, ì, ò, Ç, Ø, Å, Æ, ß ...) stay as they are;
+    curly quotes, dashes and typographic spaces become their plain forms. Characters without a
+    look-alike (Greek lower case, Cyrillic, CJK, Arabic, emoji) are kept: the text is UCS-2 then.
+    For SMS only; email keeps every character.
+    """
+    return "".join(_lookalike(ch) for ch in text)
 
 
 def count_segments(text: str) -> SegmentInfo:

@@ -125,30 +125,54 @@ def test_the_sandbox_is_immutable() -> None:
         template.render()
 
 
-def test_huge_values_still_fit_two_segments_and_keep_the_support_hint() -> None:
+def test_huge_values_are_left_out_whole_never_cut_and_the_facts_stay() -> None:
     ctx = _with("return_rejected", first_name="N" * 500, product_name="P " * 300, reason_text="R" * 900)
-    ctx = ctx.model_copy(update={"store_name": "S" * 400})
+    ctx = ctx.model_copy(update={"store_name": "Super " * 80})
     message = render(ctx, "sms")
     assert message.segments is not None and message.segments.segments <= MAX_SMS_SEGMENTS
+    assert "..." not in message.text
     assert "+1 415 555 0100" in message.text[-40:]
-    assert "N" * 30 not in message.text and "R" * 70 not in message.text
+    assert "#1001" in message.text and "couldn't accept the return" in message.text
+    assert "N" not in message.text.replace("Nov", "") and "R" * 2 not in message.text  # whole or not at all
+    assert message.text.startswith("Super Super Super:")  # the store's name by whole words
 
 
-def test_a_monstrous_support_contact_is_cut_too() -> None:
+def test_a_product_name_is_shortened_by_whole_words() -> None:
+    long_name = "Ultra Lightweight Waterproof Breathable Trail Running Shoe for Men and Women Size 44 Extra Wide"
+    ctx = _with("eta_slipped", "en", product_name=long_name)
+    message = render(ctx, "sms")
+    assert message.segments is not None and message.segments.segments <= MAX_SMS_SEGMENTS
+    assert "..." not in message.text and "#1001" in message.text and "Nov 28, 2026" in message.text
+    shown = [w for w in long_name.split() if f" {w} " in f" {message.text} "]
+    assert shown and long_name.startswith(" ".join(shown[:3]))
+
+
+def test_a_monstrous_support_contact_is_left_out_not_cut() -> None:
     ctx = example_context("stockout", "en").model_copy(update={"support_phone": "+1 " + "5" * 600})
     message = render(ctx, "sms")
-    assert message.form == "truncated"
     assert message.segments is not None and message.segments.segments <= MAX_SMS_SEGMENTS
-    assert message.text.endswith("...")
+    assert "555" not in message.text and "..." not in message.text
+    assert "Dec 2, 2026" in message.text and "#1001" in message.text
 
 
-def test_ucs2_data_is_cut_to_two_ucs2_segments() -> None:
+def test_ucs2_data_fits_two_segments_by_leaving_names_out() -> None:
     ctx = _with("stockout", first_name="Ωμέγα", product_name="商品" * 80)
     ctx = ctx.model_copy(update={"store_name": "店舗"})
     message = render(ctx, "sms")
     assert message.segments is not None
     assert message.segments.encoding == "UCS-2"
     assert message.segments.segments <= MAX_SMS_SEGMENTS
+    assert "商品" not in message.text and "Ωμέγα" not in message.text
+    assert "Dec 2, 2026" in message.text and "#1001" in message.text
+
+
+def test_look_alikes_keep_an_sms_in_gsm7_for_maria_and_zoe() -> None:
+    for name in ("María", "Zoë"):
+        message = render(_with("stockout", "es", first_name=name), "sms")
+        assert message.segments is not None and message.segments.encoding == "GSM-7", message.text
+        assert name.replace("í", "i").replace("ë", "e") in message.text
+    email = render(_with("stockout", "es", first_name="María"), "email")
+    assert "María" in email.text  # email keeps every character
 
 
 hostile = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(

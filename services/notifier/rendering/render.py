@@ -80,6 +80,8 @@ def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str
         "unsubscribe_url": ctx.unsubscribe_url,
         "choice_urls": ctx.choice_urls,
         "next_update_at": ctx.next_update_at,
+        "follow_up": ctx.follow_up,
+        "news": ctx.news,
         "variety": ctx.variety,
     }
 

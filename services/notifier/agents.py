@@ -34,6 +34,7 @@ from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.notifier.bootstrap import build_providers, open_database
 from services.notifier.dispatch import Dispatcher, Providers
 from services.notifier.inbound import Inbound
+from services.notifier.incidents_read import IncidentsRead
 from services.notifier.links import EmailLinks
 from services.notifier.settings import NotifierSettings
 
@@ -63,6 +64,10 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     actions_out = raw_topic(app, common.topic(CUSTOMER_ACTIONS))
     guard = Guard(service=SERVICE, app=app, topics={**incident_names, **customer_names, **provider_names})
     wired: dict[str, _Wiring] = {}
+    # Promises are decided only up to where the group has handled `incidents` (resolutions first).
+    incidents_read = IncidentsRead(bootstrap=common.kafka_bootstrap_servers, group_id=app.conf.id,
+                                   topics=list(incident_names), clock=clock)
+    app.on_before_shutdown.connect(incidents_read.close)
 
     async def send_to(topic: faust.TopicT, event: CloudEvent) -> None:
         pending = await topic.send(key=event.key(), value=event.to_bytes())
@@ -88,7 +93,8 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
         providers = build_providers(settings)
         dispatcher = Dispatcher(ledger=ledger, profiles=profiles, providers=providers, settings=settings,
                                 clock=clock, emit=emit_notification,
-                                links=EmailLinks.from_settings(common, settings.public_base_url))
+                                links=EmailLinks.from_settings(common, settings.public_base_url),
+                                incidents_read=incidents_read)
         inbound = Inbound(ledger=ledger, profiles=profiles, sms=providers.sms, settings=settings, clock=clock,
                           emit_customer=emit_customer, emit_notification=emit_notification, emit_action=emit_action)
         wired["w"] = _Wiring(dispatcher, inbound, providers)

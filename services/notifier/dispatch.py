@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
+ReadUntil = Callable[[], Awaitable[datetime | None]]
 PENDING_STATES = ("reserved", "deferred")
 
 
@@ -73,8 +74,10 @@ class Dispatcher:
 
     def __init__(
         self, *, ledger: Ledger, profiles: ProfileStore, providers: Providers, settings: NotifierSettings,
-        clock: Clock, emit: Emit, links: EmailLinks | None = None,
+        clock: Clock, emit: Emit, links: EmailLinks | None = None, incidents_read: ReadUntil | None = None,
     ) -> None:
+        """`incidents_read` tells how far (wall clock) the incidents stream has been handled; promises due
+        after that wait for it (see `incidents_read.IncidentsRead`). Without it, promises are decided on time."""
         self.ledger = ledger
         self.profiles = profiles
         self.providers = providers
@@ -98,6 +101,7 @@ class Dispatcher:
         )
         self.follow_ups = FollowUps(ledger=ledger, policy=self.policy, promises=self.promises, clock=clock,
                                     profile_of=self._profile, send=self._send, report=self._emit_row)
+        self.incidents_read = incidents_read
         self._pool = asyncio.Semaphore(settings.send_concurrency)
 
     # -- incidents ---------------------------------------------------------------------------
@@ -301,7 +305,9 @@ class Dispatcher:
         for row in await self.ledger.by_state("ambiguous"):
             if row.updated_at <= settle_before:
                 await self.reconcile(row.notification_id)
-        await self.follow_ups.keep_due()
+        until = now if self.incidents_read is None else await self.incidents_read()
+        if until is not None:
+            await self.follow_ups.keep_due(min(now, until))
         return len(rows)
 
     async def recover(self) -> None:

@@ -102,11 +102,13 @@ class FollowUps:
         self.send = send
         self.report = report
 
-    async def keep_due(self) -> int:
-        """Decide every promise whose time has come; returns how many follow-ups were started."""
+    async def keep_due(self, until: datetime | None = None) -> int:
+        """Decide every promise due by `until` (default: now; the incidents stream must have been handled that
+        far, so a resolution published before a promise fell due is known); returns how many follow-ups
+        were started."""
         started = 0
         now = self.clock.now()
-        for row in await self.ledger.due_promises(now):
+        for row in await self.ledger.due_promises(min(now, until or now)):
             started += await self._decide(row, now)
         return started
 

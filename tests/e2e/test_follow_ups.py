@@ -3,8 +3,9 @@
 The promise is made seconds long by settings (no business mornings), so the whole story of an
 order fits in a short test: a late order still open at its promised update time gets exactly
 one follow-up, then one more at the next promise and none after; the same order delivered
-before then gets none. The notifier is restarted between the first message and its promise:
-the promise lives in the ledger, not in the process."""
+before then gets none, also when it was delivered while the notifier was down (the resolution is
+read before the promise is decided). The notifier is restarted between the first message and its
+promise: the promise lives in the ledger, not in the process."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 PROMISE_S = 6.0
 LATE_PHONE = "+14155550301"
 DELIVERED_PHONE = "+14155550302"
+DELIVERED_WHILE_DOWN_PHONE = "+14155550303"
 
 
 @dataclass
@@ -100,17 +102,17 @@ def test_a_late_order_still_open_gets_one_follow_up_per_promise_and_a_delivered_
                        order_id="ord-fu-late", timezone="UTC"),
         incident_event("inc-fu-done", at=now, customer_id="cus_fu_done", phone=DELIVERED_PHONE, email=None,
                        order_id="ord-fu-done", timezone="UTC"),
+        incident_event("inc-fu-down", at=now, customer_id="cus_fu_down", phone=DELIVERED_WHILE_DOWN_PHONE,
+                       email=None, order_id="ord-fu-down", timezone="UTC"),
     )
-    deployment.wait_sms(LATE_PHONE, 1)
-    deployment.wait_sms(DELIVERED_PHONE, 1)
+    for phone in (LATE_PHONE, DELIVERED_PHONE, DELIVERED_WHILE_DOWN_PHONE):
+        deployment.wait_sms(phone, 1)
     first_sent = time.monotonic()
-    deployment.publish("incidents", make_event(
-        "incident.resolved", {"incident_id": "inc-fu-done", "kind": "not_shipped", "order_id": "ord-fu-done",
-                              "customer_id": "cus_fu_done", "reason": "delivered", "resolved_at": datetime.now(UTC)},
-        source="forewarn/order-watcher", subject="cus_fu_done", time=datetime.now(UTC)))
+    deployment.publish("incidents", delivered("done"))
     deployment.wait_resolved("inc-fu-done")
 
     deployment.notifier.stop()  # the promise falls due while the notifier is down
+    deployment.publish("incidents", delivered("down"))  # and this order is delivered meanwhile
     time.sleep(max(0.0, PROMISE_S + 0.5 - (time.monotonic() - first_sent)))
     deployment.notifier.start()
 
@@ -120,3 +122,12 @@ def test_a_late_order_still_open_gets_one_follow_up_per_promise_and_a_delivered_
     time.sleep(PROMISE_S + 2)  # the last follow-up promised nothing
     assert len(deployment.sms_to(LATE_PHONE)) == 3, deployment.sms_to(LATE_PHONE)
     assert deployment.sms_to(DELIVERED_PHONE)[1:] == []  # delivered before its promise: no follow-up
+    assert deployment.sms_to(DELIVERED_WHILE_DOWN_PHONE)[1:] == []  # the resolution was read first
+
+
+def delivered(name: str) -> CloudEvent:
+    at = datetime.now(UTC)
+    return make_event(
+        "incident.resolved", {"incident_id": f"inc-fu-{name}", "kind": "not_shipped", "order_id": f"ord-fu-{name}",
+                              "customer_id": f"cus_fu_{name}", "reason": "delivered", "resolved_at": at},
+        source="forewarn/order-watcher", subject=f"cus_fu_{name}", time=at)

@@ -178,3 +178,27 @@ async def test_a_follow_up_due_at_night_waits_for_the_morning(
         assert [e.data.due_at for e in deferred] == [eight_am] and deferred[0].data.reason == "quiet_hours"
         await at(rig, eight_am)
         assert len(bodies(fake_providers)) == 2
+
+
+async def test_a_promise_waits_until_the_incidents_are_read_past_it(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    """A delivery published before the promise fell due, not read yet (the notifier was down or behind): the
+    promise waits for it, then ends."""
+    await rig.dispatcher.on_incident(incident_event("inc-behind", at=NOON_NY))
+    read: list[datetime | None] = [None]
+
+    async def incidents_read() -> datetime | None:
+        return read[0]
+
+    rig.dispatcher.incidents_read = incidents_read
+    await at(rig, FIRST_PROMISE + timedelta(hours=1))  # nothing known to be read
+    read[0] = FIRST_PROMISE - timedelta(minutes=1)
+    await at(rig, FIRST_PROMISE + timedelta(hours=1))  # read, but not as far as the promise
+    assert len(bodies(fake_providers)) == 1
+    await rig.dispatcher.on_resolved("inc-behind", "delivered")  # the resolution is read at last
+    read[0] = FIRST_PROMISE + timedelta(hours=1)
+    await at(rig, FIRST_PROMISE + timedelta(hours=1))
+    assert len(bodies(fake_providers)) == 1
+    row = await rig.ledger.find_any(incident_id="inc-behind", customer_id="cus_1")
+    assert row is not None and row.promise == "ended"

@@ -4,6 +4,8 @@ Reads : escalations (keyed by customer id)  -> HandOff.on_escalation: open the c
         customers (keyed by customer id)    -> customer.replied: HandOff.on_reply (a reply not understood
                                                reaches a person); customer.updated: the name and language
                                                kept for routing; other types are not care's
+        customer-actions (order id, else customer) -> choice.made: HandOff.on_choice (into the story; a note on
+                                               the customer's open case)
 Writes: the help desk (Zendesk, a signed webhook, or the console outbox); <topic>.dlq
 Reads, read-only: the notifier's delivery ledger (the messages as the customer saw them; see `story_source`)
 Timers: cases and notes reserved but not yet at the desk (a desk away, an ambiguous call, a restart)
@@ -16,7 +18,16 @@ from typing import Any
 
 import faust
 
-from schemas import CUSTOMERS, ESCALATIONS, CloudEvent, CustomerReplied, CustomerUpdated, EscalationOpened
+from schemas import (
+    CUSTOMER_ACTIONS,
+    CUSTOMERS,
+    ESCALATIONS,
+    ChoiceMade,
+    CloudEvent,
+    CustomerReplied,
+    CustomerUpdated,
+    EscalationOpened,
+)
 from services.care.bootstrap import open_handoff
 from services.care.handoff import HandOff
 from services.care.settings import CareSettings
@@ -40,7 +51,8 @@ def build(common: CommonSettings, *, settings: CareSettings | None = None, clock
     app = create_app(SERVICE, common)
     escalation_names = full_names(common, [ESCALATIONS])
     customer_names = full_names(common, [CUSTOMERS])
-    guard = Guard(service=SERVICE, app=app, topics={**escalation_names, **customer_names})
+    action_names = full_names(common, [CUSTOMER_ACTIONS])
+    guard = Guard(service=SERVICE, app=app, topics={**escalation_names, **customer_names, **action_names})
 
     async def on_escalation(event: CloudEvent) -> None:
         if isinstance(event, EscalationOpened):
@@ -52,6 +64,10 @@ def build(common: CommonSettings, *, settings: CareSettings | None = None, clock
         elif isinstance(event, CustomerUpdated):
             await care.on_profile(event)
 
+    async def on_action(event: CloudEvent) -> None:
+        if isinstance(event, ChoiceMade):
+            await care.on_choice(event)
+
     @app.agent(raw_topic(app, *escalation_names), concurrency=1)
     async def hand_off(stream: Any) -> None:
         async for event in stream.events():
@@ -61,6 +77,11 @@ def build(common: CommonSettings, *, settings: CareSettings | None = None, clock
     async def hear_customers(stream: Any) -> None:
         async for event in stream.events():
             await guard.handle(event, on_customer_event)
+
+    @app.agent(raw_topic(app, *action_names), concurrency=1)
+    async def hear_choices(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.handle(event, on_action)
 
     @app.timer(interval=settings.resume_poll_s)
     async def resume_pending() -> None:

@@ -21,12 +21,12 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas import CustomerReplied, CustomerUpdated, EscalationOpened
+from schemas import ChoiceMade, CustomerReplied, CustomerUpdated, EscalationOpened
 from services.care.desks import Desk, DeskAmbiguous, DeskError, DeskRejected, DeskUnavailable
 from services.care.ledger import CareLedger, Case, Entry, NewCase, note_marker
 from services.care.routing import CaseFacts, route
 from services.care.settings import CareSettings
-from services.care.story import Story, StoryReply, build_story, render_addition, render_ticket
+from services.care.story import Story, StoryChoice, StoryReply, build_story, render_addition, render_ticket
 from services.care.story_source import DeliveryReader
 from services.common.clock import Clock
 
@@ -93,6 +93,22 @@ class HandOff:
                               reply_text=data.body, order_values=_values(story))
             headline = f"{_REASONS['customer_replied']} ({data.channel})"
             await self._open_or_add(event.id, store_id, data.customer_id, rows, story, facts, headline)
+
+    async def on_choice(self, event: ChoiceMade) -> None:
+        """A choice the conversation understood needs no person; on an open case, its person should know."""
+        data = event.data
+        await self.ledger.add_choice(event_id=event.id, customer_id=data.customer_id, incident_id=data.incident_id,
+                                     order_label=data.order_number or data.order_id, choice=data.choice,
+                                     channel=data.channel, made_at=data.made_at)
+        async with self._lock(data.customer_id):
+            case = await self.ledger.open_case(data.store_id, data.customer_id)
+            if case is None or await self.ledger.handled(event.id):
+                return
+            rows = await self.deliveries.for_customer(data.customer_id)
+            story = await self._build(data.store_id, data.customer_id, rows, ())
+            facts = CaseFacts(locale=story.locale)
+            headline = f"the customer chose {data.choice} ({data.channel})"
+            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline)
 
     async def on_profile(self, event: CustomerUpdated) -> None:
         data = event.data
@@ -246,10 +262,13 @@ class HandOff:
         profile = await self.ledger.customer(customer_id)
         replies = [StoryReply(event_id=r.event_id, channel=r.channel, at=r.received_at, body=r.body)
                    for r in await self.ledger.replies(customer_id)]
+        choices = [StoryChoice(event_id=c.event_id, choice=c.choice, channel=c.channel, at=c.made_at,
+                               order_label=c.order_label, incident_id=c.incident_id)
+                   for c in await self.ledger.choices(customer_id)]
         known = ({"first_name": profile.first_name, "last_name": profile.last_name, "locale": profile.locale}
                  if profile is not None else None)
         return build_story(customer_id=customer_id, store_id=store_id, deliveries=rows, replies=replies,
-                           profile=known, expected_incidents=expected)
+                           choices=choices, profile=known, expected_incidents=expected)
 
     async def _store_of(self, customer_id: str, rows: list[dict[str, Any]], source: str) -> str:
         """A reply names no store: the customer's profile, else their incidents, else the event's source."""

@@ -32,7 +32,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import UtcDateTime
 from services.common.ids import stable_id
 
-__all__ = ["PENDING", "Base", "CareLedger", "Case", "CaseCustomer", "Entry", "NewCase", "Reply", "note_marker"]
+__all__ = [
+    "PENDING", "Base", "CareLedger", "Case", "CaseCustomer", "Choice", "Entry", "NewCase", "Reply", "note_marker",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +115,21 @@ class Reply(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class Choice(Base):
+    """A choice the customer made about an incident (`choice.made`), for the story."""
+
+    __tablename__ = "care_choices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    incident_id: Mapped[str] = mapped_column(String(128))
+    order_label: Mapped[str | None] = mapped_column(String(128))  # the order number, else the order id
+    choice: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    made_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class CaseCustomer(Base):
     """What care keeps of a customer profile (`customer.updated`): the language and the name a desk greets."""
 
@@ -167,6 +184,22 @@ class CareLedger:
         async with self.sessions() as session:
             rows = await session.scalars(select(Reply).where(Reply.customer_id == customer_id)
                                          .order_by(Reply.received_at, Reply.id))
+            return list(rows)
+
+    async def add_choice(self, *, event_id: str, customer_id: str, incident_id: str, order_label: str | None,
+                         choice: str, channel: str, made_at: datetime) -> None:
+        async with self.sessions() as session:
+            try:
+                session.add(Choice(event_id=event_id, customer_id=customer_id, incident_id=incident_id,
+                                   order_label=order_label, choice=choice, channel=channel, made_at=made_at))
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()  # heard before (at-least-once)
+
+    async def choices(self, customer_id: str) -> list[Choice]:
+        async with self.sessions() as session:
+            rows = await session.scalars(select(Choice).where(Choice.customer_id == customer_id)
+                                         .order_by(Choice.made_at, Choice.id))
             return list(rows)
 
     async def keep_customer(self, *, customer_id: str, store_id: str, first_name: str | None,

@@ -1,8 +1,9 @@
-"""The customer's story, as a ticket tells it: who, which orders, every incident, every message, every reply.
+"""The customer's story, as a ticket tells it: who, which orders, every incident, message, reply and choice.
 
 Pure: built from the notifier's ledger rows (each incident as detected and each message as rendered and
 sent) and the replies care heard, and written as plain text a person reads top to bottom, oldest first,
-with times in UTC. Every item has a key (`incident:<id>`, `message:<notification id>`, `reply:<event id>`)
+with times in UTC. Every item has a key (`incident:<id>`, `message:<notification id>`, `reply:<event id>`,
+`choice:<event id>`)
 so a later comment adds only what the ticket does not yet say.
 
 The customer's phone and email are masked (the last digits, the first letter and the domain): the desk
@@ -21,7 +22,16 @@ from typing import Any
 
 from services.common.masking import mask_email, mask_phone
 
-__all__ = ["Story", "StoryIncident", "StoryMessage", "StoryReply", "build_story", "render_addition", "render_ticket"]
+__all__ = [
+    "Story",
+    "StoryChoice",
+    "StoryIncident",
+    "StoryMessage",
+    "StoryReply",
+    "build_story",
+    "render_addition",
+    "render_ticket",
+]
 
 _SENT_STATES = ("sent", "delivered", "undelivered", "failed", "bounced", "sending", "ambiguous")
 _FACT_LABELS = (
@@ -41,6 +51,12 @@ class StoryIncident:
     at: datetime
     severity: str
     facts: Mapping[str, Any]
+    order_number: str | None = None
+
+    @property
+    def order_label(self) -> str | None:
+        """The order as the customer knows it (the store's number), else its id."""
+        return self.order_number or self.order_id
 
     @property
     def key(self) -> str:
@@ -84,6 +100,20 @@ class StoryReply:
 
 
 @dataclass(frozen=True)
+class StoryChoice:
+    event_id: str
+    choice: str
+    channel: str
+    at: datetime
+    order_label: str | None
+    incident_id: str
+
+    @property
+    def key(self) -> str:
+        return f"choice:{self.event_id}"
+
+
+@dataclass(frozen=True)
 class Story:
     customer_id: str
     store_id: str
@@ -95,13 +125,15 @@ class Story:
     incidents: tuple[StoryIncident, ...] = ()
     messages: tuple[StoryMessage, ...] = ()
     replies: tuple[StoryReply, ...] = ()
+    choices: tuple[StoryChoice, ...] = ()
     missing_incidents: tuple[str, ...] = field(default=())
 
     def item_keys(self) -> list[str]:
-        return ([i.key for i in self.incidents] + [m.key for m in self.messages] + [r.key for r in self.replies])
+        return ([i.key for i in self.incidents] + [m.key for m in self.messages] + [r.key for r in self.replies]
+                + [c.key for c in self.choices])
 
-    def order_ids(self) -> list[str]:
-        return sorted({i.order_id for i in self.incidents if i.order_id})
+    def order_labels(self) -> list[str]:
+        return sorted({label for i in self.incidents if (label := i.order_label)})
 
 
 def _when(at: datetime | None) -> str:
@@ -110,7 +142,8 @@ def _when(at: datetime | None) -> str:
 
 def build_story(
     *, customer_id: str, store_id: str, deliveries: Iterable[Mapping[str, Any]], replies: Iterable[StoryReply],
-    profile: Mapping[str, Any] | None = None, expected_incidents: Sequence[str] = (),
+    choices: Iterable[StoryChoice] = (), profile: Mapping[str, Any] | None = None,
+    expected_incidents: Sequence[str] = (),
 ) -> Story:
     """One customer's story from the notifier's delivery rows (columns of `deliveries`) and the replies heard.
 
@@ -128,7 +161,7 @@ def build_story(
             incidents.setdefault(data["incident_id"], StoryIncident(
                 incident_id=data["incident_id"], kind=data["kind"], order_id=data.get("order_id"),
                 at=_parse_time(data.get("detected_at")) or row["created_at"], severity=data.get("severity", "normal"),
-                facts=data.get("facts") or {}))
+                facts=data.get("facts") or {}, order_number=data.get("order_number")))
     joined: dict[str, list[str]] = {}
     for row in rows:
         if row["state"] == "joined" and row.get("reason"):
@@ -157,6 +190,7 @@ def build_story(
         incidents=tuple(sorted(incidents.values(), key=lambda i: (i.at, i.incident_id))),
         messages=tuple(sorted(messages, key=lambda m: (m.at, m.notification_id))),
         replies=tuple(sorted(replies, key=lambda r: (r.at, r.event_id))),
+        choices=tuple(sorted(choices, key=lambda c: (c.at, c.event_id))),
         missing_incidents=tuple(i for i in expected_incidents if i not in incidents),
     )
 
@@ -188,7 +222,7 @@ def _timeline(story: Story, only: set[str] | None = None) -> list[str]:
     lines: list[tuple[datetime, int, str]] = []
     for incident in story.incidents:
         if only is None or incident.key in only:
-            order = f" on order {incident.order_id}" if incident.order_id else ""
+            order = f" on order {incident.order_label}" if incident.order_label else ""
             facts = _facts(incident.facts)
             lines.append((incident.at, 0, f"{_when(incident.at)}  INCIDENT {incident.kind}{order} "
                                           f"(severity {incident.severity}){' — ' + facts if facts else ''}"))
@@ -208,6 +242,12 @@ def _timeline(story: Story, only: set[str] | None = None) -> list[str]:
             what = "SMS" if reply.channel == "sms" else reply.channel.upper()
             body = (reply.body or "(empty)").replace("\n", "\n    ")
             lines.append((reply.at, 2, f"{_when(reply.at)}  REPLY by {what}:\n    {body}"))
+    for choice in story.choices:
+        if only is None or choice.key in only:
+            what = "SMS" if choice.channel == "sms" else choice.channel
+            order = f" on order {choice.order_label}" if choice.order_label else ""
+            lines.append((choice.at, 3, f"{_when(choice.at)}  CHOICE {choice.choice}{order} by {what} "
+                                        f"(about {choice.incident_id})"))
     return [text for _, _, text in sorted(lines, key=lambda line: (line[0], line[1]))]
 
 
@@ -220,7 +260,7 @@ def render_ticket(story: Story, *, headline: str, routing: Mapping[str, str], re
                   ) -> tuple[str, str]:
     """The ticket's subject and first (internal) comment: the whole story so far."""
     name = " ".join(part for part in (story.first_name, story.last_name) if part) or "the customer"
-    orders = story.order_ids()
+    orders = story.order_labels()
     subject = f"[{routing['skill']}] {name}: {headline}" + (f" (order {', '.join(orders)})" if orders else "")
     contact = ", ".join(part for part in (f"phone {story.phone}" if story.phone else "",
                                            f"email {story.email}" if story.email else "") if part)
@@ -230,7 +270,8 @@ def render_ticket(story: Story, *, headline: str, routing: Mapping[str, str], re
         f"Customer: {name} (id {story.customer_id}, store {story.store_id}), locale {story.locale or 'unknown'}"
         + (f", {contact}" if contact else ""),
         f"Orders: {', '.join(orders) if orders else 'none named'}",
-        f"Incidents: {len(story.incidents)}; messages: {len(story.messages)}; replies: {len(story.replies)}",
+        f"Incidents: {len(story.incidents)}; messages: {len(story.messages)}; replies: {len(story.replies)}; "
+        f"choices: {len(story.choices)}",
         "",
         "Routing:",
         *_routing_lines(routing, reasons),

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas import CustomerReplied, CustomerUpdated, EscalationOpened, make_event
+from schemas import ChoiceMade, CustomerReplied, CustomerUpdated, EscalationOpened, make_event
 from services.care.bootstrap import build_desk
 from services.care.handoff import HandOff
 from services.care.ledger import CareLedger
@@ -17,7 +17,7 @@ from services.care.story_source import DeliveryReader
 from services.common.clock import FixedClock
 from services.common.db import create_engine, session_factory
 
-__all__ = ["care_handoff", "escalation_event", "profile_event", "reply_event", "zendesk_settings"]
+__all__ = ["care_handoff", "choice_event", "escalation_event", "profile_event", "reply_event", "zendesk_settings"]
 
 
 def escalation_event(escalation_id: str, *, at: datetime, customer_id: str, incident_id: str, kind: str,
@@ -38,6 +38,17 @@ def reply_event(event_id: str, *, at: datetime, customer_id: str, body: str, cha
                                             "body": body, "in_reply_to": in_reply_to},
                        source="forewarn/notifier", subject=customer_id, time=at, id=event_id)
     assert isinstance(event, CustomerReplied)
+    return event
+
+
+def choice_event(event_id: str, *, at: datetime, customer_id: str, incident_id: str, choice: str,
+                 kind: str = "stockout", order_id: str = "ord-1002", order_number: str | None = "#1002",
+                 store_id: str = "acme") -> ChoiceMade:
+    event = make_event("choice.made", {
+        "incident_id": incident_id, "kind": kind, "order_id": order_id, "order_number": order_number,
+        "customer_id": customer_id, "store_id": store_id, "choice": choice, "channel": "sms", "made_at": at,
+    }, source="forewarn/notifier", subject=order_id, time=at, id=event_id)
+    assert isinstance(event, ChoiceMade)
     return event
 
 

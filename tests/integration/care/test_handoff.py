@@ -17,7 +17,14 @@ from sqlalchemy import select
 from services.care.handoff import HandOff
 from services.care.ledger import Case
 from services.notifier.ledger import Delivery
-from tests.support.care import care_handoff, escalation_event, profile_event, reply_event, zendesk_settings
+from tests.support.care import (
+    care_handoff,
+    choice_event,
+    escalation_event,
+    profile_event,
+    reply_event,
+    zendesk_settings,
+)
 from tests.support.fake_providers import FakeProviders
 from tests.support.fake_zendesk import FakeZendesk
 from tests.support.notifier import NotifierRig, incident_event, notifier_rig
@@ -124,6 +131,26 @@ async def test_a_second_escalation_adds_to_the_open_ticket_and_a_redelivery_chan
     assert "INCIDENT delivery_exception on order ord-1003" in note
     assert "INCIDENT stockout" not in note  # already on the ticket
     assert "[forewarn-note-" in note
+
+
+async def test_a_choice_joins_the_story_and_is_noted_on_an_open_case_only(rig: Rig) -> None:
+    late, stock = await rig.two_incidents()
+    await rig.care.on_choice(choice_event("cho-early", at=NOW, customer_id="cus_lucia", incident_id=late,
+                                          choice="wait", kind="not_shipped", order_id="ord-1001",
+                                          order_number="#1001"))
+    assert rig.zendesk.created() == []  # a choice understood needs no person
+    await rig.care.on_escalation(escalation_event("esc-1", at=NOW, customer_id="cus_lucia", incident_id=stock,
+                                                  kind="stockout", related=[late]))
+    [created] = rig.zendesk.created()
+    assert "CHOICE wait on order #1001 by SMS" in created.json["ticket"]["comment"]["body"]
+    await rig.care.on_choice(choice_event("cho-1", at=NOW + timedelta(minutes=5), customer_id="cus_lucia",
+                                          incident_id=stock, choice="refund"))
+    await rig.care.on_choice(choice_event("cho-1", at=NOW + timedelta(minutes=5), customer_id="cus_lucia",
+                                          incident_id=stock, choice="refund"))
+    [ticket_id] = rig.zendesk.tickets
+    notes = rig.zendesk.comments[ticket_id]
+    assert len(notes) == 2 and "CHOICE refund on order #1002 by SMS" in notes[1]["body"]
+    assert "the customer chose refund" in notes[1]["body"]
 
 
 async def test_an_ambiguous_creation_is_looked_up_not_opened_twice(rig: Rig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.care.story import StoryReply, build_story, render_addition, render_ticket
+from services.care.story import StoryChoice, StoryReply, build_story, render_addition, render_ticket
 from tests.support.notifier import incident_event
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -27,24 +27,35 @@ def test_incidents_messages_and_replies_in_order_with_contacts_masked() -> None:
     rows = [row("inc-b", at=T0 + timedelta(hours=1), kind="stockout", order_id="ord-2", body="Leider ..."),
             row("inc-a")]
     replies = [StoryReply("rep-1", "sms", T0 + timedelta(hours=2), "Wo bleibt mein Paket?")]
-    story = build_story(customer_id="cus_1", store_id="acme", deliveries=rows, replies=replies,
+    choices = [StoryChoice("cho-1", "wait", "sms", T0 + timedelta(hours=3), "#1002", "inc-b")]
+    story = build_story(customer_id="cus_1", store_id="acme", deliveries=rows, replies=replies, choices=choices,
                         expected_incidents=["inc-a", "inc-b", "inc-c"])
     assert [i.incident_id for i in story.incidents] == ["inc-a", "inc-b"]
     assert story.missing_incidents == ("inc-c",)
     assert (story.first_name, story.locale, story.phone, story.email) == (
         "Jonas", "de-DE", "+*********5678", "j***@example.de")
-    assert story.order_ids() == ["ord-1", "ord-2"]
+    assert story.order_labels() == ["ord-1", "ord-2"]
     assert story.item_keys() == ["incident:inc-a", "incident:inc-b", "message:n-inc-a", "message:n-inc-b",
-                                 "reply:rep-1"]
+                                 "reply:rep-1", "choice:cho-1"]
     subject, body = render_ticket(story, headline="repeated trouble", reasons={"skill": "why"},
                                   routing={"skill": "stock", "language": "de", "priority": "high", "queue": "de"})
     assert subject == "[stock] Jonas: repeated trouble (order ord-1, ord-2)"
     assert PHONE not in body and "jonas@example.de" not in body
     lines = body.splitlines()
     order = [next(i for i, line in enumerate(lines) if needle in line) for needle in (
-        "INCIDENT not_shipped", "Hallo Jonas", "INCIDENT stockout", "Leider", "Wo bleibt")]
+        "INCIDENT not_shipped", "Hallo Jonas", "INCIDENT stockout", "Leider", "Wo bleibt",
+        "CHOICE wait on order #1002 by SMS")]
     assert order == sorted(order)
     assert "Not in the message ledger yet: inc-c" in body
+
+
+def test_an_incident_names_the_order_as_the_customer_knows_it() -> None:
+    event = row("inc-a")
+    event["incident"] = event["incident"].replace('"order_number":null', '"order_number":"#1001"')
+    story = build_story(customer_id="cus_1", store_id="acme", deliveries=[event], replies=[])
+    assert story.order_labels() == ["#1001"]
+    assert "INCIDENT not_shipped on order #1001" in render_addition(story, headline="x", new_keys=story.item_keys(),
+                                                                    marker="m")
 
 
 def test_a_coalesced_message_names_its_incidents_and_withheld_ones_are_not_messages() -> None:

@@ -172,13 +172,8 @@ class CareLedger:
     # -- the story's own sources ----------------------------------------------------------------
     async def add_reply(self, *, event_id: str, customer_id: str, channel: str, body: str | None,
                         in_reply_to: str | None, received_at: datetime) -> None:
-        async with self.sessions() as session:
-            try:
-                session.add(Reply(event_id=event_id, customer_id=customer_id, channel=channel, body=body,
-                                  in_reply_to=in_reply_to, received_at=received_at))
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()  # heard before (at-least-once)
+        await self._add_once(Reply(event_id=event_id, customer_id=customer_id, channel=channel, body=body,
+                                   in_reply_to=in_reply_to, received_at=received_at))
 
     async def replies(self, customer_id: str) -> list[Reply]:
         async with self.sessions() as session:
@@ -188,13 +183,17 @@ class CareLedger:
 
     async def add_choice(self, *, event_id: str, customer_id: str, incident_id: str, order_label: str | None,
                          choice: str, channel: str, made_at: datetime) -> None:
+        await self._add_once(Choice(event_id=event_id, customer_id=customer_id, incident_id=incident_id,
+                                    order_label=order_label, choice=choice, channel=channel, made_at=made_at))
+
+    async def _add_once(self, row: Base) -> None:
+        """Insert a row named by its event id; one heard before (at-least-once) is left as it is."""
         async with self.sessions() as session:
             try:
-                session.add(Choice(event_id=event_id, customer_id=customer_id, incident_id=incident_id,
-                                   order_label=order_label, choice=choice, channel=channel, made_at=made_at))
+                session.add(row)
                 await session.commit()
             except IntegrityError:
-                await session.rollback()  # heard before (at-least-once)
+                await session.rollback()
 
     async def choices(self, customer_id: str) -> list[Choice]:
         async with self.sessions() as session:

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import migrations
 
-__all__ = ["MIGRATIONS", "alembic_config", "upgrade"]
+__all__ = ["MIGRATIONS", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def alembic_config(url: str) -> Config:
-    return migrations.alembic_config(url, MIGRATIONS)
 
 
 async def upgrade(engine: AsyncEngine) -> None:

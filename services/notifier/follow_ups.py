@@ -113,10 +113,10 @@ class FollowUps:
         return started
 
     async def _decide(self, row: Delivery, now: datetime) -> int:
-        rows, resolved = await self.ledger.order_story(row)
-        story = read_story(rows, resolved, row)
         if row.next_update_at is None:
             return 0
+        rows, resolved = await self.ledger.order_story(row)
+        story = read_story(rows, resolved, row)
         decision = follow_up_due(Promise(row.notification_id, row.follow_up, row.next_update_at), now=now,
                                  open_incidents=len(story.open), newer_message=story.newer_message,
                                  settings=self.promises)
@@ -164,9 +164,9 @@ class FollowUps:
     async def resume(self, row: Delivery) -> None:
         """A follow-up that waited (quiet hours, the cap) or was cut off by a restart: decided against the order
         as it is now, sent when something the customer was told of is still open."""
-        promising = await self._promising(row)
         rows, resolved = await self.ledger.order_story(row)
-        story = read_story(rows, resolved, promising or row)
+        promising = next((r for r in rows if follow_up_id(r.notification_id) == row.notification_id), row)
+        story = read_story(rows, resolved, promising)
         chain = _incident(row)
         now = self.clock.now()
         if not story.open or chain is None:
@@ -181,8 +181,3 @@ class FollowUps:
         incidents = [i for i in (_incident(r) for r in told) if i is not None]
         if incidents:
             await self.send(nid, incidents, profile, channel, number, bool(story.news))
-
-    async def _promising(self, row: Delivery) -> Delivery | None:
-        """The message whose promise follow-up `row` keeps."""
-        rows, _ = await self.ledger.order_story(row)
-        return next((r for r in rows if follow_up_id(r.notification_id) == row.notification_id), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
@@ -25,6 +26,8 @@ class IncidentFacts(ContractModel):
     promised_ship_by: AwareDatetime | None = None
     promised_delivery_by: AwareDatetime | None = None
     new_estimated_delivery: AwareDatetime | None = None
+    new_estimated_delivery_date: date | None = Field(
+        default=None, description="set when the estimate is a date alone: say that calendar date, in any zone")
     restock_eta: AwareDatetime | None = None
     choices: list[str] | None = Field(
         default=None, description="what the customer may choose, in order: the kind's list in schemas/choices.py")

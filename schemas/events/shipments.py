@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationInfo, field_validator
@@ -36,6 +37,9 @@ class ShipmentUpdatedData(ContractModel):
         default=None, validate_default=True, description="required when status is exception"
     )
     estimated_delivery: AwareDatetime | None = None
+    estimated_delivery_date: date | None = Field(
+        default=None, description="the carrier gave a date alone: that calendar date wherever the customer is "
+        "(estimated_delivery is then the end of that day, UTC)")
     checkpoint_time: AwareDatetime
     checkpoint_location: str | None = None
 

@@ -11,7 +11,7 @@ and ones older than the newest already accepted for the same tracking.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from services.common.ids import stable_id
@@ -87,6 +87,7 @@ def map_aftership(body: bytes) -> Result:
     order_id = text(msg, "order_id", "msg")
     tracking_id = text(msg, "id", "msg")
     sent_at = unix_time(required(payload, "ts", "webhook"), "webhook.ts")
+    estimate, estimate_date = _estimated_delivery(msg)
     checkpoint = _last_checkpoint(msg)
     checkpoint_time = _checkpoint_time(checkpoint, msg, payload)
     delivery_id = optional_text(payload, "event_id") or stable_id(
@@ -99,7 +100,8 @@ def map_aftership(body: bytes) -> Result:
         "tracking_url": optional_text(msg, "courier_tracking_link") or optional_text(msg, "aftership_tracking_url"),
         "status": status,
         "exception_reason": reason,
-        "estimated_delivery": _estimated_delivery(msg),
+        "estimated_delivery": estimate,
+        "estimated_delivery_date": estimate_date,
         "checkpoint_time": checkpoint_time,
         "checkpoint_location": _location(checkpoint),
     }
@@ -127,8 +129,12 @@ def _checkpoint_time(checkpoint: Mapping[str, Any], msg: Mapping[str, Any], payl
     return unix_time(required(payload, "ts", "webhook"), "webhook.ts")
 
 
-def _estimated_delivery(msg: Mapping[str, Any]) -> datetime | None:
-    """The carrier's estimate, else AfterShip's; a bare date means the end of that day (UTC: the zone is unknown)."""
+def _estimated_delivery(msg: Mapping[str, Any]) -> tuple[datetime | None, date | None]:
+    """The carrier's estimate, else AfterShip's, and its calendar date when the estimate is a date alone.
+
+    A bare date is that date wherever the customer is: it is kept as the date (messages say it as
+    it is) and, for ordering estimates, as the end of that day in UTC (the zone is unknown here).
+    """
     candidates: list[Any] = [msg.get("expected_delivery")]
     for key in ("courier_estimated_delivery_date", "aftership_estimated_delivery_date"):
         nested = msg.get(key)
@@ -141,15 +147,16 @@ def _estimated_delivery(msg: Mapping[str, Any]) -> datetime | None:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             continue
-        if len(value) <= 10:  # a date alone
-            parsed = datetime.combine(parsed.date(), time(23, 59, 59), UTC)
+        date_only = parsed.date() if len(value) <= 10 else None
+        if date_only is not None:
+            parsed = datetime.combine(date_only, time(23, 59, 59), UTC)
         elif parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         try:
-            return in_range(parsed, "msg.estimated_delivery")
+            return in_range(parsed, "msg.estimated_delivery"), date_only
         except MappingError:
             continue  # an estimate in year 9999 is no estimate
-    return None
+    return None, None
 
 
 def _location(checkpoint: Mapping[str, Any]) -> str | None:

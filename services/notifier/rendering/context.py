@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.choices import CHOICES, known_choice
 
@@ -128,7 +128,8 @@ class IncidentFacts(BaseModel):
     exception_reason: str | None = None
     promised_ship_by: datetime | None = None
     promised_delivery_by: datetime | None = None
-    new_estimated_delivery: datetime | None = None
+    # A date alone (the carrier gave no time) stays a date: said as that day in any zone.
+    new_estimated_delivery: datetime | date | None = None
     restock_eta: datetime | None = None
     choices: tuple[str, ...] = ()
     retry_url: str | None = None
@@ -140,6 +141,16 @@ class IncidentFacts(BaseModel):
     label_url: str | None = None
     order_total: Money | None = None
     order_status_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _date_alone(cls, value: Any) -> Any:
+        """The contract's `new_estimated_delivery_date` (a date alone) stands for the estimate when set."""
+        if isinstance(value, Mapping) and value.get("new_estimated_delivery_date"):
+            alone = value["new_estimated_delivery_date"]
+            alone = alone if isinstance(alone, date) else date.fromisoformat(str(alone))
+            return {**value, "new_estimated_delivery": alone}
+        return value
 
     @field_validator("tracking_url", "retry_url", "label_url", "order_status_url", mode="before")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from typing import Any, Final
 
@@ -19,6 +19,7 @@ __all__ = [
     "apply_shipment",
     "check_eta",
     "delivery_by_due",
+    "eta_facts",
     "fire_delivery_by",
     "fire_ship_by",
     "fire_stalls",
@@ -66,6 +67,7 @@ def apply_shipment(state: OrderState, event: ShipmentUpdated, limit: int) -> Shi
         held = (shipment.eta_checkpoint, shipment.eta)
         if held[0] is None or held[1] is None or (data.checkpoint_time, data.estimated_delivery) > held:
             shipment.eta = data.estimated_delivery
+            shipment.eta_date = data.estimated_delivery_date
             shipment.eta_checkpoint = data.checkpoint_time
     if data.status in POSSESSION:
         shipment.shipped = True
@@ -89,6 +91,7 @@ def note_exception(step: Step, event: ShipmentUpdated, shipment: ShipmentFacts |
         "exception_reason": data.exception_reason,
         "reason_text": None if data.exception_reason else data.status,
         "new_estimated_delivery": data.estimated_delivery,
+        "new_estimated_delivery_date": data.estimated_delivery_date,
     }
     causes = [state.placed_event_id, event.id]
     step.emit(
@@ -98,8 +101,21 @@ def note_exception(step: Step, event: ShipmentUpdated, shipment: ShipmentFacts |
 
 def order_eta(state: OrderState) -> datetime | None:
     """When the order should arrive: the latest ETA among its shipments still on the way."""
-    etas = [s.eta for s in state.shipments if s.delivered_at is None and s.eta is not None]
-    return max(etas) if etas else None
+    latest = _latest_eta(state)
+    return latest.eta if latest is not None else None
+
+
+def _latest_eta(state: OrderState) -> ShipmentFacts | None:
+    on_the_way = [s for s in state.shipments if s.delivered_at is None and s.eta is not None]
+    return max(on_the_way, key=lambda s: (s.eta, s.eta_date is None)) if on_the_way else None
+
+
+def eta_facts(state: OrderState) -> dict[str, Any]:
+    """The order's estimated delivery as incident facts: the instant, and the date when it is a date alone."""
+    latest = _latest_eta(state)
+    if latest is None:
+        return {"new_estimated_delivery": None}
+    return {"new_estimated_delivery": latest.eta, "new_estimated_delivery_date": latest.eta_date}
 
 
 @lru_cache(maxsize=512)
@@ -127,22 +143,27 @@ def check_eta(step: Step, at: datetime, cause_event_id: str) -> None:
     """
     state = step.state
     promise = state.promised_delivery_by
-    eta = order_eta(state)
-    if promise is None or eta is None or state.closed_at is not None:
+    latest = _latest_eta(state)
+    if promise is None or latest is None or latest.eta is None or state.closed_at is not None:
         return
+    eta = latest.eta
     live = state.live("eta_slipped")
-    if eta <= promise:
+    tz = state.customer.timezone if state.customer else None
+    # A date alone is that day on the customer's calendar: on the promised day it is within the promise.
+    within = latest.eta_date <= local_date(promise, tz) if latest.eta_date is not None else eta <= promise
+    if within:
         for mark in live:
             step.resolve(mark, "eta_within_promise", at)
         return
-    tz = state.customer.timezone if state.customer else None
-    new_date = local_date(eta, tz)
+    new_date = latest.eta_date or local_date(eta, tz)
     last = live[-1].at if live else None
     if last is not None and new_date - local_date(last, tz) < step.settings.eta_slip_min_step:
         return
-    facts = {"new_estimated_delivery": eta, **tracking_facts(state)}
+    facts = {**eta_facts(state), **tracking_facts(state)}
     causes = [state.placed_event_id, cause_event_id]
-    if step.emit("eta_slipped", new_date.isoformat(), facts, causes, at, mark_at=eta):
+    # Marked with an instant on the announced day of the customer's calendar, so the next slip compares dates.
+    mark_at = eta if latest.eta_date is None else datetime.combine(latest.eta_date, time(12), _zone(tz))
+    if step.emit("eta_slipped", new_date.isoformat(), facts, causes, at, mark_at=mark_at):
         for mark in live:
             step.resolve(mark, "superseded", at)
 
@@ -205,6 +226,7 @@ def fire_stalls(step: Step, now: datetime) -> None:
             "tracking_number": shipment.tracking_number,
             "tracking_url": shipment.tracking_url,
             "new_estimated_delivery": shipment.eta,
+            "new_estimated_delivery_date": shipment.eta_date,
         }
         cause = f"{shipment_id}@{utc_iso(shipment.checkpoint_time)}"
         causes = [state.placed_event_id, shipment.event_id]
@@ -232,6 +254,6 @@ def fire_delivery_by(step: Step, now: datetime) -> None:
     due = delivery_by_due(state, step.settings)
     if due is None or due > now or state.promised_delivery_by is None:
         return
-    facts = {**tracking_facts(state), "new_estimated_delivery": order_eta(state)}
+    facts = {**tracking_facts(state), **eta_facts(state)}
     causes = [state.placed_event_id, *(s.event_id for s in state.shipments)]
     step.emit("not_delivered", utc_iso(state.promised_delivery_by), facts, causes, due)

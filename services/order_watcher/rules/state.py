@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
@@ -55,6 +55,7 @@ class ShipmentFacts(_Compact):
     event_id: str = Field(description="the event that carried the latest checkpoint")
     eta: AwareDatetime | None = Field(default=None, description="estimated delivery of the latest update carrying one")
     eta_checkpoint: AwareDatetime | None = Field(default=None, description="checkpoint time of that update")
+    eta_date: date | None = Field(default=None, description="the estimate's date when the carrier gave a date alone")
     shipped: bool = Field(default=False, description="some checkpoint showed the carrier holding the parcel")
     delivered_at: AwareDatetime | None = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -41,6 +41,7 @@ def test_in_transit_update() -> None:
     assert data.checkpoint_time == datetime(2026, 3, 4, 8, 11, tzinfo=UTC)  # the last checkpoint, offset kept
     assert data.checkpoint_location == "Chicago, IL, USA"
     assert data.estimated_delivery == datetime(2026, 3, 6, 23, 59, 59, tzinfo=UTC)
+    assert data.estimated_delivery_date == date(2026, 3, 6)  # a date alone: that day wherever the customer is
     assert data.tracking_url == "https://www.ups.com/track?tracknum=1Z9999W99999999999"
 
 
@@ -51,6 +52,7 @@ def test_customs_exception_with_a_local_checkpoint_time() -> None:
     # the checkpoint names no offset, so AfterShip's own update time stands in
     assert event.data.checkpoint_time == datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
     assert event.data.estimated_delivery == datetime(2026, 3, 9, 23, 59, 59, tzinfo=UTC)
+    assert event.data.estimated_delivery_date == date(2026, 3, 9)
     assert event.data.checkpoint_location == "Customs, Louisville KY"
 
 

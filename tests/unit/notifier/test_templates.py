@@ -253,3 +253,18 @@ def test_dates_are_read_in_the_customers_timezone() -> None:
         item = base.incidents[0].model_copy(update={"facts": facts})
         ctx = base.model_copy(update={"timezone": zone, "incidents": (item,)})
         assert expected in render(ctx, "sms").text
+
+
+def test_a_date_alone_is_said_as_that_day_in_every_zone() -> None:
+    # A carrier's bare "Nov 28" arrives as 23:59:59 UTC plus the date: Berlin must not read "Nov 29".
+    for zone in ("Europe/Berlin", "Europe/Madrid", "America/New_York", "Asia/Tokyo"):
+        base = example_context("eta_slipped", "en")
+        facts = IncidentFacts.model_validate({
+            **base.incidents[0].facts.model_dump(),
+            "new_estimated_delivery": datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC),
+            "new_estimated_delivery_date": "2026-11-28",
+        })
+        item = base.incidents[0].model_copy(update={"facts": facts})
+        ctx = base.model_copy(update={"timezone": zone, "incidents": (item,)})
+        assert "Nov 28, 2026" in render(ctx, "sms").text, zone
+        assert "November 28, 2026" in render(ctx, "email").text, zone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from schemas import CloudEvent, IncidentDetectedData, IncidentResolvedData, StockChanged, make_event
@@ -91,9 +91,12 @@ def shipment(
     shipment_id: str = "sh-1",
     reason: str | None = None,
     eta: datetime | None = None,
+    eta_date: date | None = None,
     event_id: str | None = None,
 ) -> CloudEvent:
-    """A carrier checkpoint at `at` (event time and checkpoint time alike)."""
+    """A carrier checkpoint at `at` (event time and checkpoint time alike); `eta_date`: a date alone."""
+    if eta_date is not None:  # as the gateway maps a bare date: the end of that day in UTC, and the date
+        eta = datetime.combine(eta_date, time(23, 59, 59), UTC)
     data = {
         "order_id": order_id,
         "shipment_id": shipment_id,
@@ -103,6 +106,7 @@ def shipment(
         "status": status,
         "exception_reason": reason,
         "estimated_delivery": eta,
+        "estimated_delivery_date": eta_date,
         "checkpoint_time": at,
         "checkpoint_location": "Leipzig",
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -261,3 +261,15 @@ def test_an_incident_found_and_cleared_in_one_step_is_never_published() -> None:
     )
     assert watcher.incidents == []
     assert watcher.resolutions == []
+
+
+def test_a_date_alone_is_that_day_on_the_customers_calendar() -> None:
+    # Promised by T0 + 4 days (6 March, 09:00 UTC). A carrier's bare "6 March" is kept as end of day UTC,
+    # which is already 7 March in Berlin: read as the date it is, it is within the promise.
+    on_the_day = Watcher().feed(order_placed(), shipment("in_transit", T0 + 5 * H, eta_date=date(2026, 3, 6)))
+    assert on_the_day.kinds == []
+    later = Watcher().feed(order_placed(), shipment("in_transit", T0 + 5 * H, eta_date=date(2026, 3, 9)))
+    (incident,) = later.incidents
+    assert incident.kind == "eta_slipped"
+    assert incident.facts.new_estimated_delivery_date == date(2026, 3, 9)
+    assert incident.incident_id == incident_id("eta_slipped", "o-1", "2026-03-09")

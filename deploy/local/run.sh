@@ -8,7 +8,7 @@ PY="$ROOT/.venv/bin/python"
 VAR="$ROOT/var"
 LOGS="$VAR/logs"
 PIDS="$VAR/pids"
-SERVICES=(order_watcher notifier returns care gateway dashboard)
+SERVICES=(order_watcher notifier returns care gateway dashboard simulator.play)
 HELPERS=(tail)
 
 stop_all() {
@@ -61,6 +61,12 @@ export FOREWARN_CARE_DATABASE_URL="${FOREWARN_CARE_DATABASE_URL:-sqlite+aiosqlit
 export FOREWARN_CARE_OUTBOX_PATH="${FOREWARN_CARE_OUTBOX_PATH:-$VAR/care-desk.jsonl}"
 export FOREWARN_SIMULATOR_GATEWAY_URL="http://127.0.0.1:${FOREWARN_GATEWAY_PORT:-8080}"
 export FOREWARN_SIMULATOR_SHOPIFY_SECRET="$FOREWARN_GATEWAY_SHOPIFY_SECRET"
+# A Twilio auth token for this run only: the demo customers' SMS replies reach the gateway signed, as Twilio's do.
+if [ -z "${FOREWARN_GATEWAY_TWILIO_AUTH_TOKEN:-}" ]; then
+    FOREWARN_GATEWAY_TWILIO_AUTH_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
+    export FOREWARN_GATEWAY_TWILIO_AUTH_TOKEN
+fi
+export FOREWARN_SIMULATOR_TWILIO_AUTH_TOKEN="$FOREWARN_GATEWAY_TWILIO_AUTH_TOKEN"
 
 for name in "${SERVICES[@]}"; do
     # A fresh log per run (the last one is kept as .1): the readiness wait below must not find an old " ready".
@@ -86,7 +92,8 @@ Forewarn is running.
   gateway         $FOREWARN_SIMULATOR_GATEWAY_URL   (webhooks, unsubscribe links; /healthz, /metrics)
   dashboard       http://127.0.0.1:${FOREWARN_DASHBOARD_PORT:-8090}   (topics, lag, incidents, messages, dead letters)
   care desk       $FOREWARN_CARE_OUTBOX_PATH   (help-desk tickets for customers a person should help)
-  service logs    $LOGS/{order_watcher,notifier,returns,care,gateway,dashboard}.log
+  the store       $LOGS/simulator.play.log   (demo customers answer their SMS; the store acts on their choices)
+  service logs    $LOGS/{order_watcher,notifier,returns,care,gateway,dashboard,simulator.play}.log
 SMS outside 08:00-21:00 in the customer's own time zone wait in the ledger until morning (state "deferred").
 Press Ctrl-C to stop everything. Messages as they go out:
 EOM

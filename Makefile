@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps lint test test-unit test-integration test-e2e chaos chaos-short run stop schemas bench broker-start broker-stop clean lock
+.PHONY: help install system-deps lint test test-unit test-integration test-e2e chaos chaos-short run stop schemas gallery bench broker-start broker-stop clean lock
 
 help:
 	@echo "make run    - install, start the local Kafka broker and every service, feed demo traffic"
@@ -82,6 +82,10 @@ chaos-short: install system-deps
 
 schemas: install
 	$(PY) -m schemas.generate
+
+# The message gallery (every kind x language x channel x SMS variant), committed and checked for drift.
+gallery: install
+	$(PY) -m services.notifier.rendering.preview --gallery --write
 
 run: install
 	deploy/local/run.sh

@@ -9,7 +9,15 @@ from typing import Any, get_args
 
 from .context import IncidentFacts, IncidentItem, IncidentKind, MessageContext, Money
 
-__all__ = ["EXAMPLE_LOCALES", "INCIDENT_KINDS", "all_examples", "example_context", "example_facts"]
+__all__ = [
+    "EXAMPLE_LOCALES",
+    "GALLERY_CUSTOMERS",
+    "INCIDENT_KINDS",
+    "all_examples",
+    "example_context",
+    "example_facts",
+    "gallery_context",
+]
 
 INCIDENT_KINDS: tuple[IncidentKind, ...] = get_args(IncidentKind)
 EXAMPLE_LOCALES: tuple[str, ...] = ("en", "de", "es")
@@ -113,3 +121,23 @@ def all_examples() -> Iterator[tuple[IncidentKind, str, MessageContext]]:
     for locale in EXAMPLE_LOCALES:
         for kind in INCIDENT_KINDS:
             yield kind, locale, example_context(kind, locale)
+
+
+# The customers the gallery shows every message to: names and products that once broke an SMS.
+GALLERY_CUSTOMERS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("María", {"name": "María"}),
+    ("Zoë", {"name": "Zoë"}),
+    ("a long product name", {"product": "Ultra-Lightweight Waterproof Breathable Trail Running Shoe, Size 44 Wide"}),
+    ("an emoji", {"name": "Lu 🌸", "product": "Café Crème Cups 🎁"}),
+)
+
+
+def gallery_context(kind: IncidentKind, locale: str, customer: dict[str, str]) -> MessageContext:
+    """The example message about `kind` in `locale`, for one of the gallery's customers."""
+    ctx = example_context(kind, locale)
+    item = ctx.incidents[0]
+    facts = item.facts.model_copy(update={"product_name": customer.get("product", item.facts.product_name)})
+    return ctx.model_copy(update={
+        "customer_first_name": customer.get("name", ctx.customer_first_name),
+        "incidents": (item.model_copy(update={"facts": facts}),),
+    })

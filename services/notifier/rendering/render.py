@@ -15,7 +15,16 @@ from .environment import environment, flatten
 from .locales import format_locale, template_locale
 from .segments import SegmentInfo, count_segments, gsm7_friendly, is_gsm7, sms_lookalikes
 
-__all__ = ["MAX_SMS_SEGMENTS", "SMS_VARIANTS", "Channel", "Form", "RenderedMessage", "one_line", "render"]
+__all__ = [
+    "MAX_SMS_SEGMENTS",
+    "SMS_VARIANTS",
+    "Channel",
+    "Form",
+    "RenderedMessage",
+    "one_line",
+    "render",
+    "sms_variants",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +66,22 @@ def render(ctx: MessageContext, channel: Channel) -> RenderedMessage:
     if channel == "sms":
         return _render_sms(ctx, language, support)
     return _render_email(language, _variables(ctx, language, channel), support)
+
+
+def sms_variants(ctx: MessageContext) -> tuple[RenderedMessage, ...]:
+    """Every SMS variant (full, short, minimal) with nothing shortened, for review (the gallery)."""
+    language = template_locale(ctx.locale)
+    kinds = tuple(dict.fromkeys(f"{language}/kinds/{item.kind}.j2" for item in ctx.ordered))
+    variables = _variables(ctx, language, "sms")
+    out = []
+    for form, name in SMS_VARIANTS:
+        template = _layout(language, name)
+        text = _sms_text(template, variables)
+        out.append(RenderedMessage(
+            channel="sms", locale=language, text=text, segments=count_segments(text),
+            templates=(str(template.name), f"{language}/common.j2", *kinds), form=form,
+        ))
+    return tuple(out)
 
 
 def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.providers import EmailMessage, SendGridEmail, SmsMessage, TwilioSms
+from services.notifier.providers import EmailMessage, SendGridEmail, SmsMessage, TwilioSms, compose_email
+from services.notifier.rendering import render
+from services.notifier.rendering.examples import example_context
 from tests.support.fake_providers import FakeProviders
 
 pytestmark = pytest.mark.integration
@@ -99,6 +101,19 @@ async def test_sendgrid_success_with_unsubscribe_headers_and_custom_args(fake_pr
     assert payload["custom_args"] == {"notification_id": "ntf-9"}
     assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert sent[0].headers["Authorization"] == "Bearer SG.test-key"
+
+
+async def test_sendgrid_reply_to_is_the_stores_support(fake_providers: FakeProviders) -> None:
+    email = SendGridEmail("SG.test-key", "care@acme.example", host=fake_providers.url)
+    rendered = render(example_context("stockout", "de"), "email")
+    message = compose_email("ntf-10", "ada@example.com", rendered, unsubscribe_url="https://acme.example/u/x",
+                            reply_to="help@acme.example")
+    assert (await email.send_email(message)).outcome == "sent"
+    payload = fake_providers.sends("sendgrid")[0].json
+    assert payload["reply_to"] == {"email": "help@acme.example"}
+    assert payload["headers"]["List-Unsubscribe"] == "<mailto:help@acme.example>, <https://acme.example/u/x>"
+    assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [c["type"] for c in payload["content"]] == ["text/plain", "text/html"]
 
 
 async def test_sendgrid_429_and_500(fake_providers: FakeProviders) -> None:

@@ -268,3 +268,17 @@ def test_a_date_alone_is_said_as_that_day_in_every_zone() -> None:
         ctx = base.model_copy(update={"timezone": zone, "incidents": (item,)})
         assert "Nov 28, 2026" in render(ctx, "sms").text, zone
         assert "November 28, 2026" in render(ctx, "email").text, zone
+
+
+@pytest.mark.parametrize("locale", EXAMPLE_LOCALES)
+def test_four_messages_in_a_row_do_not_all_open_with_the_same_apology(locale: str) -> None:
+    base = example_context("not_shipped", locale)
+    openings = []
+    for n in range(1, 5):
+        item = base.incidents[0].model_copy(update={"incident_id": f"inc-{n}"})
+        ctx = base.model_copy(update={"incidents": (item,)})
+        body = render(ctx, "email").text.split("\n\n")[1]
+        assert body == render(ctx, "email").text.split("\n\n")[1]  # the same incident always reads the same
+        assert APOLOGY[locale].search(body)
+        openings.append(body.split(":")[0])
+    assert len(set(openings)) > 1, openings

@@ -79,10 +79,11 @@ def incident_event(
     incident_id: str, *, at: datetime, order_id: str = "ord-1", kind: str = "not_shipped",
     customer_id: str = "cus_1", first_name: str = "Grace", phone: str | None = "+14155550123",
     email: str | None = "grace@example.com", timezone: str | None = "America/New_York", locale: str = "en",
-    severity: str = "normal", product: str = "Alpine Down Jacket",
+    severity: str = "normal", product: str = "Alpine Down Jacket", order_number: str | None = None,
 ) -> IncidentDetected:
     data = {
-        "incident_id": incident_id, "kind": kind, "order_id": order_id, "store_id": "acme",
+        "incident_id": incident_id, "kind": kind, "order_id": order_id, "order_number": order_number,
+        "store_id": "acme",
         "customer": {"id": customer_id, "first_name": first_name, "phone": phone, "email": email,
                      "locale": locale, "timezone": timezone},
         "facts": {"product_name": product, "promised_ship_by": at.isoformat(), "carrier": "UPS"},

@@ -43,6 +43,18 @@ async def test_incident_becomes_one_sms(rig: NotifierRig, fake_providers: FakePr
     assert row.provider_message_id == rig.emitted[0].data.provider_message_id
 
 
+async def test_messages_name_the_stores_order_number_not_the_internal_id(
+    rig: NotifierRig, fake_providers: FakeProviders
+) -> None:
+    await rig.dispatcher.on_incident(incident_event("inc-n1", at=NOON_NY, order_id="ord-cd26-102",
+                                                    order_number="#1042"))
+    await rig.dispatcher.on_incident(incident_event("inc-n2", at=NOON_NY, order_id="ord-cd26-103",
+                                                    customer_id="cus_2", phone="+14155550124"))
+    named, unnamed = (s.form["Body"] for s in fake_providers.sends("twilio"))
+    assert "#1042" in named and "ord-cd26-102" not in named
+    assert "ord-cd26-103" in unnamed  # the internal id only when the store gave no number
+
+
 async def test_429_is_retried_after_the_delay_asked(rig: NotifierRig, fake_providers: FakeProviders) -> None:
     fake_providers.script("twilio", [(429, 1), (429, 1)])
     await rig.dispatcher.on_incident(incident_event("inc-429", at=NOON_NY))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas import (
     CloudEvent,
@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
 # Twilio MessageStatus -> ledger state; SendGrid event -> ledger state.
+HONEST_ANSWER_EVERY = timedelta(hours=12)
+"""At most one "a person will get back to you" per phone in this long: an auto-responder answering our answer
+would otherwise start a loop. Every reply still becomes `customer.replied`."""
+REMEMBERED_PHONES = 10_000
 SMS_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "sent": "sent"}
 EMAIL_SUPPRESSING = {"bounce", "dropped", "spamreport"}
 
@@ -62,6 +66,7 @@ class Inbound:
         self.emit_customer = emit_customer
         self.emit_notification = emit_notification
         self.emit_action = emit_action
+        self._answered: dict[str, datetime] = {}  # phone -> when it last got the honest answer
 
     # -- customers topic ---------------------------------------------------------------------
     async def on_customer_event(self, event: CloudEvent) -> None:
@@ -162,7 +167,19 @@ class Inbound:
             await self.emit_customer(make_event(
                 "customer.replied", {k: v for k, v in replied.items() if v is not None}, source=SOURCE,
                 subject=customer_id, time=now, id=f"{data.message_sid}:reply"))
-            await self._answer("not_understood", data.message_sid, data.from_, offer)
+            if self._may_answer(data.from_, now):
+                await self._answer("not_understood", data.message_sid, data.from_, offer)
+
+    def _may_answer(self, phone: str, now: datetime) -> bool:
+        """True once per phone per HONEST_ANSWER_EVERY (by the replies' own receipt times)."""
+        last = self._answered.get(phone)
+        if last is not None and abs(now - last) < HONEST_ANSWER_EVERY:
+            logger.info("not answering %s again so soon", mask_phone(phone))
+            return False
+        if len(self._answered) >= REMEMBERED_PHONES:
+            self._answered = {p: t for p, t in self._answered.items() if abs(now - t) < HONEST_ANSWER_EVERY}
+        self._answered[phone] = now
+        return True
 
     async def _choice_made(self, offer: Offer, choice: Choice, *, channel: str, at: datetime, event_id: str) -> None:
         """`choice.made` on customer-actions, keyed by the order (the customer when there is none)."""

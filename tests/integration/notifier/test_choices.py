@@ -156,3 +156,13 @@ async def test_an_email_offers_each_choice_as_a_signed_link_and_signs_its_unsubs
     assert all(f"/choices/{token}" in text for token in links)
     [unsubscribe] = re.findall(r"/unsubscribe/([^>\s]+)>", payload["headers"]["List-Unsubscribe"])
     assert signer.verify_unsubscribe(unquote(unsubscribe)) == nid
+
+
+async def test_an_auto_responder_gets_one_honest_answer_not_a_loop(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-auto"))
+    for n in range(3):
+        await rig.inbound.on_provider_event(inbound("I'm driving, I'll get back to you", f"SMauto{n}"))  # type: ignore[arg-type]
+    assert len(rig.outcomes("customer.replied")) == 3  # a person sees every one
+    assert len(texts(fake_providers)) == 2  # the offer and one answer

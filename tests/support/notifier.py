@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from schemas import CloudEvent, IncidentDetected, make_event
 from services.common.clock import FixedClock
@@ -21,7 +24,7 @@ from services.notifier.settings import NotifierSettings
 from tests.support.fake_providers import FakeProviders
 from tests.support.postgres import fresh_database
 
-__all__ = ["NotifierRig", "incident_event", "notifier_rig"]
+__all__ = ["NotifierRig", "incident_event", "notifier_rig", "rig_on"]
 
 
 @dataclass
@@ -73,6 +76,17 @@ async def notifier_rig(
     finally:
         await providers.close()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def rig_on(
+    request: pytest.FixtureRequest, fake: FakeProviders, tmp_path: Path, now: datetime, **overrides: Any,
+) -> AsyncIterator[NotifierRig]:
+    """The rig on the database a fixture is parametrized with (`params=["sqlite", "postgresql"]`)."""
+    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    async with notifier_rig(fake, now, backend=request.param, tmp_dir=str(tmp_path), postgres_url=postgres,
+                            **overrides) as built:
+        yield built
 
 
 def incident_event(

@@ -15,7 +15,7 @@ from schemas.choices import choices_for
 from services.common.links import LinkSigner
 from services.common.settings import DEV_LINK_SECRET
 from tests.support.fake_providers import FakeProviders
-from tests.support.notifier import NotifierRig, incident_event, notifier_rig
+from tests.support.notifier import NotifierRig, incident_event, rig_on
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,7 @@ STOCKOUT = choices_for("stockout")
 async def rig(
     request: pytest.FixtureRequest, fake_providers: FakeProviders, tmp_path: Path
 ) -> AsyncIterator[NotifierRig]:
-    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
-    async with notifier_rig(fake_providers, NOON_NY, backend=request.param, tmp_dir=str(tmp_path),
-                            postgres_url=postgres) as built:
+    async with rig_on(request, fake_providers, tmp_path, NOON_NY) as built:
         yield built
 
 

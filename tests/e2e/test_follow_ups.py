@@ -9,21 +9,16 @@ promise: the promise lives in the ledger, not in the process."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from schemas import CloudEvent, make_event
 from tests.support.fake_providers import FakeProviders
-from tests.support.kafka_io import produce
 from tests.support.notifier import incident_event
+from tests.support.notifier_process import NotifierDeployment, notifier_env
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -34,66 +29,25 @@ DELIVERED_PHONE = "+14155550302"
 DELIVERED_WHILE_DOWN_PHONE = "+14155550303"
 
 
-@dataclass
-class Deployment:
-    kafka: str
-    prefix: str
-    notifier: ServiceProcess
-    fake: FakeProviders
-    database: Path
-
-    def publish(self, topic: str, *events: CloudEvent) -> None:
-        asyncio.run(produce(self.kafka, self.prefix + topic, [(e.key(), e.to_bytes()) for e in events]))
-
-    def sms_to(self, phone: str) -> list[str]:
-        return [r.form["Body"] for r in self.fake.sends("twilio") if r.form.get("To") == phone]
-
-    def wait_sms(self, phone: str, count: int, timeout: float = 30.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.sms_to(phone)) < count:
-            time.sleep(0.1)
-        sent = self.sms_to(phone)
-        assert len(sent) >= count, (sent, self.notifier.log()[-3000:])
-        return sent
-
-    def wait_resolved(self, incident_id: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(sqlite3.Error), sqlite3.connect(self.database) as conn:
-                if conn.execute("select 1 from resolved_incidents where incident_id = ?",
-                                (incident_id,)).fetchone():
-                    return
-            time.sleep(0.1)
-        raise TimeoutError(f"the notifier did not record the resolution of {incident_id} in {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def deployment(kafka: str, fake_providers_server: FakeProviders, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[Deployment]:
+               ) -> Iterator[NotifierDeployment]:
     tmp = tmp_path_factory.mktemp("follow-ups-e2e")
     prefix = f"e2efu{int(time.time() * 1000) % 10**9}-"
-    env = {
-        "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix, "FOREWARN_PARTITIONS": "2",
-        "FOREWARN_DATA_DIR": str(tmp / "data"), "FOREWARN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'n.db'}",
-        "FOREWARN_NOTIFIER_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN": "test-auth-token-not-real",
-        "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006",
-        "FOREWARN_NOTIFIER_TWILIO_BASE_URL": fake_providers_server.url,
-        "FOREWARN_NOTIFIER_STORE_TIMEZONE": "UTC", "FOREWARN_NOTIFIER_DEFERRED_POLL_S": "0.5",
-        # SMS at any hour (an empty window is always open), promises seconds away.
-        "FOREWARN_NOTIFIER_SMS_WINDOW_START": "00:00", "FOREWARN_NOTIFIER_SMS_WINDOW_END": "00:00",
-        "FOREWARN_NOTIFIER_PROMISE_AFTER_S": str(PROMISE_S), "FOREWARN_NOTIFIER_PROMISE_BUSINESS_MORNINGS": "false",
-    }
+    # SMS at any hour (an empty window is always open), promises seconds away.
+    env = notifier_env(kafka, prefix, tmp, fake_providers_server, store_timezone="UTC", deferred_poll_s="0.5",
+                       sms_window_start="00:00", sms_window_end="00:00", promise_after_s=str(PROMISE_S),
+                       promise_business_mornings="false")
     fake_providers_server.reset()
     notifier = ServiceProcess("services.notifier", env, tmp).start()
     try:
-        yield Deployment(kafka, prefix, notifier, fake_providers_server, tmp / "n.db")
+        yield NotifierDeployment(kafka, prefix, notifier, fake_providers_server, tmp / "n.db")
     finally:
         notifier.stop()
 
 
 def test_a_late_order_still_open_gets_one_follow_up_per_promise_and_a_delivered_one_none(
-    deployment: Deployment,
+    deployment: NotifierDeployment,
 ) -> None:
     now = datetime.now(UTC)
     deployment.publish(
@@ -106,7 +60,7 @@ def test_a_late_order_still_open_gets_one_follow_up_per_promise_and_a_delivered_
                        email=None, order_id="ord-fu-down", timezone="UTC"),
     )
     for phone in (LATE_PHONE, DELIVERED_PHONE, DELIVERED_WHILE_DOWN_PHONE):
-        deployment.wait_sms(phone, 1)
+        assert len(deployment.wait_sms(phone, 1)) == 1, deployment.notifier.log()[-3000:]
     first_sent = time.monotonic()
     deployment.publish("incidents", delivered("done"))
     deployment.wait_resolved("inc-fu-done")
@@ -118,7 +72,7 @@ def test_a_late_order_still_open_gets_one_follow_up_per_promise_and_a_delivered_
 
     late = deployment.wait_sms(LATE_PHONE, 2, timeout=20)
     assert len(late) == 2 and late[1] != late[0]  # exactly one follow-up for the promise
-    late = deployment.wait_sms(LATE_PHONE, 3, timeout=20)  # the follow-up promised another update
+    assert len(deployment.wait_sms(LATE_PHONE, 3, timeout=20)) == 3  # the follow-up promised another update
     time.sleep(PROMISE_S + 2)  # the last follow-up promised nothing
     assert len(deployment.sms_to(LATE_PHONE)) == 3, deployment.sms_to(LATE_PHONE)
     assert deployment.sms_to(DELIVERED_PHONE)[1:] == []  # delivered before its promise: no follow-up

@@ -3,56 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from schemas import CloudEvent, make_event
+from schemas import make_event
 from tests.support.fake_providers import FakeProviders
-from tests.support.kafka_io import produce, read_topic, rewind_group
+from tests.support.kafka_io import read_topic, rewind_group
 from tests.support.notifier import incident_event
+from tests.support.notifier_process import NotifierDeployment, notifier_env
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Deployment:
-    kafka: str
-    prefix: str
-    notifier: ServiceProcess
-    fake: FakeProviders
-    database: Path
-
-    def wait_opted_out(self, channel: str, address: str, timeout: float = 30.0) -> None:
-        """Wait until the notifier has recorded the opt-out (profiles and incidents are separate streams)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(sqlite3.Error), sqlite3.connect(self.database) as conn:
-                row = conn.execute("select opted_out from contact_optouts where channel = ? and address = ?",
-                                   (channel, address)).fetchone()
-                if row is not None and row[0]:
-                    return
-            time.sleep(0.2)
-        raise TimeoutError(f"the notifier did not record the {channel} opt-out in {timeout}s")
-
-    def publish(self, topic: str, *events: CloudEvent) -> None:
-        asyncio.run(produce(self.kafka, self.prefix + topic, [(e.key(), e.to_bytes()) for e in events]))
-
-    def sms_to(self, phone: str) -> list[str]:
-        return [r.form["Body"] for r in self.fake.sends("twilio") if r.form.get("To") == phone]
-
-    def wait_sms(self, phone: str, count: int, timeout: float = 30.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.sms_to(phone)) < count:
-            time.sleep(0.1)
-        return self.sms_to(phone)
 
 
 def _window_opening_in(seconds: int) -> tuple[str, str]:
@@ -64,32 +28,22 @@ def _window_opening_in(seconds: int) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def deployment(kafka: str, fake_providers_server: FakeProviders, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[Deployment]:
+               ) -> Iterator[NotifierDeployment]:
     tmp = tmp_path_factory.mktemp("notifier-e2e")
     prefix = f"e2e{int(time.time() * 1000) % 10**9}-"
     window_start, window_end = _window_opening_in(40)
-    env = {
-        "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": prefix, "FOREWARN_PARTITIONS": "2",
-        "FOREWARN_DATA_DIR": str(tmp / "data"), "FOREWARN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'n.db'}",
-        "FOREWARN_NOTIFIER_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN": "test-auth-token-not-real",
-        "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006",
-        "FOREWARN_NOTIFIER_TWILIO_BASE_URL": fake_providers_server.url,
-        "FOREWARN_NOTIFIER_SENDGRID_API_KEY": "SG.test-key",
-        "FOREWARN_NOTIFIER_SENDGRID_HOST": fake_providers_server.url,
-        # Quiet hours are real: the window opens 40 s after start, so early SMS are deferred, then sent.
-        "FOREWARN_NOTIFIER_SMS_WINDOW_START": window_start, "FOREWARN_NOTIFIER_SMS_WINDOW_END": window_end,
-        "FOREWARN_NOTIFIER_STORE_TIMEZONE": "UTC", "FOREWARN_NOTIFIER_DEFERRED_POLL_S": "0.5",
-    }
+    # Quiet hours are real: the window opens 40 s after start, so early SMS are deferred, then sent.
+    env = notifier_env(kafka, prefix, tmp, fake_providers_server, sms_window_start=window_start,
+                       sms_window_end=window_end, store_timezone="UTC", deferred_poll_s="0.5")
     fake_providers_server.reset()
     notifier = ServiceProcess("services.notifier", env, tmp).start()
     try:
-        yield Deployment(kafka, prefix, notifier, fake_providers_server, tmp / "n.db")
+        yield NotifierDeployment(kafka, prefix, notifier, fake_providers_server, tmp / "n.db")
     finally:
         notifier.stop()
 
 
-def test_sms_outside_the_window_is_deferred_then_sent(deployment: Deployment) -> None:
+def test_sms_outside_the_window_is_deferred_then_sent(deployment: NotifierDeployment) -> None:
     now = datetime.now(UTC)
     deployment.publish("incidents", incident_event("inc-e2e-night", at=now, customer_id="cus_night",
                                                    phone="+14155550201", timezone="UTC", order_id="ord-night"))
@@ -100,7 +54,7 @@ def test_sms_outside_the_window_is_deferred_then_sent(deployment: Deployment) ->
     assert len(sent) == 1 and "Grace" in sent[0]
 
 
-def test_opted_out_customer_gets_nothing(deployment: Deployment) -> None:
+def test_opted_out_customer_gets_nothing(deployment: NotifierDeployment) -> None:
     now = datetime.now(UTC)
     for channel, field, address in (("sms", "phone", "+14155550202"), ("email", "email", "out@example.com")):
         deployment.publish("customers", make_event(
@@ -120,7 +74,7 @@ def test_opted_out_customer_gets_nothing(deployment: Deployment) -> None:
     assert not [r for r in deployment.fake.sends("sendgrid") if "out@example.com" in str(r.json)]
 
 
-def test_two_incidents_on_one_order_give_one_message_and_stop_stops_the_next(deployment: Deployment) -> None:
+def test_two_incidents_on_one_order_give_one_message_and_stop_stops_the_next(deployment: NotifierDeployment) -> None:
     phone = "+14155550203"
     deployment.wait_sms("+14155550201", 1, timeout=60)  # the window is open now
     now = datetime.now(UTC)
@@ -143,7 +97,7 @@ def test_two_incidents_on_one_order_give_one_message_and_stop_stops_the_next(dep
     assert len(deployment.sms_to(phone)) == 1  # STOP held
 
 
-def test_replay_from_offset_zero_makes_no_new_provider_calls(deployment: Deployment) -> None:
+def test_replay_from_offset_zero_makes_no_new_provider_calls(deployment: NotifierDeployment) -> None:
     deployment.wait_sms("+14155550201", 1, timeout=60)
     time.sleep(2)
     before = len(deployment.fake.sends("twilio")) + len(deployment.fake.sends("sendgrid"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from services.dashboard.ledger_reader import LedgerReader
 from services.dashboard.metrics import build_instruments
 from services.dashboard.panels import Panels
 from services.dashboard.settings import DashboardSettings
+from services.dashboard.story_reader import StoryReader
 from services.dashboard.web import AccessLogger, create_app
 
 __all__ = ["build", "serving"]
@@ -37,7 +39,8 @@ def build(settings: DashboardSettings, common: CommonSettings) -> web.Applicatio
     ledger = LedgerReader(common.database_url, timeout_s=settings.kafka_timeout_s)
     instruments = build_instruments()
     panels = Panels(settings=settings, common=common, kafka=kafka, ledger=ledger, figures=instruments.figures)
-    app = create_app(panels, instruments, token=settings.token_value, refresh_s=settings.refresh_s)
+    story = StoryReader(ledger, care_url=settings.care_database_url, key=secrets.token_bytes(32))
+    app = create_app(panels, instruments, token=settings.token_value, refresh_s=settings.refresh_s, story=story)
 
     async def sample_offsets(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_sample_forever(panels, settings.sample_interval_s), name="dashboard-sampler")
@@ -47,6 +50,7 @@ def build(settings: DashboardSettings, common: CommonSettings) -> web.Applicatio
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await kafka.close()
+        await story.close()
         await ledger.close()
 
     app.cleanup_ctx.append(sample_offsets)

@@ -46,6 +46,10 @@ class LedgerReader:
         rows = await self._rows(select(DELIVERIES.c.state, func.count().label("n")).group_by(DELIVERIES.c.state))
         return {str(row._mapping["state"]): int(row._mapping["n"]) for row in rows}
 
+    async def rows(self, statement: Select[Any]) -> list[dict[str, Any]]:
+        """Any read of the ledger, as mappings (LedgerUnavailable when it cannot be read)."""
+        return [dict(row._mapping) for row in await self._rows(statement)]
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()

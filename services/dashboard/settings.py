@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.common.settings import refuse_placeholder
@@ -37,6 +37,9 @@ class DashboardSettings(BaseSettings):
     sample_interval_s: float = Field(default=5.0, gt=0, description="offsets are sampled this often for rates")
     refresh_s: float = Field(default=5.0, gt=0, description="how often the page polls the API")
     kafka_timeout_s: float = Field(default=10.0, gt=0)
+    care_database_url: str | None = Field(
+        default=None, description="care's tables, when care keeps them apart from FOREWARN_DATABASE_URL",
+        validation_alias=AliasChoices("FOREWARN_DASHBOARD_CARE_DATABASE_URL", "FOREWARN_CARE_DATABASE_URL"))
 
     @field_validator("token", mode="before")
     @classmethod

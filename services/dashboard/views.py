@@ -30,6 +30,7 @@ __all__ = [
     "mask_address",
     "registry_topics",
     "topic_view",
+    "utc_iso",
     "value_preview",
     "with_other_dead_letters",
 ]
@@ -76,7 +77,7 @@ def with_other_dead_letters(topics: Sequence[RegistryTopic], prefix: str,
     return [*topics, *(RegistryTopic(name, name[len(prefix):], True, False) for name in extra)]
 
 
-def _iso(moment: datetime | None) -> str | None:
+def utc_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -87,7 +88,7 @@ def _iso(moment: datetime | None) -> str | None:
 def _iso_ms(timestamp_ms: int | None) -> str | None:
     if timestamp_ms is None or timestamp_ms < 0:
         return None
-    return _iso(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC))
+    return utc_iso(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC))
 
 
 # -- topics and lag ---------------------------------------------------------------------------
@@ -144,13 +145,13 @@ def incident_view(record: Record) -> dict[str, Any] | None:
         return {**base, "status": "detected", "incident_id": data.incident_id, "kind": data.kind,
                 "order_id": data.order_id, "customer_id": mask_pii(data.customer.id), "store_id": data.store_id,
                 "severity": data.severity, "escalate": data.escalate, "escalation_tier": data.escalation_tier,
-                "product": data.facts.product_name, "reason": None, "at": _iso(data.detected_at)}
+                "product": data.facts.product_name, "reason": None, "at": utc_iso(data.detected_at)}
     if isinstance(event, IncidentResolved):
         resolved = event.data
         return {**base, "status": "resolved", "incident_id": resolved.incident_id, "kind": resolved.kind,
                 "order_id": resolved.order_id, "customer_id": mask_pii(resolved.customer_id), "store_id": None,
                 "severity": None, "escalate": None, "escalation_tier": None, "product": None,
-                "reason": mask_pii(resolved.reason), "at": _iso(resolved.resolved_at)}
+                "reason": mask_pii(resolved.reason), "at": utc_iso(resolved.resolved_at)}
     return None
 
 
@@ -212,8 +213,8 @@ def delivery_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "channel": channel, "address": mask_address(channel, row.get("address")), "state": row.get("state"),
         "reason": _masked(row.get("reason")), "severity": row.get("severity"), "provider": row.get("provider"),
         "provider_message_id": row.get("provider_message_id"), "attempts": row.get("attempts"),
-        "due_at": _iso(row.get("due_at")), "created_at": _iso(row.get("created_at")),
-        "updated_at": _iso(row.get("updated_at")), "subject": _masked(row.get("subject")),
+        "due_at": utc_iso(row.get("due_at")), "created_at": utc_iso(row.get("created_at")),
+        "updated_at": utc_iso(row.get("updated_at")), "subject": _masked(row.get("subject")),
         "body": _masked(row.get("body")),
     }
 

@@ -23,6 +23,8 @@ from services.dashboard.kafka_reader import KafkaUnavailable
 from services.dashboard.ledger_reader import LedgerUnavailable
 from services.dashboard.metrics import Instruments
 from services.dashboard.panels import Panels
+from services.dashboard.story_pages import add_story_routes
+from services.dashboard.story_reader import StoryReader
 
 __all__ = ["PANELS", "AccessLogger", "cell", "create_app"]
 
@@ -35,7 +37,7 @@ PANELS: dict[str, str] = {
 }
 SOURCES = {"topics": "kafka", "lag": "kafka", "incidents": "kafka", "dead_letters": "kafka", "notifications": "ledger"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY", "Cache-Control": "no-store",
@@ -60,7 +62,9 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def create_app(panels: Panels, instruments: Instruments, *, token: str | None, refresh_s: float) -> web.Application:
+def create_app(panels: Panels, instruments: Instruments, *, token: str | None, refresh_s: float,
+               story: StoryReader | None = None) -> web.Application:
+    """The app; with `story`, the customer's story too (`/story`, `/api/story`, `/api/tickets`)."""
     app = web.Application(middlewares=[_guarded_headers(instruments), token_middleware(token)])
     app[PANELS_KEY] = panels
     app[INSTRUMENTS_KEY] = instruments
@@ -76,6 +80,8 @@ def create_app(panels: Panels, instruments: Instruments, *, token: str | None, r
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/favicon.ico", no_icon, name="favicon")
     app.router.add_static("/static", HERE / "static", name="static")
+    if story is not None:
+        add_story_routes(app, story, environment)
     return app
 
 

@@ -39,7 +39,8 @@ def build(settings: DashboardSettings, common: CommonSettings) -> web.Applicatio
     ledger = LedgerReader(common.database_url, timeout_s=settings.kafka_timeout_s)
     instruments = build_instruments()
     panels = Panels(settings=settings, common=common, kafka=kafka, ledger=ledger, figures=instruments.figures)
-    story = StoryReader(ledger, care_url=settings.care_database_url, key=secrets.token_bytes(32))
+    story = StoryReader(ledger, care_url=settings.care_database_url, key=secrets.token_bytes(32), kafka=kafka,
+                        prefix=common.topic_prefix, store_events_per_partition=settings.store_events_per_partition)
     app = create_app(panels, instruments, token=settings.token_value, refresh_s=settings.refresh_s, story=story)
 
     async def sample_offsets(app: web.Application) -> AsyncIterator[None]:

@@ -12,6 +12,9 @@ was not sent), resolutions, the customer's replies and choices, and the tickets 
 Phone numbers and email addresses in any text are masked (`services.common.masking`), the store's support
 line in a message body included.
 
+`store_event` reads a record of the store's topics (order placed, carrier scans, payments, returns) as a
+timeline entry with a few facts, masked.
+
 `open_tickets_by_skill` counts care's open cases per skill, with their priorities."""
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from schemas import ORDERS, PAYMENTS, RETURNS, SHIPMENTS, ContractError, parse_event
 from services.common.masking import mask_email, mask_phone, mask_pii
 from services.dashboard.views import mask_address, utc_iso
 
 __all__ = [
     "DELIVERY_OUTCOMES",
     "OPEN_CASE_STATES",
+    "STORE_TOPICS",
     "ContactQuery",
     "CustomerHit",
     "StoryQuery",
@@ -38,7 +43,9 @@ __all__ = [
     "contact_digest",
     "customer_summary",
     "open_tickets_by_skill",
+    "orders_of",
     "parse_query",
+    "store_event",
 ]
 
 DELIVERY_OUTCOMES = ("delivered", "undelivered", "failed", "bounced")
@@ -54,8 +61,15 @@ _FACTS = (
     ("new_estimated_delivery_date", "new estimate"), ("restock_eta", "restock expected"), ("amount", "amount"),
     ("refund_amount", "refund"), ("refund_expected_by", "refund expected by"), ("order_total", "order total"),
 )
-_ORDER_OF_ITEMS = {"incident": 0, "message": 1, "not_sent": 1, "delivery": 2, "reply": 3, "choice": 4,
-                   "resolved": 5, "ticket": 6, "note": 7}
+STORE_TOPICS = (ORDERS, SHIPMENTS, PAYMENTS, RETURNS)
+"""The store's own topics, keyed by order id: where the store events of a customer's orders are."""
+_STORE_DETAILS = (
+    "order_name", "status", "carrier", "tracking_number", "exception_reason", "estimated_delivery",
+    "estimated_delivery_date", "checkpoint_location", "total", "amount", "refund_amount", "decline_code",
+    "outcome_type", "reason", "shipping_method", "promised_ship_by", "promised_delivery_by",
+)
+_ORDER_OF_ITEMS = {"store_event": -1, "incident": 0, "message": 1, "not_sent": 1, "delivery": 2, "reply": 3,
+                   "choice": 4, "resolved": 5, "ticket": 6, "note": 7}
 _PHONE_TYPED = re.compile(r"\+?[0-9 ()./\-\u00a0]{7,}")
 _MASKED_PHONE = re.compile(r"\+?[*0-9 ()./\-]*\*[*0-9 ()./\-]*[0-9]{2,4}")
 _MIN_NATIONAL_DIGITS = 7
@@ -196,6 +210,44 @@ class CustomerHit:
                 "matched_by": list(self.matched_by), "orders": list(self.orders)}
 
 
+# -- store events ---------------------------------------------------------------------------------
+
+def _detail(value: Any) -> str:
+    if isinstance(value, Mapping) and "amount" in value:
+        return f"{value['amount']} {value.get('currency', '')}".strip()
+    return str(value)
+
+
+def orders_of(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
+    """The orders a customer's ledger rows name: order id -> the store's number (None where none is known)."""
+    orders: dict[str, str | None] = {}
+    for row in deliveries:
+        order_id = row.get("order_id") or incident_data(row).get("order_id")
+        if order_id:
+            number = incident_data(row).get("order_number")
+            orders[str(order_id)] = orders.get(str(order_id)) or (str(number) if number else None)
+    return orders
+
+
+def store_event(raw: bytes | None, topic: str, orders: Mapping[str, str | None]) -> dict[str, Any] | None:
+    """A record of one of the store's topics (`topic`: its registry name) as a timeline entry, when it is
+    about one of `orders` (order id -> the store's number, if known); None otherwise, or when it breaks the
+    contract. Only a few facts are kept (status, carrier, amounts, dates), masked: never the customer's
+    contacts, which the order carries."""
+    try:
+        event = parse_event(raw or b"", topic=topic)
+    except ContractError:
+        return None
+    data = event.model_dump(mode="json").get("data") or {}
+    order_id = data.get("order_id")
+    if not isinstance(order_id, str) or order_id not in orders:
+        return None
+    details = [{"label": name.replace("_", " "), "value": mask_pii(_detail(data[name]))}
+               for name in _STORE_DETAILS if data.get(name) not in (None, "", [], {})]
+    return {"at": event.time, "event_type": event.type, "event_id": event.id,
+            "order": orders[order_id] or order_id, "details": details}
+
+
 # -- the timeline -----------------------------------------------------------------------------
 
 def _time(value: Any) -> datetime | None:
@@ -263,7 +315,7 @@ def build_timeline(
     *, deliveries: Iterable[Mapping[str, Any]], resolved: Iterable[Mapping[str, Any]] = (),
     replies: Iterable[Mapping[str, Any]] = (), choices: Iterable[Mapping[str, Any]] = (),
     cases: Iterable[Mapping[str, Any]] = (), entries: Iterable[Mapping[str, Any]] = (),
-    focus_order: str | None = None,
+    store_events: Iterable[Mapping[str, Any]] = (), focus_order: str | None = None,
 ) -> list[dict[str, Any]]:
     """One customer's timeline, oldest first, from rows of the notifier's ledger (`deliveries`,
     `resolved_incidents`) and care's (`care_replies`, `care_choices`, `care_cases`, `care_entries`).
@@ -272,7 +324,8 @@ def build_timeline(
     that was sent (or is on its way, or deferred) is a message, at the time it was written; the rows that
     rode along in it (`joined`, reason = its notification id) add their incidents to it. What a provider
     reported afterwards (delivered, failed, ...) is an item of its own at the time it was recorded. A row
-    that was suppressed or withdrawn says why no message went."""
+    that was suppressed or withdrawn says why no message went. Store events (`store_event` entries) come first
+    among items of the same second."""
     rows = list(deliveries)
     items: list[_Item] = []
     orders_of: dict[str, str | None] = {}
@@ -345,6 +398,11 @@ def build_timeline(
                            f"note:{row.get('id')}", {"case_number": numbers.get(row.get("case_id")),
                                                       "state": row.get("state"),
                                                       "headline": mask_pii(first_line[0]) if first_line else None}))
+    for event in store_events:
+        items.append(_Item(_time(event.get("at")) or datetime.min.replace(tzinfo=UTC), "store_event",
+                           f"store_event:{event.get('event_id')}", {
+                               "event_type": event.get("event_type"), "order": event.get("order"),
+                               "details": list(event.get("details") or [])}))
     items.sort(key=lambda item: (item.at, _ORDER_OF_ITEMS[item.type], item.key))
     return [item.view(focus_order) for item in items]
 

@@ -15,12 +15,14 @@ from aiohttp import web
 from jinja2 import Environment
 from yarl import URL
 
+from services.dashboard.kafka_reader import KafkaUnavailable
 from services.dashboard.ledger_reader import LedgerUnavailable
 from services.dashboard.story import (
     CustomerHit,
     build_timeline,
     customer_summary,
     open_tickets_by_skill,
+    orders_of,
     parse_query,
 )
 from services.dashboard.story_reader import StoryReader
@@ -53,7 +55,8 @@ async def story_answer(reader: StoryReader, params: Any) -> dict[str, Any]:
     customer_id = str(params.get("customer") or "") or None
     focus = str(params.get("order") or "") or None
     answer: dict[str, Any] = {"query": query.shown if query else None, "hits": [], "customer": None,
-                              "timeline": [], "care": None, "feedback": FEEDBACK, "focus_order": focus}
+                              "timeline": [], "care": None, "store_events": None, "feedback": FEEDBACK,
+                              "focus_order": focus}
     hits: list[CustomerHit] = []
     if customer_id is None and query is not None:
         hits = await reader.find(query)
@@ -65,10 +68,14 @@ async def story_answer(reader: StoryReader, params: Any) -> dict[str, Any]:
     if customer_id is not None:
         story = await reader.story(customer_id)
         answer["customer"] = customer_summary(customer_id, story.deliveries, story.profile)
+        answer["care"] = story.care_missing
+        try:
+            store_events = await reader.store_events(orders_of(story.deliveries))
+        except KafkaUnavailable as exc:
+            store_events, answer["store_events"] = [], str(exc)
         answer["timeline"] = build_timeline(
             deliveries=story.deliveries, resolved=story.resolved, replies=story.replies, choices=story.choices,
-            cases=story.cases, entries=story.entries, focus_order=focus)
-        answer["care"] = story.care_missing
+            cases=story.cases, entries=story.entries, store_events=store_events, focus_order=focus)
     return answer
 
 
@@ -104,7 +111,7 @@ async def story_page(request: web.Request) -> web.StreamResponse:
         logger.warning("story: %s", exc)
         status, error = 503, str(exc)
         answer = {"query": query.shown if query else None, "hits": [], "customer": None, "timeline": [],
-                  "care": None, "feedback": FEEDBACK, "focus_order": None}
+                  "care": None, "store_events": None, "feedback": FEEDBACK, "focus_order": None}
     tickets = await tickets_answer(reader)
     html = request.app[STORY_JINJA_KEY].get_template("story.html.j2").render(
         answer=answer, tickets=tickets, error=error, searched=bool(text or request.query.get("customer")))

@@ -7,8 +7,13 @@ the customer's contacts, so one indexed read by customer gives every incident th
 message and what became of it, and `resolved_incidents` says when each cleared. Replies, choices and tickets
 are in care's ledger, fed from `customers` and `customer-actions`; a ticket exists nowhere else. Reading the
 topics instead would mean scanning whole partitions per search (they are keyed by order or customer, and
-hold no message text); a copy kept by the dashboard would only drift. Store events (order placed, carrier
-scans) are kept by no database: the timeline shows what each incident says of them (its facts).
+hold no message text); a copy kept by the dashboard would only drift.
+
+Store events (order placed, carrier scans, payments, returns) are kept by no database, only on the store's
+topics, keyed by order id. They are read where available: the last `store_events_per_partition` records
+of every partition of those topics, kept when their key is one of the customer's orders. Every partition,
+not the one a partitioner would pick, since a store may produce with another partitioner. Older events
+have scrolled out of that window; the incidents still carry the facts they were detected on.
 
 Tables are declared here by the names of the notifier's and care's migrations (services never import each
 other; the deliveries table is shared in `services.common.delivery_ledger`); the tests read ledgers those
@@ -34,8 +39,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import UtcDateTime, normalise_url
 from services.common.delivery_ledger import DELIVERIES, read_only, read_only_engine
+from services.dashboard.kafka_reader import KafkaReader
 from services.dashboard.ledger_reader import LedgerReader, LedgerUnavailable
-from services.dashboard.story import OPEN_CASE_STATES, CustomerHit, StoryQuery, incident_data
+from services.dashboard.story import (
+    OPEN_CASE_STATES,
+    STORE_TOPICS,
+    CustomerHit,
+    StoryQuery,
+    incident_data,
+    store_event,
+)
 
 __all__ = ["CARE_CASES", "CustomerStory", "StoryReader"]
 
@@ -111,8 +124,12 @@ class StoryReader:
     """Finds customers and reads their story. The notifier's ledger goes through `ledger` (its engine, its
     errors); care's tables through an engine of their own when care keeps them elsewhere."""
 
-    def __init__(self, ledger: LedgerReader, *, care_url: str | None = None, key: bytes) -> None:
+    def __init__(self, ledger: LedgerReader, *, care_url: str | None = None, key: bytes,
+                 kafka: KafkaReader | None = None, prefix: str = "", store_events_per_partition: int = 500) -> None:
         self.ledger = ledger
+        self.kafka = kafka
+        self.prefix = prefix
+        self.store_events_per_partition = store_events_per_partition
         self.care_url = normalise_url(care_url) if care_url else None
         self.key = key
         self._care_engine: AsyncEngine | None = None
@@ -269,6 +286,20 @@ class StoryReader:
         return CustomerStory(deliveries=deliveries, resolved=resolved, profile=story.profile,
                              replies=_oldest_first(replies), choices=_oldest_first(choices),
                              cases=_oldest_first(cases), entries=_oldest_first(entries))
+
+    async def store_events(self, orders: dict[str, str | None]) -> list[dict[str, Any]]:
+        """The store's events about `orders` (order id -> its number) still in the window read; KafkaUnavailable
+        when the broker does not answer."""
+        if self.kafka is None or not orders:
+            return []
+        names = {self.prefix + topic: topic for topic in STORE_TOPICS}
+        offsets = await self.kafka.offsets(names)
+        span = self.store_events_per_partition
+        records = await self.kafka.tail({key: (max(log.begin, log.end - span), log.end)
+                                         for key, log in offsets.items()})
+        keys = {order_id.encode() for order_id in orders}
+        events = [store_event(record.value, names[record.topic], orders) for record in records if record.key in keys]
+        return [event for event in events if event is not None]
 
     async def open_cases(self) -> list[dict[str, Any]]:
         """Care's cases that are still open (the newest CASE_LIMIT), for the tickets-by-skill table."""

@@ -10,9 +10,12 @@ from services.care.ledger import CareLedger, NewCase
 from services.care.migrate import upgrade as care_upgrade
 from services.common.db import create_engine, session_factory
 from services.notifier.ledger import Ledger
-from tests.support.dashboard import EMAIL, PHONE, migrated_ledger_url
+from tests.support.dashboard import EMAIL, PHONE, create_topics, migrated_ledger_url
+from tests.support.events import order_placed
+from tests.support.kafka_io import produce
 
-__all__ = ["AT", "ORDER_NUMBER", "REPLY", "SMS", "SUPPORT_PHONE", "migrated_story_url", "seed_story"]
+__all__ = ["AT", "ORDER_NUMBER", "REPLY", "SMS", "SUPPORT_PHONE", "migrated_story_url", "publish_store_events",
+           "seed_story"]
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ORDER_NUMBER = "#1001"
@@ -102,3 +105,19 @@ async def seed_story(url: str) -> None:
         assert pending is not None
     finally:
         await engine.dispose()
+
+
+async def publish_store_events(bootstrap: str, prefix: str, *, database_url: str) -> None:
+    """The store's side, on the real broker: order #1001 placed a day before its stockout, a payment, and
+    noise the story must leave out (another customer's order, a value that breaks the contract)."""
+    await create_topics(bootstrap, prefix, database_url=database_url)
+    placed = order_placed("ord-1", placed_at=AT - timedelta(days=1), order_name=ORDER_NUMBER,
+                          product="Alpine Down Jacket", phone=PHONE, email=EMAIL, event_id="evt-placed-1")
+    paid = make_event("payment.succeeded", {
+        "order_id": "ord-1", "payment_id": "pay-1", "amount": {"amount": "89.00", "currency": "USD"},
+        "customer_id": "cus_1", "succeeded_at": AT - timedelta(days=1, minutes=-1)},
+        source="store/acme", subject="ord-1", time=AT - timedelta(days=1, minutes=-1), id="evt-paid-1")
+    other = order_placed("ord-9", placed_at=AT - timedelta(days=1), customer_id="cus_2", order_name="#1009")
+    await produce(bootstrap, f"{prefix}orders", [(placed.key(), placed.to_bytes()), (other.key(), other.to_bytes()),
+                                                 (b"ord-1", b"{not json")])
+    await produce(bootstrap, f"{prefix}payments", [(paid.key(), paid.to_bytes())])

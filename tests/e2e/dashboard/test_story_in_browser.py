@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.dashboard import EMAIL, PHONE
 from tests.support.processes import ServiceProcess
-from tests.support.story import ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, seed_story
+from tests.support.story import ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, publish_store_events, seed_story
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +38,7 @@ def test_order_story_in_the_browser(kafka: str, topic_prefix: str, tmp_path: Pat
 
     ledger = _run(lambda: migrated_story_url("sqlite", str(tmp_path), None))
     _run(lambda: seed_story(ledger))
+    _run(lambda: publish_store_events(kafka, topic_prefix, database_url=ledger))
     env = {
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": topic_prefix,
         "FOREWARN_DATABASE_URL": ledger, "FOREWARN_DASHBOARD_PORT": "0", "FOREWARN_DASHBOARD_TOKEN": TOKEN,
@@ -62,6 +63,7 @@ def test_order_story_in_the_browser(kafka: str, topic_prefix: str, tmp_path: Pat
         page.get_by_role("button", name="Search").click()
         expect(page.locator("#customer h2")).to_have_text("Customer cus_1")
         timeline = page.locator("ol.timeline")
+        expect(timeline.locator("li.item-store_event").first).to_contain_text("order.placed · order #1001")
         bubble = timeline.locator("li.in-focus .sms-bubble")
         expect(bubble).to_contain_text("is out of stock")
         expect(bubble).to_contain_text("<script>alert('x')</script>")  # the text as sent, shown as text

@@ -15,7 +15,7 @@ from services.dashboard.ledger_reader import LedgerReader
 from services.dashboard.story import build_timeline, parse_query
 from services.dashboard.story_reader import StoryReader
 from tests.support.dashboard import EMAIL, PHONE, dashboard, migrated_ledger_url
-from tests.support.story import ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, seed_story
+from tests.support.story import ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, publish_store_events, seed_story
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +109,7 @@ async def test_without_care_tables_the_notifier_story_still_shows(tmp_path: Path
 
 
 async def test_page_and_api(story_url: str, kafka: str, topic_prefix: str) -> None:
+    await publish_store_events(kafka, topic_prefix, database_url=story_url)
     common = CommonSettings(kafka_bootstrap_servers=kafka, topic_prefix=topic_prefix, database_url=story_url)
     async with dashboard(common) as url, aiohttp.ClientSession(timeout=TIMEOUT) as session:
         async with session.get(f"{url}/story", params={"q": ORDER_NUMBER}) as response:
@@ -134,6 +135,12 @@ async def test_page_and_api(story_url: str, kafka: str, topic_prefix: str) -> No
     assert "4711" in page and 'id="tickets"' in page and "no feedback.given event" in page
     assert [hit["customer_id"] for hit in data["hits"]] == ["cus_1"] and data["focus_order"] == ORDER_NUMBER
     assert data["feedback"]["available"] is False
+    # the store's events of the customer's orders come first, from the real broker; others' and broken ones not
+    store = [item for item in data["timeline"] if item["type"] == "store_event"]
+    assert [(item["event_type"], item["order"], item["in_focus"]) for item in store] == [
+        ("order.placed", ORDER_NUMBER, True), ("payment.succeeded", ORDER_NUMBER, True)]
+    assert {"label": "order name", "value": ORDER_NUMBER} in store[0]["details"]
+    assert data["timeline"][0]["type"] == "store_event" and data["store_events"] is None
     assert [row["skill"] for row in tickets["skills"]] == ["delivery", "stock"]
     assert PHONE not in location and "4155550123" not in location
     assert parse_qs(urlsplit(location).query)["customer"] == ["cus_1"]

@@ -12,9 +12,12 @@ from services.dashboard.story import (
     contact_digest,
     customer_summary,
     open_tickets_by_skill,
+    orders_of,
     parse_query,
+    store_event,
 )
 from tests.support.dashboard import EMAIL, PHONE
+from tests.support.events import order_placed
 from tests.support.story import incident
 
 pytestmark = pytest.mark.unit
@@ -163,3 +166,20 @@ def test_open_tickets_by_skill() -> None:
         {"skill": "payments", "open": 1, "urgent": 1, "high": 0, "normal": 0, "low": 0, "not_at_desk": 1,
          "oldest": "2026-11-22T12:00:00+00:00"},
     ]
+
+
+def test_store_events_of_the_customers_orders_only_masked() -> None:
+    placed = order_placed("ord-1", placed_at=AT, order_name="#1001", phone=PHONE, email=EMAIL,
+                          order_status_url=f"https://shop.example/status?email={EMAIL}")
+    orders = orders_of([_row("ntf-1")])
+    assert orders == {"ord-1": "#1001"}
+    event = store_event(placed.to_bytes(), "orders", orders)
+    assert event is not None
+    assert (event["event_type"], event["order"], event["at"]) == ("order.placed", "#1001", AT)
+    assert {"label": "total", "value": "89.00 USD"} in event["details"]
+    assert PHONE not in json.dumps(event, default=str) and EMAIL not in json.dumps(event, default=str)
+    assert store_event(placed.to_bytes(), "orders", {"ord-2": None}) is None
+    assert store_event(placed.to_bytes(), "payments", orders) is None  # not an event of that topic
+    assert store_event(b"{broken", "orders", orders) is None
+    (item,) = build_timeline(deliveries=[], store_events=[event], focus_order="#1001")
+    assert (item["type"], item["event_type"], item["in_focus"]) == ("store_event", "order.placed", True)

@@ -71,7 +71,10 @@ _STORE_DETAILS = (
 _ORDER_OF_ITEMS = {"store_event": -1, "incident": 0, "message": 1, "not_sent": 1, "delivery": 2, "reply": 3,
                    "choice": 4, "resolved": 5, "ticket": 6, "note": 7}
 _PHONE_TYPED = re.compile(r"\+?[0-9 ()./\-\u00a0]{7,}")
-_MASKED_PHONE = re.compile(r"\+?[*0-9 ()./\-]*\*[*0-9 ()./\-]*[0-9]{2,4}")
+_MASKED_PHONE = re.compile(r"\+?[* ()./\-]*\*[* ()./\-]*[0-9]{2,4}")
+"""A phone number as masked: stars (and separators) then the two or four digits kept, nothing else in clear."""
+_MASKED_EMAIL = re.compile(r"[^@*\s]?\*+@[^@*\s]+")
+"""An email address as masked: at most the first character of the local part, stars, and the domain."""
 _MIN_NATIONAL_DIGITS = 7
 
 
@@ -172,8 +175,10 @@ def parse_query(text: str, key: bytes, *, digest: str | None = None) -> StoryQue
         return None
     typed = typed.replace("\uff20", "@").replace("\uff0b", "+")
     if "@" in typed:
-        if "*" in typed:
+        if _MASKED_EMAIL.fullmatch(typed):
             return StoryQuery(shown=typed, contact=ContactQuery("email", typed.lower(), digest))
+        if "*" in typed or " " in typed:
+            return StoryQuery(shown=mask_pii(typed))
         normal = typed.lower()
         return StoryQuery(shown=mask_email(normal), whole_contact=True,
                           contact=ContactQuery("email", mask_email(normal), contact_digest(key, normal)))
@@ -182,7 +187,7 @@ def parse_query(text: str, key: bytes, *, digest: str | None = None) -> StoryQue
             return StoryQuery(shown=typed, contact=ContactQuery("sms", typed, digest))
         return StoryQuery(shown=mask_pii(typed))
     if typed.startswith("#"):
-        return StoryQuery(shown=typed, order_numbers=(typed,), ids=(typed,))
+        return StoryQuery(shown=mask_pii(typed), order_numbers=(typed,), ids=(typed,))
     bare = typed.isascii() and typed.isdigit()
     count = len(_digits(typed))
     if (bare and 8 <= count <= 15) or (not bare and _PHONE_TYPED.fullmatch(typed) and 7 <= count <= 15):

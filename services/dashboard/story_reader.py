@@ -195,8 +195,8 @@ class StoryReader:
 
     async def _by_order_number(self, query: StoryQuery, hit: Any) -> None:
         numbers = set(query.order_numbers)
-        patterns = [DELIVERIES.c.incident.like(f"%{_like_escape(json.dumps(number))}%", escape="\\")
-                    for number in numbers]
+        quoted = [_like_escape(json.dumps(number, ensure_ascii=False)) for number in numbers]  # as events write it
+        patterns = [DELIVERIES.c.incident.like(f"%{text}%", escape="\\") for text in quoted]
         rows = await self._ledger_rows(
             select(DELIVERIES.c.customer_id, DELIVERIES.c.incident).where(or_(*patterns)).limit(CANDIDATE_LIMIT))
         for row in rows:

@@ -56,6 +56,14 @@ def test_the_search_box(typed: str, shown: str, orders: tuple[str, ...], ids: tu
     assert (query.contact.channel if query.contact else None) == channel
 
 
+@pytest.mark.parametrize("typed", ["ada.lovelace@example.com*", "ada lovelace@example.com", "+1415555*0123",
+                                   "+1 415 555 012*"])
+def test_a_half_masked_contact_is_never_echoed_nor_searched(typed: str) -> None:
+    query = parse_query(typed, KEY)
+    assert query is not None and query.contact is None and not query.order_numbers
+    assert "lovelace@" not in query.shown and "1415555" not in query.shown.replace(" ", "")
+
+
 def test_nothing_typed_is_no_query() -> None:
     assert parse_query("   ", KEY) is None
     assert parse_query("x" * 400, KEY) is None

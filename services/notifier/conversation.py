@@ -3,7 +3,9 @@
 Read from the delivery ledger. An SMS reply answers the latest message we sent to that phone
 whose lead incident is still open; an email link names its notification. The choices are those
 the message showed, computed as rendering computed them (the lead incident of the message,
-riders included), so "2" means what the customer read as 2.
+riders included), so "2" means what the customer read as 2; when the SMS as sent does not
+carry that offer (a follow-up that led with another incident, a variant without choices), it
+offers nothing to choose and a person reads the reply.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from schemas import IncidentDetected, IncidentDetectedData, parse_event
 from schemas.choices import Choice, known_choice
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.rendering import MessageContext, StoreInfo
+from services.notifier.rendering.answers import offer_phrases
+from services.notifier.rendering.render import one_line
 
 __all__ = ["MESSAGED_STATES", "Conversations", "Offer"]
 
@@ -85,8 +89,18 @@ class Conversations:
         lead_item = MessageContext.from_incidents(present, store=_NO_STORE, timezone_fallback="UTC").lead
         lead = next(incident for incident in present if incident.incident_id == lead_item.incident_id)
         choices = tuple(choice for name in lead_item.offered_choices if (choice := known_choice(name)) is not None)
+        if row.channel == "sms" and not _shown(choices, lead.customer.locale, row.body):
+            choices = ()
         return Offer(row.notification_id, row.channel, lead, choices,
                      open=not await self.ledger.is_resolved(lead.incident_id))
+
+
+def _shown(choices: tuple[Choice, ...], locale: str | None, body: str | None) -> bool:
+    """True when the SMS as sent offered exactly these numbered choices (or there is none to check)."""
+    if not choices or body is None:
+        return True
+    sent = one_line(body)
+    return any(phrase and phrase in sent for phrase in offer_phrases(choices, locale=locale))
 
 
 def _incident(row: Delivery) -> IncidentDetectedData | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from schemas.choices import Choice
@@ -11,7 +13,7 @@ from .locales import template_locale
 from .render import one_line
 from .segments import gsm7_friendly
 
-__all__ = ["Answer", "answer_sms"]
+__all__ = ["Answer", "answer_sms", "offer_phrases"]
 
 Answer = Literal["confirmed", "not_understood", "help"]
 
@@ -36,3 +38,13 @@ def answer_sms(
     else:
         text = replies.help()  # type: ignore[attr-defined]
     return gsm7_friendly(one_line(str(text)))
+
+
+def offer_phrases(choices: Sequence[str], *, locale: str | None) -> tuple[str, ...]:
+    """The ways an SMS words these numbered choices (`templates/<lang>/choices.j2`, full and short), as sent."""
+    if not choices:
+        return ()
+    language = template_locale(locale)
+    offer = environment().get_template(f"{language}/choices.j2").make_module({"locale": language})
+    lead = SimpleNamespace(offered_choices=tuple(choices))
+    return tuple(gsm7_friendly(one_line(str(getattr(offer, macro)(lead)))) for macro in ("numbered", "numbered_short"))

@@ -164,3 +164,15 @@ async def test_an_auto_responder_gets_one_honest_answer_not_a_loop(
         await rig.inbound.on_provider_event(inbound("I'm driving, I'll get back to you", f"SMauto{n}"))  # type: ignore[arg-type]
     assert len(rig.outcomes("customer.replied")) == 3  # a person sees every one
     assert len(texts(fake_providers)) == 2  # the offer and one answer
+
+
+async def test_a_number_counts_only_when_the_sms_as_sent_offered_those_numbers(rig: NotifierRig) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-shown"))
+    [sent] = rig.outcomes("notification.sent")
+    nid = sent.data.notification_id  # type: ignore[attr-defined]
+    row = await rig.ledger.get(nid)
+    assert row is not None and row.body is not None and "2" in row.body
+    await rig.ledger.transition(nid, row.state, now=NOON_NY, body="Acme: sorry, it is out of stock.")
+    await rig.inbound.on_provider_event(inbound("2", "SMnotshown"))  # type: ignore[arg-type]
+    assert rig.outcomes("choice.made") == []
+    assert len(rig.outcomes("customer.replied")) == 1

@@ -20,7 +20,8 @@ other; the deliveries table is shared in `services.common.delivery_ledger`); the
 migrations built. No `feedback.given` event or table exists yet, so there is no feedback to read.
 
 Searching: by customer id (indexed), by order id (indexed) or the store's order number (kept inside each
-row's incident event: a LIKE on the quoted number, confirmed by parsing the event), and by phone or email,
+row's incident event: a LIKE on the quoted number, confirmed by parsing the event; the ledger has no column
+for it, so this one scans the table, bounded by the read timeout), and by phone or email,
 whole or masked: candidates share the clear part of the mask (the last digits; the first letter and the
 domain) and are then decided by `ContactQuery.matches`, never by comparing the typed text."""
 

@@ -149,3 +149,21 @@ async def test_page_and_api(story_url: str, kafka: str, topic_prefix: str) -> No
     for text in (page, json.dumps(data), by_phone):
         assert PHONE not in text and EMAIL not in text and "+14155550123" not in text
         assert SUPPORT_PHONE not in text and "4155550123" not in text.replace("*", "")
+
+
+async def test_care_tables_in_a_database_of_their_own(tmp_path: Path) -> None:
+    notifier_url = await migrated_ledger_url("sqlite", str(tmp_path / "notifier"), None)
+    care_url = await migrated_story_url("sqlite", str(tmp_path / "care"), None)
+    await seed_story(care_url)  # care's rows are read from here; the notifier's ledger stays empty
+    ledger = LedgerReader(notifier_url)
+    reader = StoryReader(ledger, care_url=care_url, key=KEY)
+    try:
+        story = await reader.story("cus_1")
+        assert story.deliveries == [] and story.care_missing is None
+        assert [case["ticket_id"] for case in story.cases] == ["4711"]
+        assert [reply["event_id"] for reply in story.replies] == ["evt-reply-1"]
+        assert len(await reader.open_cases()) == 2
+        assert await _found(reader, "cus_2") == {"cus_2": ("customer id",)}
+    finally:
+        await reader.close()
+        await ledger.close()

@@ -15,6 +15,7 @@ from schemas.events import (
     CustomerReplied,
     CustomerUpdated,
     EscalationOpened,
+    FeedbackGiven,
     IncidentDetected,
     IncidentResolved,
     NotificationBounced,
@@ -63,6 +64,7 @@ AnyEvent: TypeAlias = Annotated[
     | CustomerReplied
     | CustomerChose
     | ChoiceMade
+    | FeedbackGiven
     | IncidentDetected
     | IncidentResolved
     | NotificationSent
@@ -108,6 +110,7 @@ _CLASSES: tuple[type[CloudEvent], ...] = (
     CustomerReplied,
     CustomerChose,
     ChoiceMade,
+    FeedbackGiven,
     IncidentDetected,
     IncidentResolved,
     NotificationSent,

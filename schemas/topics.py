@@ -106,8 +106,10 @@ TOPICS: dict[str, Topic] = {
         ),
         Topic(ESCALATIONS, "customer id", "subject", ("escalation.opened",), description="Cases for human agents"),
         Topic(
-            CUSTOMER_ACTIONS, "order id (customer id when there is no order)", "subject", ("choice.made",),
-            description="What customers asked the store to do (wait, cancel, refund, ...), for the store to act on",
+            CUSTOMER_ACTIONS, "order id (customer id when there is no order)", "subject",
+            ("choice.made", "feedback.given"),
+            description="What customers asked the store to do (wait, cancel, refund, ...), for the store to act on, "
+            "and how they rated the way a resolved problem was handled (1-5, with their words)",
         ),
         Topic(
             PROVIDER_EVENTS, "provider message id (Twilio MessageSid, SendGrid sg_message_id)", "subject",

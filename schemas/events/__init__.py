@@ -1,6 +1,6 @@
 """One data model and one event class per event type, grouped by topic."""
 
-from schemas.events.actions import ChoiceMade, ChoiceMadeData
+from schemas.events.actions import ChoiceMade, ChoiceMadeData, FeedbackGiven, FeedbackGivenData
 from schemas.events.customers import (
     CustomerChose,
     CustomerChoseData,
@@ -90,6 +90,8 @@ __all__ = [
     "CustomerUpdatedData",
     "EscalationOpened",
     "EscalationOpenedData",
+    "FeedbackGiven",
+    "FeedbackGivenData",
     "IncidentDetected",
     "IncidentDetectedData",
     "IncidentFacts",

@@ -28,7 +28,7 @@ def _order(order_id: str, customer: dict[str, Any], product: tuple[str, str, str
            ship_in: timedelta) -> CloudEvent:
     sku, name, price = product
     data = {
-        "order_id": order_id, "store_id": "acme", "customer": customer,
+        "order_id": order_id, "order_name": "#" + order_id.rsplit("-", 1)[-1], "store_id": "acme", "customer": customer,
         "lines": [{"sku": sku, "product_name": name, "quantity": 1,
                    "unit_price": {"amount": price, "currency": "USD"}}],
         "total": {"amount": price, "currency": "USD"}, "shipping_method": "standard", "placed_at": placed_at,

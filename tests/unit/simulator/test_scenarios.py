@@ -29,3 +29,11 @@ def test_each_run_tells_its_stories_with_ids_of_its_own() -> None:
     assert not {e.subject for _, e in first} & {e.subject for _, e in second}  # orders, and the stockout's SKU
     customers = {e.data.customer.id for _, e in first if e.type == "order.placed"}
     assert not customers & {e.data.customer.id for _, e in second if e.type == "order.placed"}
+
+
+def test_every_demo_order_has_the_number_its_customer_knows() -> None:
+    """Messages name the store's order number; the demo's orders carry one, so no customer reads an internal id."""
+    orders = [e.data for _, e in demo_events(datetime(2026, 11, 22, 18, 0, tzinfo=UTC)) if e.type == "order.placed"]
+    assert orders
+    assert all(order.order_name and order.order_name.startswith("#") for order in orders)
+    assert len({order.order_name for order in orders}) == len(orders)

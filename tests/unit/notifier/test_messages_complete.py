@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from services.notifier.providers import compose_email
 from services.notifier.rendering import IncidentFacts, MessageContext, render
+from services.notifier.rendering.environment import environment
 from services.notifier.rendering.examples import EXAMPLE_LOCALES, INCIDENT_KINDS, example_context
+from services.notifier.rendering.locales import template_locale
 from services.notifier.rendering.render import MAX_SMS_SEGMENTS
 from services.notifier.rendering.segments import sms_lookalikes
 
@@ -161,12 +163,22 @@ def _no_cut_words(text: str, product: str) -> None:
         assert any(sms_lookalikes(s) and head.endswith(sms_lookalikes(s)) for s in shortened), text
 
 
+# Where a message stands in its conversation: a first message or a follow-up (with news or not),
+# promising the next update or not.
+PROMISED = datetime(2026, 3, 6, 10, 0, tzinfo=ZoneInfo("UTC"))
+turns = st.tuples(st.integers(min_value=0, max_value=2), st.booleans(), st.booleans())
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(INCIDENT_KINDS), locale=st.sampled_from(EXAMPLE_LOCALES), name=names, product=products)
+@given(kind=st.sampled_from(INCIDENT_KINDS), locale=st.sampled_from(EXAMPLE_LOCALES), name=names, product=products,
+       turn=turns)
 def test_every_sms_is_complete_within_two_segments_and_keeps_its_facts(
-    kind: str, locale: str, name: str, product: str
+    kind: str, locale: str, name: str, product: str, turn: tuple[int, bool, bool]
 ) -> None:
+    follow_up, news, promise = turn
     ctx = _with(kind, locale, name, product)
+    ctx = ctx.model_copy(update={"follow_up": follow_up, "news": news and follow_up > 0,
+                                 "next_update_at": PROMISED if promise else None})
     sms = render(ctx, "sms")
     assert sms.segments is not None and 1 <= sms.segments.segments <= MAX_SMS_SEGMENTS, (sms.segments, sms.text)
     _no_cut_words(sms.text, product)
@@ -174,6 +186,12 @@ def test_every_sms_is_complete_within_two_segments_and_keeps_its_facts(
         assert fact in sms.text, (fact, sms.text)
     assert re.search(WHAT[locale][kind], sms.text, re.I), sms.text
     assert "Acme" in sms.text
+    # The numbered choices are the action: a reply "2" is understood only when the SMS as sent offered it.
+    lead = ctx.incidents[0]
+    if lead.offered_choices:
+        offers = environment().get_template(f"{template_locale(locale)}/choices.j2").module
+        wordings = {sms_lookalikes(str(offers.numbered(lead))), sms_lookalikes(str(offers.numbered_short(lead)))}  # type: ignore[attr-defined]
+        assert any(wording in sms.text for wording in wordings), (wordings, sms.text)
 
 
 @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,7 +17,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,rocksdb]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,rocksdb,zendesk]'
 	@touch $(STAMP)
 
 install: $(STAMP)

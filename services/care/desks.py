@@ -126,7 +126,11 @@ class ZendeskDesk:
     def __init__(self, *, subdomain: str, email: str, token: str, base_url: str | None = None,
                  timeout_s: float = 10.0, ratelimit_budget_s: int = 60, groups: dict[str, int] | None = None,
                  threads: int = 4) -> None:
-        from zenpy import Zenpy  # imported here: nothing connects, nothing heavy, until a desk is built
+        try:  # imported here: nothing connects, nothing heavy, until a desk is built
+            from zenpy import Zenpy
+        except ImportError as missing:
+            raise RuntimeError("the zendesk desk needs the optional `zendesk` extra (zenpy, GPLv3): "
+                               "pip install 'forewarn[zendesk]'") from missing
 
         origin = f"https://{subdomain}.zendesk.com"
         session = requests.Session()  # zenpy mounts retries only on a session of its own making

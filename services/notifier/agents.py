@@ -106,6 +106,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
             await dispatcher.on_incident(event)
         elif isinstance(event, IncidentResolved):
             await dispatcher.on_resolved(event.data.incident_id, event.data.reason)
+            await dispatcher.ask_feedback(event.data)
 
     async def on_customer_event(event: CloudEvent) -> None:
         await (await wiring()).inbound.on_customer_event(event)

@@ -1,6 +1,7 @@
 """Which offer a customer is answering: the message we sent, its lead incident and the choices it offered.
 
 Read from the delivery ledger. An SMS reply answers the latest message we sent to that phone
+when that is the feedback question after a resolved incident; otherwise the latest message
 whose lead incident is still open; an email link names its notification. The choices are those
 the message showed, computed as rendering computed them (the lead incident of the message,
 riders included), so "2" means what the customer read as 2; when the SMS as sent does not
@@ -42,6 +43,8 @@ class Offer:
     incident: IncidentDetectedData
     choices: tuple[Choice, ...]
     open: bool
+    feedback: bool = False
+    """The message is the feedback question about `incident` (resolved): a reply to it is a score."""
 
     @property
     def order_number(self) -> str | None:
@@ -63,7 +66,11 @@ class Conversations:
                 .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
                 .limit(LOOK_BACK))).all()
         latest: Offer | None = None
-        for row in rows:
+        for position, row in enumerate(rows):
+            if row.purpose == "feedback":
+                if position == 0 and (question := _incident(row)) is not None:
+                    return Offer(row.notification_id, row.channel, question, (), open=False, feedback=True)
+                continue  # an earlier question is answered by nothing later
             offer = await self._offer(row)
             if offer is None:
                 continue

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from schemas import CloudEvent, IncidentDetected, IncidentDetectedData, IncidentResolved, make_event, parse_event
+from schemas import (
+    CloudEvent,
+    IncidentDetected,
+    IncidentDetectedData,
+    IncidentResolved,
+    IncidentResolvedData,
+    make_event,
+    parse_event,
+)
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.follow_ups import SENT_STATES, FollowUps
@@ -32,6 +40,7 @@ from services.notifier.policy import (
 )
 from services.notifier.profiles import Contact, ProfileStore
 from services.notifier.providers import EmailMessage, EmailProvider, SendResult, SmsMessage, SmsProvider, compose_email
+from services.notifier.questions import FeedbackQuestions
 from services.notifier.rendering import MessageContext, RenderedMessage, StoreInfo, render
 from services.notifier.settings import NotifierSettings
 
@@ -101,6 +110,9 @@ class Dispatcher:
         )
         self.follow_ups = FollowUps(ledger=ledger, policy=self.policy, promises=self.promises, clock=clock,
                                     profile_of=self._profile, send=self._send, report=self._emit_row)
+        self.questions = FeedbackQuestions(ledger=ledger, policy=self.policy, settings=settings, clock=clock,
+                                           profile_of=self._profile, deliver=self._deliver_one, settle=self._settle,
+                                           report=self._emit_row, incident_of=_incident_of)
         self.incidents_read = incidents_read
         self._pool = asyncio.Semaphore(settings.send_concurrency)
 
@@ -163,6 +175,13 @@ class Dispatcher:
             if isinstance(event, IncidentResolved):
                 await self.on_resolved(event.data.incident_id, event.data.reason)
         await self.on_incidents([e for e in events if isinstance(e, IncidentDetected)])
+        for event in events:  # after the batch's detections: a question never goes beside a problem message
+            if isinstance(event, IncidentResolved):
+                await self.ask_feedback(event.data)
+
+    async def ask_feedback(self, resolved: IncidentResolvedData) -> None:
+        """The one question about how we handled an incident that ended (see `questions`)."""
+        await self.questions.on_resolved(resolved)
 
     async def on_incidents(self, events: list[IncidentDetected]) -> None:
         """Many incidents at once: the same decisions as `on_incident`, with the ledger read and written in
@@ -320,6 +339,9 @@ class Dispatcher:
             await self._resume(row)
 
     async def _resume(self, row: Delivery) -> None:
+        if row.purpose == "feedback":
+            await self.questions.resume(row)
+            return
         if row.follow_up:
             await self.follow_ups.resume(row)
             return
@@ -413,6 +435,10 @@ class Dispatcher:
             await asyncio.sleep(min(wait, self.settings.retry_backoff_max_s))
             delay = min(delay * 2, self.settings.retry_backoff_max_s)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _deliver_one(self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage) -> SendResult:
+        async with self._pool:
+            return await self._deliver(channel, profile, nid, rendered)
 
     async def _settle(self, incident: IncidentDetectedData, nid: str, channel: str, result: SendResult) -> None:
         now = self.clock.now()

@@ -4,6 +4,8 @@ An inbound SMS is read by `replies.understand`: a carrier keyword keeps its carr
 (STOP, START, HELP); a choice the customer's latest open message offered becomes `choice.made`
 on `customer-actions` and a short confirmation in their language; anything else becomes
 `customer.replied` (for a person) and an honest answer that a person will get back to them. A
+reply to the feedback question (when it is the latest message to that phone) that starts with a
+score becomes `feedback.given` (the words after the score go with it) and our thanks. A
 signed email link arrives as `customer.chose` naming its notification, and becomes `choice.made`
 the same way.
 """
@@ -30,6 +32,7 @@ from services.common.clock import Clock
 from services.common.ids import stable_id
 from services.common.masking import mask_phone
 from services.notifier.conversation import Conversations, Offer
+from services.notifier.feedback import Score, read_score
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.profiles import ProfileStore
 from services.notifier.providers import SmsMessage, SmsProvider
@@ -152,6 +155,10 @@ class Inbound:
             logger.info("%s by SMS keyword from %s", kind, mask_phone(data.from_))
         elif reply == "help":
             await self._answer("help", data.message_sid, data.from_, offer)
+        elif offer is not None and offer.feedback and (score := read_score(data.body)) is not None:
+            await self._feedback_given(offer, score, at=now, event_id=stable_id("feedback", data.message_sid))
+            await self._answer("feedback_thanks_low" if score.low else "feedback_thanks", data.message_sid,
+                               data.from_, offer)
         elif reply == "choice" and offer is not None and understood.choice is not None:
             await self._choice_made(offer, understood.choice, channel="sms", at=now,
                                     event_id=stable_id("choice", data.message_sid))
@@ -194,6 +201,21 @@ class Inbound:
             "choice.made", {k: v for k, v in data.items() if v is not None}, source=SOURCE,
             subject=incident.order_id or incident.customer.id, time=at, id=event_id))
         logger.info("choice %s made by %s for incident %s", choice, channel, incident.incident_id)
+
+    async def _feedback_given(self, offer: Offer, score: Score, *, at: datetime, event_id: str) -> None:
+        """`feedback.given` on customer-actions, keyed like a choice: the order, else the customer."""
+        if self.emit_action is None:
+            raise RuntimeError("the notifier was built without the customer-actions output")
+        incident = offer.incident
+        data = {"feedback_id": offer.notification_id, "incident_id": incident.incident_id, "kind": incident.kind,
+                "order_id": incident.order_id, "order_number": offer.order_number,
+                "customer_id": incident.customer.id, "store_id": incident.store_id, "score": score.score,
+                "text": score.text, "channel": offer.channel, "notification_id": offer.notification_id,
+                "locale": incident.customer.locale, "given_at": at}
+        await self.emit_action(make_event(
+            "feedback.given", {k: v for k, v in data.items() if v is not None}, source=SOURCE,
+            subject=incident.order_id or incident.customer.id, time=at, id=event_id))
+        logger.info("feedback %d/5 given for incident %s", score.score, incident.incident_id)
 
     async def _answer(
         self, answer: Answer, message_sid: str, phone: str, offer: Offer | None, choice: Choice | None = None,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UtcDateTime
 
-__all__ = ["PROMISE_STATES", "STATES", "Base", "Delivery", "Ledger", "Reservation"]
+__all__ = ["ASKED_STATES", "PROMISE_STATES", "PURPOSES", "STATES", "Base", "Delivery", "Ledger", "Reservation"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,9 @@ TERMINAL = {"joined", "sent", "delivered", "undelivered", "failed", "bounced", "
 # A message's promise of the next update (`next_update_at`): open until a follow-up keeps it (kept, the follow-up
 # row reserved in the same transaction) or it proves moot (ended: resolved, superseded by a newer message, limit).
 PROMISE_STATES = ("open", "kept", "ended")
+PURPOSES = ("incident", "feedback")
+# A feedback question in one of these states was asked (or is still to be): the once-per-30-days rule counts it.
+ASKED_STATES = ("reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered")
 # A status callback never moves a row backwards (a late `sent` after `delivered`).
 RANK = {"sent": 1, "undelivered": 2, "failed": 2, "bounced": 2, "delivered": 3}
 
@@ -80,6 +83,8 @@ class Delivery(Base):
     follow_up: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the promise this message made
     promise: Mapped[str | None] = mapped_column(String(16))  # PROMISE_STATES; None: no promise
+    # PURPOSES: a message about an incident, or the feedback question after one (its own incident id, no order).
+    purpose: Mapped[str] = mapped_column(String(16), default="incident", server_default=text("'incident'"))
 
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]  # Core access for bulk statements
@@ -115,7 +120,7 @@ class Ledger:
         now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
         incident: str | None = None, severity: str | None = None, body: str | None = None,
         subject: str | None = None, attempts: int = 0, address: str | None = None, incident_at: datetime | None = None,
-        next_update_at: datetime | None = None,
+        next_update_at: datetime | None = None, purpose: str = "incident",
     ) -> Reservation:
         """Insert the row unless it exists; the unique constraint is the dedupe."""
         async with self.sessions() as session:
@@ -124,7 +129,7 @@ class Ledger:
                 order_id=order_id, channel=channel, address=address, state=state, reason=reason, due_at=due_at,
                 incident=incident, severity=severity, body=body, subject=subject, attempts=attempts,
                 incident_at=incident_at, created_at=now, updated_at=now, next_update_at=next_update_at,
-                promise="open" if next_update_at is not None else None,
+                promise="open" if next_update_at is not None else None, purpose=purpose,
             ))
             try:
                 await session.commit()
@@ -237,6 +242,31 @@ class Ledger:
             result = await session.execute(select(Delivery.customer_id).where(
                 Delivery.channel == "sms", Delivery.address == phone).order_by(Delivery.id.desc()).limit(1))
             return result.scalar_one_or_none()
+
+    async def told_of(self, incident_id: str, customer_id: str) -> Delivery | None:
+        """The message that told the customer of an incident (it reached them, or may have), else None."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id,
+                Delivery.purpose == "incident",
+                Delivery.state.in_(("sent", "delivered", "ambiguous"))).order_by(Delivery.id).limit(1))
+            return result.scalars().first()
+
+    async def feedback_context(
+        self, customer_id: str, *, since: datetime, leave_out: str,
+    ) -> tuple[list[datetime], int]:
+        """For the feedback rule: when the incidents this customer was asked about were resolved (every question
+        asked or pending), and how many of their incidents detected since `since` (event time) are still open,
+        `leave_out` aside."""
+        async with self.sessions() as session:
+            asked = list((await session.execute(select(Delivery.incident_at).where(
+                Delivery.customer_id == customer_id, Delivery.purpose == "feedback",
+                Delivery.state.in_(ASKED_STATES)))).scalars())
+            open_ids = set((await session.execute(select(Delivery.incident_id).where(
+                Delivery.customer_id == customer_id, Delivery.purpose == "incident", Delivery.follow_up == 0,
+                Delivery.incident_id != leave_out, Delivery.incident_at >= since,
+                ~Delivery.incident_id.in_(select(ResolvedIncident.incident_id))))).scalars())
+            return [at for at in asked if at is not None], len(open_ids)
 
     async def mark_resolved(self, incident_id: str, reason: str, at: datetime) -> None:
         async with self.sessions() as session:

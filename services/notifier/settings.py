@@ -50,6 +50,15 @@ class NotifierSettings(BaseSettings):
     promise_business_mornings: bool = True
     promise_morning: time = time(10, 0)
     follow_ups_max: int = Field(default=2, ge=0)
+    # Feedback: one "How did we handle this? Reply 1-5" by SMS after a resolved incident the customer was told of,
+    # feedback_delay_s after the resolution (then inside quiet hours and the cap), at most once per customer per
+    # feedback_every_days, never while another of their incidents is open.
+    feedback_enabled: bool = True
+    feedback_every_days: int = Field(default=30, ge=1)
+    feedback_delay_s: float = Field(default=3600.0, ge=0, description="wait after the resolution before asking")
+    feedback_after: frozenset[str] = Field(
+        default=frozenset({"delivered", "refund_issued", "payment_succeeded", "order_cancelled"}),
+        description="resolution reasons that end the trouble (a JSON list in the environment)")
     # Sending.
     send_concurrency: int = Field(default=32, ge=1)
     batch_size: int = Field(default=128, ge=1, description="incidents taken from the stream per batch")

@@ -1,4 +1,5 @@
-"""Our answers to an inbound SMS (a choice confirmed, a reply handed to a person, HELP); pure, no sending."""
+"""Our answers to an inbound SMS (a choice confirmed, a reply handed to a person, HELP, thanks for feedback) and
+the feedback question; pure, no sending."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .segments import gsm7_friendly
 
 __all__ = ["Answer", "answer_sms", "offer_phrases"]
 
-Answer = Literal["confirmed", "not_understood", "help"]
+Answer = Literal["confirmed", "not_understood", "help", "feedback_question", "feedback_thanks", "feedback_thanks_low"]
 
 
 def answer_sms(
@@ -33,6 +34,10 @@ def answer_sms(
         if choice is None:
             raise ValueError("a confirmation names the choice")
         text = replies.confirmed(choice)  # type: ignore[attr-defined]
+    elif answer == "feedback_question":
+        text = replies.feedback_question()  # type: ignore[attr-defined]
+    elif answer in ("feedback_thanks", "feedback_thanks_low"):
+        text = replies.feedback_thanks(answer == "feedback_thanks_low")  # type: ignore[attr-defined]
     elif answer == "not_understood":
         text = replies.not_understood()  # type: ignore[attr-defined]
     else:

@@ -5,7 +5,8 @@ Reads : escalations (keyed by customer id)  -> HandOff.on_escalation: open the c
                                                reaches a person); customer.updated: the name and language
                                                kept for routing; other types are not care's
         customer-actions (order id, else customer) -> choice.made: HandOff.on_choice (into the story; a note on
-                                               the customer's open case)
+                                               the customer's open case); feedback.given: HandOff.on_feedback
+                                               (a low score opens a case, or notes the open one)
 Writes: the help desk (Zendesk, a signed webhook, or the console outbox); <topic>.dlq
 Reads, read-only: the notifier's delivery ledger (the messages as the customer saw them; see `story_source`)
 Timers: cases and notes reserved but not yet at the desk (a desk away, an ambiguous call, a restart)
@@ -27,6 +28,7 @@ from schemas import (
     CustomerReplied,
     CustomerUpdated,
     EscalationOpened,
+    FeedbackGiven,
 )
 from services.care.bootstrap import open_handoff
 from services.care.handoff import HandOff
@@ -67,6 +69,8 @@ def build(common: CommonSettings, *, settings: CareSettings | None = None, clock
     async def on_action(event: CloudEvent) -> None:
         if isinstance(event, ChoiceMade):
             await care.on_choice(event)
+        elif isinstance(event, FeedbackGiven):
+            await care.on_feedback(event)
 
     @app.agent(raw_topic(app, *escalation_names), concurrency=1)
     async def hand_off(stream: Any) -> None:

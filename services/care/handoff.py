@@ -21,7 +21,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas import ChoiceMade, CustomerReplied, CustomerUpdated, EscalationOpened
+from schemas import ChoiceMade, CustomerReplied, CustomerUpdated, EscalationOpened, FeedbackGiven
 from services.care.desks import Desk, DeskAmbiguous, DeskError, DeskRejected, DeskUnavailable
 from services.care.ledger import CareLedger, Case, Entry, NewCase, note_marker
 from services.care.routing import CaseFacts, route
@@ -108,6 +108,25 @@ class HandOff:
             story = await self._build(data.store_id, data.customer_id, rows, ())
             facts = CaseFacts(locale=story.locale)
             headline = f"the customer chose {data.choice} ({data.channel})"
+            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline)
+
+    async def on_feedback(self, event: FeedbackGiven) -> None:
+        """A low score (at most `low_feedback_score`) is a customer about to leave: a case of its own routed by the
+        incident it rated, or a note on the customer's open case, carrying the score and their words."""
+        data = event.data
+        if data.score > self.settings.low_feedback_score:
+            return
+        order = data.order_number or data.order_id
+        words = f': "{data.text}"' if data.text else " (no words)"
+        headline = f"low feedback {data.score}/5{f' on order {order}' if order else ''}{words} ({data.channel})"
+        async with self._lock(data.customer_id):
+            if await self.ledger.handled(event.id):
+                await self.resume_customer(data.store_id, data.customer_id)
+                return
+            rows = await self.deliveries.for_customer(data.customer_id)
+            story = await self._build(data.store_id, data.customer_id, rows, ())
+            facts = CaseFacts(incident_kinds=[data.kind], severities=[i.severity for i in story.incidents],
+                              locale=data.locale or story.locale, reply_text=data.text, order_values=_values(story))
             await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline)
 
     async def on_profile(self, event: CustomerUpdated) -> None:

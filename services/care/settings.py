@@ -50,6 +50,7 @@ class CareSettings(BaseSettings):
         description="longest an escalation waits for the notifier's ledger to hold every incident it names")
     # Routing: defaults for every store, then per store (JSON keyed by store id), e.g.
     # FOREWARN_CARE_STORES='{"acme": {"languages": ["en", "es"], "skill_order": ["stock", "delivery"]}}'
+    low_feedback_score: int = Field(default=2, ge=0, le=5, description="feedback at or below this goes to a person")
     routing: RoutingRules = Field(default_factory=RoutingRules)
     stores: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

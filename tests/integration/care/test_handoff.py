@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from schemas import FeedbackGiven, make_event
 from services.care.handoff import HandOff
 from services.care.ledger import Case
 from services.notifier.ledger import Delivery
@@ -256,3 +257,31 @@ async def test_a_reply_in_spanish_reaches_spanish_speaking_staff(rig: Rig) -> No
     assert len(created) == 2 and "lang_de" in created[1].json["ticket"]["tags"]
     ticket_id = max(rig.zendesk.tickets)
     assert "Hallo??" in rig.zendesk.comments[ticket_id][-1]["body"]
+
+
+def feedback_event(event_id: str, *, score: int, text: str | None, customer_id: str = "cus_lucia",
+                   incident_id: str = "inc-late-cus_lucia") -> FeedbackGiven:
+    data = {"feedback_id": "ntf-q1", "incident_id": incident_id, "kind": "not_shipped", "order_id": "ord-1001",
+            "order_number": "#1001", "customer_id": customer_id, "store_id": "acme", "score": score, "text": text,
+            "channel": "sms", "notification_id": "ntf-q1", "locale": "es-ES", "given_at": NOW}
+    event = make_event("feedback.given", {k: v for k, v in data.items() if v is not None},
+                       source="forewarn/notifier", subject="ord-1001", time=NOW, id=event_id)
+    assert isinstance(event, FeedbackGiven)
+    return event
+
+
+async def test_a_low_score_opens_a_ticket_with_its_words_and_a_good_one_does_not(rig: Rig) -> None:
+    await rig.two_incidents()
+    await rig.care.on_feedback(feedback_event("fb-good", score=4, text="fine"))
+    assert rig.zendesk.created() == []
+    low = feedback_event("fb-low", score=2, text="el repartidor fue grosero")
+    await rig.care.on_feedback(low)
+    await rig.care.on_feedback(low)  # redelivered
+    [created] = rig.zendesk.created()
+    ticket = created.json["ticket"]
+    assert 'low feedback 2/5 on order #1001: "el repartidor fue grosero"' in ticket["comment"]["body"]
+    assert "skill_delivery" in ticket["tags"] and "lang_es" in ticket["tags"]
+    await rig.care.on_feedback(feedback_event("fb-low-2", score=1, text=None))
+    [ticket_id] = rig.zendesk.tickets
+    notes = rig.zendesk.comments[ticket_id]
+    assert len(notes) == 2 and "low feedback 1/5 on order #1001 (no words)" in notes[1]["body"]

@@ -3,6 +3,8 @@
 from schemas.codec import MAX_EVENT_BYTES, make_event, parse_event
 from schemas.envelope import CloudEvent, ContractError
 from schemas.events import (
+    CaseOpened,
+    CaseOpenedData,
     ChoiceMade,
     ChoiceMadeData,
     CustomerChose,
@@ -73,6 +75,7 @@ from schemas.events import (
 )
 from schemas.registry import EVENT_TYPES, AnyEvent, event_type_of
 from schemas.topics import (
+    CASES,
     CUSTOMER_ACTIONS,
     CUSTOMERS,
     ESCALATIONS,
@@ -106,6 +109,7 @@ from schemas.values import (
 )
 
 __all__ = [
+    "CASES",
     "CUSTOMERS",
     "CUSTOMER_ACTIONS",
     "ESCALATIONS",
@@ -123,6 +127,8 @@ __all__ = [
     "TICKS",
     "TOPICS",
     "AnyEvent",
+    "CaseOpened",
+    "CaseOpenedData",
     "Channel",
     "ChoiceMade",
     "ChoiceMadeData",

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from schemas.envelope import CloudEvent
 from schemas.events import (
+    CaseOpened,
     ChoiceMade,
     CustomerChose,
     CustomerOptedIn,
@@ -74,6 +75,7 @@ AnyEvent: TypeAlias = Annotated[
     | NotificationDelivered
     | NotificationBounced
     | EscalationOpened
+    | CaseOpened
     | ProviderSmsStatus
     | ProviderSmsInbound
     | ProviderEmailEvent,
@@ -120,6 +122,7 @@ _CLASSES: tuple[type[CloudEvent], ...] = (
     NotificationDelivered,
     NotificationBounced,
     EscalationOpened,
+    CaseOpened,
     ProviderSmsStatus,
     ProviderSmsInbound,
     ProviderEmailEvent,

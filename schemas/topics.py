@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "CASES",
     "CUSTOMERS",
     "CUSTOMER_ACTIONS",
     "ESCALATIONS",
@@ -35,6 +36,7 @@ INCIDENTS = "incidents"
 INCIDENT_CANDIDATES = "incident-candidates"
 NOTIFICATIONS = "notifications"
 ESCALATIONS = "escalations"
+CASES = "cases"
 PROVIDER_EVENTS = "provider-events"
 CUSTOMER_ACTIONS = "customer-actions"
 TICKS = "ticks"
@@ -105,6 +107,11 @@ TOPICS: dict[str, Topic] = {
             description="What became of each notification",
         ),
         Topic(ESCALATIONS, "customer id", "subject", ("escalation.opened",), description="Cases for human agents"),
+        Topic(
+            CASES, "customer id", "subject", ("case.opened",),
+            description="Cases care opened at the help desk, so the customer is told a person will get in touch, "
+            "and by when",
+        ),
         Topic(
             CUSTOMER_ACTIONS, "order id (customer id when there is no order)", "subject",
             ("choice.made", "feedback.given"),

@@ -13,7 +13,7 @@ from schemas.events.customers import (
     CustomerUpdated,
     CustomerUpdatedData,
 )
-from schemas.events.escalations import EscalationOpened, EscalationOpenedData
+from schemas.events.escalations import CaseOpened, CaseOpenedData, EscalationOpened, EscalationOpenedData
 from schemas.events.incidents import (
     IncidentDetected,
     IncidentDetectedData,
@@ -76,6 +76,8 @@ from schemas.events.returns import (
 from schemas.events.shipments import ShipmentStatus, ShipmentUpdated, ShipmentUpdatedData
 
 __all__ = [
+    "CaseOpened",
+    "CaseOpenedData",
     "ChoiceMade",
     "ChoiceMadeData",
     "CustomerChose",

@@ -9,6 +9,7 @@ import pytest
 
 import schemas
 from schemas import (
+    CASES,
     CUSTOMER_ACTIONS,
     CUSTOMERS,
     ESCALATIONS,
@@ -41,8 +42,8 @@ def test_constants_name_registry_topics() -> None:
         "orders", "shipments", "payments", "inventory", "returns", "customers", "incidents", "notifications",
         "escalations", "provider-events",
     ]
-    assert CUSTOMER_ACTIONS == "customer-actions"
-    assert set(TOPICS) == {*constants, PROVIDER_EVENTS, CUSTOMER_ACTIONS, TICKS, INCIDENT_CANDIDATES}
+    assert (CUSTOMER_ACTIONS, CASES) == ("customer-actions", "cases")
+    assert set(TOPICS) == {*constants, PROVIDER_EVENTS, CUSTOMER_ACTIONS, CASES, TICKS, INCIDENT_CANDIDATES}
     assert all(name == topic.name for name, topic in TOPICS.items())
 
 
@@ -109,7 +110,7 @@ def test_example_key_is_what_its_topic_is_keyed_by(path: Path) -> None:
         ORDERS: data.get("order_id"), SHIPMENTS: data.get("order_id"), PAYMENTS: data.get("order_id"),
         RETURNS: data.get("order_id"), INVENTORY: data.get("sku"),
         INCIDENTS: data.get("customer_id") or data.get("customer", {}).get("id"),
-        NOTIFICATIONS: data.get("customer_id"), ESCALATIONS: data.get("customer_id"),
+        NOTIFICATIONS: data.get("customer_id"), ESCALATIONS: data.get("customer_id"), CASES: data.get("customer_id"),
         CUSTOMERS: data.get("customer_id") or data.get("phone") or data.get("email") or data.get("notification_id"),
         PROVIDER_EVENTS: data.get("message_sid") or data.get("sg_message_id"),
         CUSTOMER_ACTIONS: data.get("order_id") or data.get("customer_id"),

@@ -1,144 +1,279 @@
-"""Rewind instead of skipping: a fix for records Faust's consumer can lose around a rebalance.
+"""Every record of a committed partition reaches its agent, in order: none skipped around a restart or a rebalance.
 
-Faust's fetch loop (`Consumer._drain_messages`) iterates a batch it fetched before awaiting each
-delivery. If a rebalance happens meanwhile, the partitions are re-seeked to their committed
-offsets, and the rest of the old batch then arrives far ahead of that new read offset. Faust
-takes the hole for compacted records or transaction markers (`_add_gap`): it counts the hole as
-processed, so the next commit passes over records no agent ever saw, and it drops the records of
-the hole when the re-fetch brings them. Measured here: a SIGKILLed worker restarting while its
-dead predecessor was still in the group lost 2 to 5 of 240 incidents in about one run in six
-(`tests/e2e/test_chaos_kill.py`).
+Faust's fetch loop (`Consumer._drain_messages`) keeps, per partition, the offset of the last
+record it handed over (`_read_offset`), takes a record below it for a duplicate and drops it, and
+takes a record above the next one for a hole in the log (compacted records, transaction markers),
+which it counts as processed (`_add_gap`). That bookkeeping is wrong around a seek, in three ways
+measured here (`tests/e2e/test_chaos_kill.py` lost 1 to 5 of 240 incidents in about one run in
+three, with no error anywhere):
 
-A hole can also be genuine: our own topics have neither compaction nor transactions, but a store
-may publish with a transactional producer (each commit marker takes an offset). So a hole is first
+* **A batch fetched before a seek goes on after it.** When a rebalance or a restart seeks to the
+  committed offsets, the rest of a batch fetched before arrives far ahead of the new position;
+  Faust counts the hole as processed, so the next commit passes over records no agent ever saw.
+* **A delivery in flight during the seek moves the position after it.** The loop writes the
+  offset of the record it was handing over once the hand-over ends, even when Faust sought to the
+  committed offsets meanwhile (Faust's recovery resumes the partitions before it seeks them). Its
+  seek also leaves the *next* offset to read where the loop keeps the *last* one read, so a stale
+  record right after the committed offset passes as the next one. Either way the re-read copies
+  of the records in between are then taken for duplicates and dropped.
+* **Records handed over are dropped.** Faust clears the agents' queues when it resumes the flow
+  after a rebalance (`FlowControlEvent.resume`), after it sought: records the loop handed over in
+  between are gone, and the loop's position is already past them. With nothing committed yet on a
+  partition, Faust's seek does not even move the consumer back: records handed over before it and
+  dropped are never fetched again.
+
+So, for every partition whose records are acknowledged (the topics agents consume; not the
+changelogs, which Faust's recovery reads with its own bookkeeping), `install()` makes the position
+exact: the offset of the next record to deliver. Only a seek sets it (Faust's seek to the
+committed offsets, or ours); only a completed delivery advances it, and not when a seek came
+while it was in flight. A record below it is not delivered again; a record above it means that
+records did not come: the partition is sought back to the position and marked as rewinding, and
+until the record at the position comes, no other record of the partition is delivered (they are
+stale; the re-fetch brings them again, in order). A record dropped from an agent's queue rewinds
+its partition the same way.
+
+A hole can be genuine: our own topics have neither compaction nor transactions, but a store may
+publish with a transactional producer (each commit marker takes an offset). So a hole is first
 read again, and only a hole met again at the same place after the re-read is taken as genuine
-(and handed to Faust's own `_add_gap`). `install()` changes three things in every Faust consumer:
+(and handed to Faust's own `_add_gap`, so the commit can pass over it). Should the record a
+rewind waits for never come (past retention, say), the rewind gives up `GIVE_UP_S` after it began.
 
-* a hole is not counted as processed the first time: the partition is sought back to the read
-  offset (where the next record should have come from) and marked as rewinding;
-* while a partition rewinds, records other than the one at the rewind offset are not delivered
-  (they are stale: the re-fetch brings them again, in order);
-* while a partition rewinds, the loop's bookkeeping of the last read offset is not advanced by
-  those stale records, so the re-fetched ones are not taken for duplicates.
-
-The rewind ends when the record at the rewind offset arrives, or when Faust seeks or revokes the
-partition itself, or (a safety valve, should that record be gone, e.g. past retention) when a
-record arrives `GIVE_UP_S` after the rewind began.
-
-This relies on private parts of faust-streaming's `Consumer` (the version pinned in
-constraints.txt); `tests/unit/common/test_rewind.py` pins the behaviour.
+This relies on private parts of faust-streaming's `Consumer` and of mode's `FlowControlQueue`
+(the versions pinned in constraints.txt); `tests/unit/common/test_rewind.py` runs Faust's own
+fetch loop against them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-__all__ = ["ReadOffsets", "install"]
+__all__ = ["GIVE_UP_S", "ReadOffsets", "install"]
 
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
 GIVE_UP_S = 30.0
 
+DELIVER, STALE, REWIND, GAP = "deliver", "stale", "rewind", "gap"
 
-class ReadOffsets(defaultdict[Any, int | None]):
-    """Faust's per-partition read offsets, plus the partitions being rewound and the offset each waits for."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(lambda: None)
+class ReadOffsets(dict[Any, int | None]):
+    """Faust's per-partition read offsets (`Consumer._read_offset`), kept exact for the partitions `tracks` names.
+
+    For those, what Faust reads is the offset before the next record to deliver (Faust's "last
+    read"), and what Faust's fetch loop writes after handing a record over is ignored: only a seek
+    (`update`, `seek`, `rewind`) and a completed delivery (`delivered`) move the position. Other
+    partitions (changelogs) keep Faust's own values.
+    """
+
+    def __init__(self, tracks: Callable[[Any], bool] = lambda tp: True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.tracks = tracks
+        self.clock = clock
+        self.next: dict[Any, int] = {}
+        """The offset of the next record to deliver, per tracked partition (absent: not known yet)."""
+        self.epoch: defaultdict[Any, int] = defaultdict(int)
+        """Counts the seeks of each partition: a delivery that straddles one does not move the position."""
         self.rewinding: dict[Any, int] = {}
         self.since: dict[Any, float] = {}
         self.reread: dict[Any, tuple[int, int]] = {}  # the last hole read again, per partition
-        self.clock = clock
+
+    # -- what Faust reads and writes -------------------------------------------------------------------
+
+    def __getitem__(self, tp: Any) -> int | None:
+        if not self.tracks(tp):
+            return super().get(tp)
+        position = self.next.get(tp)
+        return None if position is None else position - 1
+
+    def get(self, tp: Any, default: Any = None) -> Any:
+        value = self[tp]
+        return default if value is None else value
 
     def __setitem__(self, tp: Any, offset: int | None) -> None:
-        waiting = self.rewinding.get(tp)
-        if waiting is not None and offset != waiting:
-            return  # a stale record's offset: the re-fetch starts at `waiting`
-        super().__setitem__(tp, offset)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:  # Faust's own seek to committed offsets
-        for tp, offset in dict(*args, **kwargs).items():
-            self.rewinding.pop(tp, None)
+        if not self.tracks(tp):
             super().__setitem__(tp, offset)
+        # else: the fetch loop's note of the record it handed over, written even when the hand-over was cut
+        # short or a seek came meanwhile: `delivered` moves the position (Faust seeks these with `update`)
+
+    def __delitem__(self, tp: Any) -> None:
+        self.pop(tp, None)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # Faust's seek to the committed offsets
+        for tp, offset in dict(*args, **kwargs).items():
+            if self.tracks(tp):
+                self.seek(tp, offset)
+            else:
+                super().__setitem__(tp, offset)
 
     def pop(self, tp: Any, default: Any = _MISSING) -> Any:  # a revoked partition
+        value = self[tp]
+        self.epoch[tp] += 1
+        for state in (self.next, self.rewinding, self.since, self.reread):
+            state.pop(tp, None)
+        super().pop(tp, None)
+        return default if value is None and default is not _MISSING else value
+
+    # -- the position ------------------------------------------------------------------------------------
+
+    def seek(self, tp: Any, offset: int | None) -> None:
+        """The partition was sought to `offset` (the next record to read): any rewind ends there."""
+        self.epoch[tp] += 1
         self.rewinding.pop(tp, None)
-        self.reread.pop(tp, None)
-        return super().pop(tp) if default is _MISSING else super().pop(tp, default)
+        if offset is None or offset < 0:
+            self.next.pop(tp, None)
+        else:
+            self.next[tp] = offset
 
     def rewind(self, tp: Any, offset: int) -> None:
+        """Seek back to `offset` and deliver nothing else of the partition until the record there comes."""
+        self.seek(tp, offset)
         self.rewinding[tp] = offset
         self.since[tp] = self.clock()
-        super().__setitem__(tp, offset)
 
-    def admits(self, tp: Any, offset: int) -> bool:
-        """Whether a record may be delivered; the one at the rewind offset ends the rewind."""
+    def check(self, tp: Any, offset: int) -> str:
+        """What to do with the record at `offset` of a tracked partition: DELIVER it, drop it as STALE, REWIND
+        (the records before it did not come: read them again first), or deliver it past a genuine GAP."""
+        position = self.next.get(tp)
+        if position is None or offset == position:
+            self.rewinding.pop(tp, None)
+            return DELIVER
+        if offset < position:
+            return STALE  # delivered already since the last seek, or before the committed offset
+        if self.reread.get(tp) == (position, offset):
+            del self.reread[tp]  # the same hole after a re-read: genuine (transaction markers, compaction)
+            self.rewinding.pop(tp, None)
+            return GAP
         waiting = self.rewinding.get(tp)
-        if waiting is None:
-            return True
-        if offset != waiting and self.clock() - self.since[tp] < GIVE_UP_S:
-            return False
-        if offset != waiting:
+        if waiting is not None:
+            if self.clock() - self.since[tp] < GIVE_UP_S:
+                return STALE  # fetched before the rewind's seek: the re-fetch brings it again, in order
             logger.error("record %d of %s never came back after a rewind; going on from %d", waiting, tp, offset)
-        del self.rewinding[tp]
-        super().__setitem__(tp, offset)
+            del self.rewinding[tp]
+            return GAP
+        self.reread[tp] = (position, offset)
+        self.rewind(tp, position)
+        return REWIND
+
+    def delivered(self, tp: Any, offset: int, epoch: int) -> None:
+        """The record at `offset` reached its agents; unless a seek came meanwhile, the next one is due."""
+        if self.epoch[tp] == epoch:
+            self.next[tp] = offset + 1
+
+    def dropped(self, tp: Any, offset: int) -> bool:
+        """A delivered record was dropped before any agent took it: rewind to it unless the position is before it.
+
+        With no position (nothing committed yet: Faust's seek leaves the consumer where it was, past the
+        records delivered before it), the dropped record is where reading must go on."""
+        position = self.next.get(tp)
+        if not self.tracks(tp) or (position is not None and offset >= position):
+            return False
+        self.rewind(tp, offset)
         return True
 
 
-def _delivering_only_admitted(
-    callback: Callable[[Any], Awaitable[Any]], offsets: ReadOffsets
+_faust_add_gap: Callable[..., Awaitable[None]] | None = None
+_consumers: weakref.WeakSet[Any] = weakref.WeakSet()
+_seeking: set[asyncio.Future[None]] = set()
+
+
+def _delivering_in_order(
+    callback: Callable[[Any], Awaitable[Any]], offsets: ReadOffsets, consumer: Any
 ) -> Callable[[Any], Awaitable[Any]]:
+    """Wrap the consumer's delivery callback: only the next record of a tracked partition is delivered."""
+
     async def deliver(message: Any) -> Any:
-        if not offsets.admits(message.tp, message.offset):
+        tp, offset = message.tp, message.offset
+        if not offsets.tracks(tp):
+            return await callback(message)
+        position = offsets.next.get(tp)
+        verdict = offsets.check(tp, offset)
+        if verdict == STALE:
             return None
-        return await callback(message)
+        if verdict == REWIND and position is not None:  # `check` rewinds only from a known position
+            logger.warning("records %d..%d of %s were skipped by the fetch loop; reading them again from %d",
+                           position, offset - 1, tp, position)
+            await _seek(consumer, tp, position)
+            return None
+        if verdict == GAP and _faust_add_gap is not None and position is not None:
+            await _faust_add_gap(consumer, tp, position, offset - 1)
+        epoch = offsets.epoch[tp]
+        result = await callback(message)
+        offsets.delivered(tp, offset, epoch)
+        return result
 
     return deliver
 
 
-_faust_add_gap: Callable[..., Awaitable[None]] | None = None
+async def _hole_seen_on_delivery(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """Replaces `Consumer._add_gap`: the delivery (`_delivering_in_order`) reads a hole again or accounts for it."""
 
 
-async def _rewind_instead_of_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-    """Replaces `Consumer._add_gap(tp, read_offset + 1, offset)`: seek back to the read offset, once per hole."""
-    offsets: ReadOffsets = self._read_offset
-    target = offset_from - 1
-    if tp in offsets.rewinding:
-        return  # already rewinding: this is another stale record of the same batch
-    if offsets.reread.get(tp) == (offset_from, offset_to):
-        del offsets.reread[tp]  # the same hole after a re-read: genuine (transaction markers, compaction)
-        if _faust_add_gap is not None:
-            await _faust_add_gap(self, tp, offset_from, offset_to)
-        return
-    logger.warning("records %d..%d of %s were skipped by the fetch loop; reading them again from %d",
-                   offset_from, offset_to - 1, tp, target)
-    offsets.reread[tp] = (offset_from, offset_to)
-    offsets.rewind(tp, target)
-    await self._seek(tp, target)
+def _rewind_dropped(items: Iterable[Any]) -> None:
+    """Records dropped from an agent's queue (Faust clears them when it resumes the flow) are read again."""
+    lowest: dict[Any, int] = {}
+    for item in items:
+        message = getattr(item, "message", item)
+        tp, offset = getattr(message, "tp", None), getattr(message, "offset", None)
+        if tp is not None and isinstance(offset, int) and offset < lowest.get(tp, offset + 1):
+            lowest[tp] = offset
+    for consumer in list(_consumers):
+        offsets = consumer._read_offset
+        for tp, offset in lowest.items():
+            if isinstance(offsets, ReadOffsets) and offsets.dropped(tp, offset):
+                logger.warning("records of %s from %d were dropped before an agent took them; reading them again",
+                               tp, offset)
+                task = asyncio.ensure_future(_seek(consumer, tp, offset))
+                _seeking.add(task)  # kept until done (the loop holds only weak references to tasks)
+                task.add_done_callback(_seeking.discard)
+
+
+async def _seek(consumer: Any, tp: Any, offset: int) -> None:
+    try:
+        await consumer._seek(tp, offset)
+    except Exception as exc:  # revoked meanwhile, say: the next assignment seeks to the committed offset anyway
+        logger.warning("could not seek %s back to %d: %s: %s", tp, offset, exc.__class__.__name__, exc)
 
 
 def install() -> None:
-    """Patch Faust's consumer class once (idempotent); every consumer created afterwards rewinds."""
+    """Patch Faust's consumer class and mode's flow-control queue once (idempotent); consumers created afterwards
+    deliver every record in order."""
     from faust.transport.consumer import Consumer
+    from mode.utils.queues import FlowControlQueue
 
     global _faust_add_gap
     if getattr(Consumer, "_forewarn_rewind", False):
         return
     _faust_add_gap = Consumer._add_gap
     original_init = Consumer.__init__
+    original_clear = FlowControlQueue.clear
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        offsets = ReadOffsets()
+
+        def tracks(tp: Any) -> bool:  # the partitions whose records are acknowledged (and committed)
+            return bool(self.app.topics.acks_enabled_for(tp.topic))
+
+        offsets = ReadOffsets(tracks)
         offsets.update(self._read_offset)
         self._read_offset = offsets
-        self.callback = _delivering_only_admitted(self.callback, offsets)
+        self.callback = _delivering_in_order(self.callback, offsets, self)
+        _consumers.add(self)
+
+    def clear(self: Any) -> None:
+        dropped = list(self._queue)
+        original_clear(self)
+        if dropped:
+            _rewind_dropped(dropped)
 
     Consumer.__init__ = __init__
-    Consumer._add_gap = _rewind_instead_of_gap
+    Consumer._add_gap = _hole_seen_on_delivery
     Consumer._forewarn_rewind = True
+    FlowControlQueue.clear = clear

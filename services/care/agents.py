@@ -7,7 +7,8 @@ Reads : escalations (keyed by customer id)  -> HandOff.on_escalation: open the c
         customer-actions (order id, else customer) -> choice.made: HandOff.on_choice (into the story; a note on
                                                the customer's open case); feedback.given: HandOff.on_feedback
                                                (a low score opens a case, or notes the open one)
-Writes: the help desk (Zendesk, a signed webhook, or the console outbox); <topic>.dlq
+Writes: the help desk (Zendesk, a signed webhook, or the console outbox); cases (case.opened, once a new case's
+        ticket is at the desk: the notifier tells the customer a person gets in touch, and by when); <topic>.dlq
 Reads, read-only: the notifier's delivery ledger (the messages as the customer saw them; see `story_source`)
 Timers: cases and notes reserved but not yet at the desk (a desk away, an ambiguous call, a restart)
 """
@@ -20,6 +21,7 @@ from typing import Any
 import faust
 
 from schemas import (
+    CASES,
     CUSTOMER_ACTIONS,
     CUSTOMERS,
     ESCALATIONS,
@@ -55,6 +57,13 @@ def build(common: CommonSettings, *, settings: CareSettings | None = None, clock
     customer_names = full_names(common, [CUSTOMERS])
     action_names = full_names(common, [CUSTOMER_ACTIONS])
     guard = Guard(service=SERVICE, app=app, topics={**escalation_names, **customer_names, **action_names})
+    cases_out = raw_topic(app, common.topic(CASES))
+
+    async def announce(event: CloudEvent) -> None:
+        pending = await cases_out.send(key=event.key(), value=event.to_bytes())
+        await pending
+
+    care.announce = announce
 
     async def on_escalation(event: CloudEvent) -> None:
         if isinstance(event, EscalationOpened):

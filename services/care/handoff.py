@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,20 +21,33 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemas import ChoiceMade, CustomerReplied, CustomerUpdated, EscalationOpened, FeedbackGiven
+from schemas import (
+    ChoiceMade,
+    CloudEvent,
+    CustomerReplied,
+    CustomerUpdated,
+    EscalationOpened,
+    FeedbackGiven,
+    make_event,
+)
 from services.care.desks import Desk, DeskAmbiguous, DeskError, DeskRejected, DeskUnavailable
 from services.care.ledger import CareLedger, Case, Entry, NewCase, note_marker
 from services.care.routing import CaseFacts, route
 from services.care.settings import CareSettings
 from services.care.story import Story, StoryChoice, StoryReply, build_story, render_addition, render_ticket
 from services.care.story_source import DeliveryReader
+from services.care.support_hours import contact_by
 from services.common.clock import Clock
+from services.common.ids import stable_id
 
 __all__ = ["TICKETS", "HandOff"]
 
 logger = logging.getLogger(__name__)
 
 TICKETS = Counter("forewarn_care_desk_calls_total", "Help-desk calls by what came of them", ["desk", "call", "outcome"])
+
+SOURCE = "forewarn/care"
+Announce = Callable[[CloudEvent], Awaitable[None]]
 
 _REASONS = {
     "repeated_trouble": "repeated trouble",
@@ -51,6 +64,7 @@ class HandOff:
         self.desk = desk
         self.settings = settings
         self.clock = clock
+        self.announce: Announce | None = None  # publishes case.opened; wired by the agents
         self._locks = [asyncio.Lock() for _ in range(64)]  # striped: one customer's events, one at a time
 
     async def close(self) -> None:
@@ -75,7 +89,8 @@ class HandOff:
                 kinds.append(data.kind)
             facts = CaseFacts(incident_kinds=kinds, severities=[i.severity for i in story.incidents], tier=data.tier,
                               locale=story.locale, order_values=_values(story))
-            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline)
+            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline,
+                                    reason=data.reason)
 
     async def on_reply(self, event: CustomerReplied) -> None:
         data = event.data
@@ -92,7 +107,8 @@ class HandOff:
                               severities=[i.severity for i in story.incidents], locale=story.locale,
                               reply_text=data.body, order_values=_values(story))
             headline = f"{_REASONS['customer_replied']} ({data.channel})"
-            await self._open_or_add(event.id, store_id, data.customer_id, rows, story, facts, headline)
+            await self._open_or_add(event.id, store_id, data.customer_id, rows, story, facts, headline,
+                                    reason="customer_replied")
 
     async def on_choice(self, event: ChoiceMade) -> None:
         """A choice the conversation understood needs no person; on an open case, its person should know."""
@@ -108,7 +124,8 @@ class HandOff:
             story = await self._build(data.store_id, data.customer_id, rows, ())
             facts = CaseFacts(locale=story.locale)
             headline = f"the customer chose {data.choice} ({data.channel})"
-            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline)
+            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline,
+                                    reason="customer_chose")
 
     async def on_feedback(self, event: FeedbackGiven) -> None:
         """A low score (at most `low_feedback_score`) is a customer about to leave: a case of its own routed by the
@@ -127,7 +144,8 @@ class HandOff:
             story = await self._build(data.store_id, data.customer_id, rows, ())
             facts = CaseFacts(incident_kinds=[data.kind], severities=[i.severity for i in story.incidents],
                               locale=data.locale or story.locale, reply_text=data.text, order_values=_values(story))
-            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline)
+            await self._open_or_add(event.id, data.store_id, data.customer_id, rows, story, facts, headline,
+                                    reason="low_feedback")
 
     async def on_profile(self, event: CustomerUpdated) -> None:
         data = event.data
@@ -137,7 +155,7 @@ class HandOff:
 
     # -- cases ----------------------------------------------------------------------------------
     async def _open_or_add(self, event_id: str, store_id: str, customer_id: str, rows: list[dict[str, Any]],
-                           story: Story, facts: CaseFacts, headline: str) -> None:
+                           story: Story, facts: CaseFacts, headline: str, *, reason: str) -> None:
         for _ in range(3):  # a case opened by another worker meanwhile: add to it instead
             case = await self.ledger.open_case(store_id, customer_id)
             if case is not None and case.state == "done" and case.ticket_id and not await self._desk_open(case):
@@ -145,7 +163,8 @@ class HandOff:
                 logger.info("case %s: the desk closed ticket %s; a new case opens", case.external_id, case.ticket_id)
                 case = None
             if case is None:
-                reserved = await self._reserve_case(event_id, store_id, customer_id, rows, story, facts, headline)
+                reserved = await self._reserve_case(event_id, store_id, customer_id, rows, story, facts, headline,
+                                                    reason)
                 if reserved is None:
                     continue
                 await self._deliver_case(reserved.id)
@@ -163,7 +182,7 @@ class HandOff:
         raise RuntimeError(f"no case could be reserved or found for customer {customer_id}")
 
     async def _reserve_case(self, event_id: str, store_id: str, customer_id: str, rows: list[dict[str, Any]],
-                            story: Story, facts: CaseFacts, headline: str) -> Case | None:
+                            story: Story, facts: CaseFacts, headline: str, reason: str) -> Case | None:
         routing = route(facts, self.settings.rules_for(store_id))
         chosen = {"skill": routing.skill, "language": routing.language, "priority": routing.priority,
                   "queue": routing.queue}
@@ -171,7 +190,7 @@ class HandOff:
         name = " ".join(part for part in (story.first_name, story.last_name) if part) or None
         ticket = {**chosen, "subject": subject, "body": body, "tags": routing.tags(), "store_id": store_id,
                   "customer_id": customer_id, "reasons": routing.reasons, "requester_name": name,
-                  "requester_email": _email_of(rows)}
+                  "requester_email": _email_of(rows), "opened_for": reason}
         case = await self.ledger.reserve_case(NewCase(
             store_id=store_id, customer_id=customer_id, opened_by=event_id, desk=self.desk.name, skill=routing.skill,
             language=routing.language, priority=routing.priority, queue=routing.queue, ticket=ticket,
@@ -190,6 +209,7 @@ class HandOff:
             if maybe_there:
                 found = await self.desk.find(case.external_id)
                 if found is not None:
+                    await self._announce(case)
                     await self.ledger.settle_case(case, "done", now=self.clock.now(), ticket_id=found)
                     TICKETS.labels(self.desk.name, "open", "reconciled").inc()
                     logger.info("case %s: ticket %s was already at the desk", case.external_id, found)
@@ -198,10 +218,24 @@ class HandOff:
         except DeskError as exc:
             await self._failed(case, exc, self.ledger.settle_case, "open", maybe_there=maybe_there)
             return
+        await self._announce(case)
         await self.ledger.settle_case(case, "done", now=self.clock.now(), ticket_id=ticket_id)
         TICKETS.labels(self.desk.name, "open", "done").inc()
         logger.info("case %s: ticket %s opened at %s (attempt %d)", case.external_id, ticket_id, self.desk.name,
                     case.attempts)
+
+    async def _announce(self, case: Case) -> None:
+        """`case.opened`, once the ticket is at the desk and before the case is settled (so a crash between the
+        two announces again, under the same event id): the customer is told a person gets in touch, and by when."""
+        if self.announce is None:
+            return
+        ticket = case.payload
+        data = {"case_id": case.external_id, "customer_id": case.customer_id, "store_id": case.store_id,
+                "reason": str(ticket.get("opened_for") or "case"), "skill": case.skill, "language": case.language,
+                "priority": case.priority, "contact_by": contact_by(case.created_at, self.settings.hours_for(
+                    case.store_id)), "opened_at": case.created_at}
+        await self.announce(make_event("case.opened", data, source=SOURCE, subject=case.customer_id,
+                                       time=case.created_at, id=stable_id("case-opened", case.external_id)))
 
     async def _deliver_entry(self, entry_id: int, case: Case) -> None:
         if case.state != "done" or case.ticket_id is None:

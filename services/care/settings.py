@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.care.routing import RoutingRules
+from services.care.support_hours import SupportHours
 from services.common.settings import refuse_placeholder
 
 __all__ = ["CareSettings"]
@@ -51,6 +52,9 @@ class CareSettings(BaseSettings):
     # Routing: defaults for every store, then per store (JSON keyed by store id), e.g.
     # FOREWARN_CARE_STORES='{"acme": {"languages": ["en", "es"], "skill_order": ["stock", "delivery"]}}'
     low_feedback_score: int = Field(default=2, ge=0, le=5, description="feedback at or below this goes to a person")
+    # When the store's people answer: the customer is told a person gets in touch by then (issue 11 item 3).
+    support_hours: SupportHours = Field(default_factory=SupportHours)
+    support_hours_by_store: dict[str, SupportHours] = Field(default_factory=dict)
     routing: RoutingRules = Field(default_factory=RoutingRules)
     stores: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -67,6 +71,10 @@ class CareSettings(BaseSettings):
         for store in self.stores:
             self.rules_for(store)  # a bad override refuses to start, not at the first case
         return self
+
+    def hours_for(self, store_id: str) -> SupportHours:
+        """The store's support hours, else the default ones."""
+        return self.support_hours_by_store.get(store_id, self.support_hours)
 
     def rules_for(self, store_id: str) -> RoutingRules:
         """The store's routing rules: the defaults with the store's overrides on top (validated as one)."""

@@ -4,6 +4,7 @@ Reads : incidents (keyed by customer id)        -> Dispatcher: policy, render, l
         customers (keyed by customer id)        -> Inbound: profiles, consent, opt-outs
         provider-events (message or customer id) -> Inbound: delivery status, STOP/START/HELP, replies, bounces
         customers: customer.chose (a signed email link) -> Inbound: choice.made
+        cases (keyed by customer id): case.opened        -> CaseNotices: "a person will get in touch by ..."
 Writes: notifications (outcome events), customers (opt-outs and replies heard by SMS),
         customer-actions (choice.made, by SMS reply or email link), <topic>.dlq
 Timers: deferred messages whose time has come, and follow-ups whose promised update is due (both live in the
@@ -19,11 +20,13 @@ from typing import Any
 import faust
 
 from schemas import (
+    CASES,
     CUSTOMER_ACTIONS,
     CUSTOMERS,
     INCIDENTS,
     NOTIFICATIONS,
     PROVIDER_EVENTS,
+    CaseOpened,
     CloudEvent,
     IncidentDetected,
     IncidentResolved,
@@ -59,10 +62,12 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     incident_names = full_names(common, [INCIDENTS])
     customer_names = full_names(common, [CUSTOMERS])
     provider_names = full_names(common, [PROVIDER_EVENTS])
+    case_names = full_names(common, [CASES])
     notifications = raw_topic(app, common.topic(NOTIFICATIONS))
     customers_out = raw_topic(app, common.topic(CUSTOMERS))
     actions_out = raw_topic(app, common.topic(CUSTOMER_ACTIONS))
-    guard = Guard(service=SERVICE, app=app, topics={**incident_names, **customer_names, **provider_names})
+    guard = Guard(service=SERVICE, app=app, topics={**incident_names, **customer_names, **provider_names,
+                                                        **case_names})
     wired: dict[str, _Wiring] = {}
     # Promises are decided only up to where the group has handled `incidents` (resolutions first).
     incidents_read = IncidentsRead(bootstrap=common.kafka_bootstrap_servers, group_id=app.conf.id,
@@ -114,6 +119,10 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     async def on_provider_event(event: CloudEvent) -> None:
         await (await wiring()).inbound.on_provider_event(event)
 
+    async def on_case_event(event: CloudEvent) -> None:
+        if isinstance(event, CaseOpened):
+            await (await wiring()).dispatcher.notices.on_case_opened(event)
+
     async def on_incident_batch(events: list[CloudEvent]) -> None:
         await (await wiring()).dispatcher.on_incident_batch(events)
 
@@ -132,6 +141,11 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     async def hear_providers(stream: Any) -> None:
         async for event in stream.events():
             await guard.handle(event, on_provider_event)
+
+    @app.agent(raw_topic(app, *case_names), concurrency=1)
+    async def hear_cases(stream: Any) -> None:
+        async for event in stream.events():
+            await guard.handle(event, on_case_event)
 
     @app.timer(interval=settings.deferred_poll_s)
     async def send_deferred() -> None:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from schemas import (
     CloudEvent,
@@ -28,6 +28,7 @@ from services.common.metrics import NOTIFICATIONS
 from services.notifier.follow_ups import SENT_STATES, FollowUps
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.links import EmailLinks
+from services.notifier.notices import CaseNotices
 from services.notifier.policy import (
     IncidentRef,
     OrderMessage,
@@ -110,9 +111,11 @@ class Dispatcher:
         )
         self.follow_ups = FollowUps(ledger=ledger, policy=self.policy, promises=self.promises, clock=clock,
                                     profile_of=self._profile, send=self._send, report=self._emit_row)
-        self.questions = FeedbackQuestions(ledger=ledger, policy=self.policy, settings=settings, clock=clock,
-                                           profile_of=self._profile, deliver=self._deliver_one, settle=self._settle,
-                                           report=self._emit_row, incident_of=_incident_of)
+        own: dict[str, Any] = {"ledger": ledger, "policy": self.policy, "settings": settings, "clock": clock,
+                               "profile_of": self._profile, "deliver": self._deliver_one, "settle": self._settle,
+                               "report": self._emit_row, "incident_of": _incident_of}
+        self.questions = FeedbackQuestions(**own)
+        self.notices = CaseNotices(**own)
         self.incidents_read = incidents_read
         self._pool = asyncio.Semaphore(settings.send_concurrency)
 
@@ -341,6 +344,9 @@ class Dispatcher:
     async def _resume(self, row: Delivery) -> None:
         if row.purpose == "feedback":
             await self.questions.resume(row)
+            return
+        if row.purpose == "case":
+            await self.notices.resume(row)
             return
         if row.follow_up:
             await self.follow_ups.resume(row)

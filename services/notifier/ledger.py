@@ -31,7 +31,7 @@ TERMINAL = {"joined", "sent", "delivered", "undelivered", "failed", "bounced", "
 # A message's promise of the next update (`next_update_at`): open until a follow-up keeps it (kept, the follow-up
 # row reserved in the same transaction) or it proves moot (ended: resolved, superseded by a newer message, limit).
 PROMISE_STATES = ("open", "kept", "ended")
-PURPOSES = ("incident", "feedback")
+PURPOSES = ("incident", "feedback", "case")
 # A feedback question in one of these states was asked (or is still to be): the once-per-30-days rule counts it.
 ASKED_STATES = ("reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered")
 # A status callback never moves a row backwards (a late `sent` after `delivered`).
@@ -83,7 +83,8 @@ class Delivery(Base):
     follow_up: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the promise this message made
     promise: Mapped[str | None] = mapped_column(String(16))  # PROMISE_STATES; None: no promise
-    # PURPOSES: a message about an incident, or the feedback question after one (its own incident id, no order).
+    # PURPOSES: a message about an incident, the feedback question after one, or "a person will get in touch" about
+    # a case (the last two under an incident id of their own, with no order).
     purpose: Mapped[str] = mapped_column(String(16), default="incident", server_default=text("'incident'"))
 
 
@@ -250,6 +251,14 @@ class Ledger:
                 Delivery.incident_id == incident_id, Delivery.customer_id == customer_id,
                 Delivery.purpose == "incident",
                 Delivery.state.in_(("sent", "delivered", "ambiguous"))).order_by(Delivery.id).limit(1))
+            return result.scalars().first()
+
+    async def latest_told(self, customer_id: str) -> Delivery | None:
+        """The latest message about an incident that reached this customer (or may have), else None."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery).where(
+                Delivery.customer_id == customer_id, Delivery.purpose == "incident",
+                Delivery.state.in_(("sent", "delivered", "ambiguous"))).order_by(Delivery.id.desc()).limit(1))
             return result.scalars().first()
 
     async def feedback_context(

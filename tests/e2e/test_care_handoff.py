@@ -1,7 +1,8 @@
 """Care and the notifier as their own processes on the real broker, Zendesk through zenpy against a fake.
 
 The input events are produced in the contract directly (incidents, escalations, customers), as
-order_watcher and the notifier publish them."""
+order_watcher and the notifier publish them. care's case.opened reaches the notifier on the real broker, and
+the customer gets one SMS saying a person will get in touch, and by when."""
 
 from __future__ import annotations
 
@@ -127,8 +128,13 @@ def test_late_order_then_stockout_gives_one_routed_ticket_with_the_whole_story(d
     assert all(text in body for text in sms)  # both messages, as the customer saw them
     assert phone not in body and "+*******1333" in body
     assert "skill: stock" in body and "language: es" in body and "priority: high" in body
+    # The customer hears, once, in Spanish, that a person will get in touch and by when.
+    assert deployment.twilio.wait_for_sends(3, timeout=30), deployment.notifier.log()[-3000:]
     time.sleep(2)
     assert len(deployment.zendesk.created()) == 1
+    sms = [r.form["Body"] for r in deployment.twilio.sends() if r.form.get("To") == phone]
+    assert len(sms) == 3, sms
+    assert "hemos pasado tu caso al equipo" in sms[2] and "como tarde el" in sms[2], sms[2]
 
 
 def test_care_killed_after_reserving_still_opens_one_ticket(deployment: Deployment) -> None:

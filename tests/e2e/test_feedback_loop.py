@@ -3,8 +3,8 @@
 A late order is delivered: one question, "How did we handle it? Reply 1 (poor) to 5 (great)". The
 customer answers "2 the driver was rude" through the gateway's Twilio-signed inbound webhook:
 `feedback.given` with score 2 and those words on `customer-actions`, a thanks that says a person
-will look into it, and a ticket at the fake Zendesk carrying the words. A second resolved incident
-within 30 days asks nothing.
+will look into it, a ticket at the fake Zendesk carrying the words, and an SMS saying by when a person
+gets in touch. A second resolved incident within 30 days asks nothing.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def loop(kafka: str, fake_providers_server: FakeProviders, zendesk: FakeZendesk,
         "FOREWARN_NOTIFIER_PUBLIC_BASE_URL": gateway_url,
         "FOREWARN_NOTIFIER_SMS_WINDOW_START": "00:00", "FOREWARN_NOTIFIER_SMS_WINDOW_END": "23:59:59",
         "FOREWARN_NOTIFIER_FEEDBACK_DELAY_S": "0", "FOREWARN_NOTIFIER_DEFERRED_POLL_S": "0.5",
+        "FOREWARN_NOTIFIER_CAP_PER_24H": "10",  # the late orders, the question and "a person will get in touch"
     }
     gateway_env = {
         **common, "FOREWARN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}",
@@ -164,6 +165,8 @@ def test_a_delivered_late_order_asks_once_and_a_low_score_reaches_a_person(loop:
                                     timeout=30)
     assert tickets and len(tickets) == 1
     assert "low feedback 2/5" in loop.zendesk.comments[tickets[0]["id"]][0]["body"]
+    notice = loop.wait_sms(4)[3]  # the case went to a person: the customer hears by when
+    assert "a person on our team, who will get in touch by" in notice, notice
 
     # A second late order, delivered a day later: within 30 days, so no second question.
     loop.late_then_delivered("inc-fb-late-2", "ord-fb-1002", now - timedelta(hours=1))

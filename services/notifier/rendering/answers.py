@@ -4,24 +4,30 @@ the feedback question; pure, no sending."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_skeleton, format_time
 
 from schemas.choices import Choice
 
 from .environment import environment
-from .locales import template_locale
+from .locales import format_locale, template_locale
 from .render import one_line
 from .segments import gsm7_friendly
 
 __all__ = ["Answer", "answer_sms", "offer_phrases"]
 
-Answer = Literal["confirmed", "not_understood", "help", "feedback_question", "feedback_thanks", "feedback_thanks_low"]
+Answer = Literal["confirmed", "not_understood", "help", "feedback_question", "feedback_thanks", "feedback_thanks_low",
+                 "person_in_touch"]
 
 
 def answer_sms(
     answer: Answer, *, locale: str | None, store_name: str, choice: Choice | None = None,
     order_number: str | None = None, support_phone: str | None = None, help_url: str | None = None,
+    contact_by: datetime | None = None, timezone: str | None = None,
 ) -> str:
     """The SMS text of `answer` in the customer's language (`templates/<lang>/replies.j2`), English fallback."""
     language = template_locale(locale)
@@ -38,11 +44,26 @@ def answer_sms(
         text = replies.feedback_question()  # type: ignore[attr-defined]
     elif answer in ("feedback_thanks", "feedback_thanks_low"):
         text = replies.feedback_thanks(answer == "feedback_thanks_low")  # type: ignore[attr-defined]
+    elif answer == "person_in_touch":
+        if contact_by is None:
+            raise ValueError("the notice says by when a person gets in touch")
+        text = replies.person_in_touch(_when(contact_by, locale, language, timezone))  # type: ignore[attr-defined]
     elif answer == "not_understood":
         text = replies.not_understood()  # type: ignore[attr-defined]
     else:
         text = replies.help()  # type: ignore[attr-defined]
     return gsm7_friendly(one_line(str(text)))
+
+
+def _when(at: datetime, locale: str | None, language: str, timezone: str | None) -> str:
+    """A weekday, date and time in the customer's language and timezone ("Wed, Dec 2, 3:00 PM")."""
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = at.astimezone(zone)
+    babel_locale = format_locale(locale, language)
+    return f"{format_skeleton('MMMEd', local, locale=babel_locale)}, {format_time(local, 'short', locale=babel_locale)}"
 
 
 def offer_phrases(choices: Sequence[str], *, locale: str | None) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from schemas import FeedbackGiven, make_event
+from schemas import CaseOpened, CloudEvent, FeedbackGiven, make_event
 from services.care.handoff import HandOff
 from services.care.ledger import Case
 from services.notifier.ledger import Delivery
@@ -285,3 +285,25 @@ async def test_a_low_score_opens_a_ticket_with_its_words_and_a_good_one_does_not
     [ticket_id] = rig.zendesk.tickets
     notes = rig.zendesk.comments[ticket_id]
     assert len(notes) == 2 and "low feedback 1/5 on order #1001 (no words)" in notes[1]["body"]
+
+
+async def test_a_new_case_is_announced_once_with_when_a_person_gets_in_touch(rig: Rig) -> None:
+    announced: list[CloudEvent] = []
+
+    async def collect(event: CloudEvent) -> None:
+        announced.append(event)
+
+    rig.care.announce = collect
+    late, stock = await rig.two_incidents()
+    escalation = escalation_event("esc-1", at=NOW, customer_id="cus_lucia", incident_id=stock, kind="stockout",
+                                  related=[late], tier=2, order_id="ord-1002")
+    await rig.care.on_escalation(escalation)
+    await rig.care.on_escalation(escalation)  # redelivered
+    await rig.care.on_reply(reply_event("rep-1", at=NOW, customer_id="cus_lucia", body="¿hola?"))  # a note
+    [opened] = announced
+    assert isinstance(opened, CaseOpened) and opened.subject == "cus_lucia"
+    case = (await rig.cases())[0]
+    assert (opened.data.case_id, opened.data.reason, opened.data.skill) == (case.external_id, "repeated_trouble",
+                                                                            "stock")
+    # NOW is Sunday 15:00 UTC: with the default support hours (Mon-Fri 09-17, 8 hours), Monday 17:00.
+    assert opened.data.contact_by == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)

@@ -1,0 +1,88 @@
+"""Messages of the notifier's own that are not about a new incident (the feedback question, "a person will get in
+touch"): a ledger row of their own (`purpose`), sent through the same policy, provider call, settle and report.
+
+Each row holds the incident it speaks of (for the contact, the language and the order number), has no order
+id (so the order's coalescing and follow-ups never see it), and is reserved before the provider is called.
+`send_own` decides it with the follow-up policy (channel and consent, the frequency cap, quiet hours; no
+coalescing: it is no news about the order) and sends, defers or drops it. They go by SMS only for now: a
+customer whose channel is email is not sent one (the row is suppressed with reason `sms_only`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from schemas import IncidentDetectedData
+from services.common.clock import Clock
+from services.notifier.ledger import Delivery, Ledger
+from services.notifier.policy import IncidentRef, PolicySettings, Profile, evaluate_follow_up
+from services.notifier.providers import SendResult
+from services.notifier.rendering import RenderedMessage
+from services.notifier.settings import NotifierSettings
+
+__all__ = ["OwnMessages"]
+
+logger = logging.getLogger(__name__)
+
+ProfileOf = Callable[[IncidentDetectedData], Awaitable[Profile]]
+Deliver = Callable[[str, Profile, str, RenderedMessage], Awaitable[SendResult]]
+Settle = Callable[[IncidentDetectedData, str, str, SendResult], Awaitable[None]]
+Report = Callable[..., Awaitable[None]]
+IncidentOf = Callable[[Delivery], IncidentDetectedData]
+
+
+class OwnMessages:
+    """The I/O every own message shares; subclasses decide when to reserve one and what it says."""
+
+    def __init__(
+        self, *, ledger: Ledger, policy: PolicySettings, settings: NotifierSettings, clock: Clock,
+        profile_of: ProfileOf, deliver: Deliver, settle: Settle, report: Report, incident_of: IncidentOf,
+    ) -> None:
+        self.ledger = ledger
+        self.policy = policy
+        self.settings = settings
+        self.clock = clock
+        self.profile_of = profile_of
+        self.deliver = deliver
+        self.settle = settle
+        self.report = report
+        self.incident_of = incident_of
+
+    async def send_own(self, row: Delivery, incident: IncidentDetectedData,
+                       text_for: Callable[[Profile], str]) -> None:
+        """Decide a reserved row now: send it (its text from the customer's profile), defer it, or drop it."""
+        now = self.clock.now()
+        profile = await self.profile_of(incident)
+        _, _, _, sent_at = await self.ledger.decision_context(
+            incident_id=row.incident_id, customer_id=row.customer_id, order_id=None,
+            cap_since=now - self.policy.cap_window)
+        decision = evaluate_follow_up(IncidentRef.of(incident), profile, now=now, settings=self.policy,
+                                      sent_at=sent_at)
+        if decision.action == "defer":
+            await self.ledger.transition(row.notification_id, "deferred", now=now, expect=("reserved",),
+                                         due_at=decision.due_at, reason=str(decision.reason))
+            return
+        if decision.action != "send" or decision.channel != "sms":
+            await self.drop(row, str(decision.reason) if decision.reason is not None else "sms_only")
+            return
+        text = text_for(profile)
+        if not await self.ledger.transition(row.notification_id, "sending", now=now, expect=("reserved",),
+                                            body=text, address=profile.phone):
+            return
+        rendered = RenderedMessage(channel="sms", locale=profile.locale, text=text)
+        result = await self.deliver("sms", profile, row.notification_id, rendered)
+        await self.settle(incident, row.notification_id, "sms", result)
+
+    async def drop(self, row: Delivery, reason: str) -> None:
+        now = self.clock.now()
+        if await self.ledger.transition(row.notification_id, "suppressed", now=now, expect=("reserved",),
+                                        reason=reason):
+            logger.info("%s message %s not sent: %s", row.purpose, row.notification_id, reason)
+            await self.report(row, "notification.suppressed", now, reason=reason)
+
+    async def row(self, nid: str) -> Delivery:
+        found = await self.ledger.get(nid)
+        if found is None:
+            raise RuntimeError(f"ledger row {nid} vanished after its reservation")
+        return found

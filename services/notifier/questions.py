@@ -54,8 +54,9 @@ class FeedbackQuestions(OwnMessages):
         asked_at, open_incidents = await self.ledger.feedback_context(
             resolved.customer_id, since=resolved.resolved_at - self.every, leave_out=resolved.incident_id)
         verdict = should_ask(reason=resolved.reason, told=told is not None, resolved_at=resolved.resolved_at,
-                             asked_at=asked_at, open_incidents=open_incidents,
-                             after=self.settings.feedback_after, every=self.every)
+                             asked_at=asked_at, open_incidents=open_incidents, now=self.clock.now(),
+                             after=self.settings.feedback_after, every=self.every,
+                             max_age=timedelta(days=self.settings.feedback_max_age_days))
         if not verdict.ask or told is None:
             logger.info("no feedback question about %s: %s", resolved.incident_id, verdict.reason)
             return

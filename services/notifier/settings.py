@@ -55,6 +55,8 @@ class NotifierSettings(BaseSettings):
     # feedback_every_days, never while another of their incidents is open.
     feedback_enabled: bool = True
     feedback_every_days: int = Field(default=30, ge=1)
+    feedback_max_age_days: float = Field(default=3.0, gt=0, description="a resolution older than this is not "
+                                         "asked about (a replay or a backlog asks nothing)")
     feedback_delay_s: float = Field(default=3600.0, ge=0, description="wait after the resolution before asking")
     feedback_after: frozenset[str] = Field(
         default=frozenset({"delivered", "refund_issued", "payment_succeeded", "order_cancelled"}),

@@ -136,3 +136,11 @@ async def test_quiet_hours_defer_the_question(evening_rig: NotifierRig, fake_pro
     await rig.dispatcher.send_due()
     assert sum("How did we handle it?" in t for t in texts(fake_providers)) == 1
 
+
+
+async def test_a_replayed_old_resolution_asks_nothing(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    await rig.dispatcher.on_incident(incident_event("inc-old", at=NOON_NY, email=None))
+    rig.clock.set(NOON_NY + timedelta(days=5))  # offsets reset: the resolution is read days after it happened
+    await rig.dispatcher.on_incident_batch([resolved("inc-old", at=NOON_NY + timedelta(hours=1))])
+    assert not any("How did we handle it?" in t for t in texts(fake_providers))
+    assert await rig.ledger.get(question_id("inc-old", "cus_1")) is None

@@ -68,6 +68,8 @@ def test_when_to_ask() -> None:
     assert ask(open_incidents=1) == "incident_open"
     assert ask(asked_at=[AT - timedelta(days=29)]) == "asked_recently"
     assert ask(asked_at=[AT - timedelta(days=31)]) == "ask"
+    assert ask(now=AT + timedelta(days=2)) == "ask"
+    assert ask(now=AT + timedelta(days=4)) == "too_late"  # a replay of old history asks nothing
 
 
 @given(st.timedeltas(min_value=-timedelta(days=400), max_value=timedelta(days=400)))

@@ -100,7 +100,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
                                 clock=clock, emit=emit_notification,
                                 links=EmailLinks.from_settings(common, settings.public_base_url),
                                 incidents_read=incidents_read)
-        inbound = Inbound(ledger=ledger, profiles=profiles, sms=providers.sms, settings=settings, clock=clock,
+        inbound = Inbound(ledger=ledger, profiles=profiles, answers=dispatcher.answers, settings=settings, clock=clock,
                           emit_customer=emit_customer, emit_notification=emit_notification, emit_action=emit_action)
         wired["w"] = _Wiring(dispatcher, inbound, providers)
         await dispatcher.recover()

@@ -62,7 +62,8 @@ class Conversations:
         async with self.ledger.sessions() as session:
             rows = (await session.scalars(
                 select(Delivery)
-                .where(Delivery.address == phone, Delivery.channel == "sms", Delivery.state.in_(MESSAGED_STATES))
+                .where(Delivery.address == phone, Delivery.channel == "sms", Delivery.state.in_(MESSAGED_STATES),
+                       Delivery.purpose != "answer")  # our answers offer nothing and ask nothing
                 .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
                 .limit(LOOK_BACK))).all()
         latest: Offer | None = None

@@ -25,6 +25,7 @@ from schemas import (
 )
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
+from services.notifier.answers import Answers
 from services.notifier.follow_ups import SENT_STATES, FollowUps
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.links import EmailLinks
@@ -116,6 +117,7 @@ class Dispatcher:
                                "report": self._emit_row, "incident_of": _incident_of}
         self.questions = FeedbackQuestions(**own)
         self.notices = CaseNotices(**own)
+        self.answers = Answers(**own)
         self.incidents_read = incidents_read
         self._pool = asyncio.Semaphore(settings.send_concurrency)
 
@@ -348,6 +350,9 @@ class Dispatcher:
         if row.purpose == "case":
             await self.notices.resume(row)
             return
+        if row.purpose == "answer":
+            await self.answers.resume(row)
+            return
         if row.follow_up:
             await self.follow_ups.resume(row)
             return
@@ -485,6 +490,9 @@ class Dispatcher:
             await self._resume(row)  # it never reached the provider: sending again cannot duplicate it
 
     async def _lookup(self, row: Delivery) -> str | None:
+        if row.purpose == "answer":  # no incident: the row holds its phone and text
+            return await self.providers.sms.find_sms(
+                SmsMessage(row.notification_id, row.address or "", row.body or ""), row.created_at)
         customer = _incident_of(row).customer
         if row.channel == "sms":
             message = SmsMessage(row.notification_id, customer.phone or "", row.body or "")

@@ -31,11 +31,11 @@ from schemas.choices import Choice
 from services.common.clock import Clock
 from services.common.ids import stable_id
 from services.common.masking import mask_phone
+from services.notifier.answers import Answers, answer_id
 from services.notifier.conversation import Conversations, Offer
 from services.notifier.feedback import Score, read_score
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.profiles import ProfileStore
-from services.notifier.providers import SmsMessage, SmsProvider
 from services.notifier.rendering.answers import Answer, answer_sms
 from services.notifier.replies import understand
 from services.notifier.settings import NotifierSettings
@@ -49,27 +49,26 @@ Emit = Callable[[CloudEvent], Awaitable[None]]
 # Twilio MessageStatus -> ledger state; SendGrid event -> ledger state.
 HONEST_ANSWER_EVERY = timedelta(hours=12)
 """At most one "a person will get back to you" per phone in this long: an auto-responder answering our answer
-would otherwise start a loop. Every reply still becomes `customer.replied`."""
-REMEMBERED_PHONES = 10_000
+would otherwise start a loop. Every reply still becomes `customer.replied`. Read from the ledger (our answers'
+rows), so a restart does not reset it."""
 SMS_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "sent": "sent"}
 EMAIL_SUPPRESSING = {"bounce", "dropped", "spamreport"}
 
 
 class Inbound:
     def __init__(
-        self, *, ledger: Ledger, profiles: ProfileStore, sms: SmsProvider, settings: NotifierSettings,
+        self, *, ledger: Ledger, profiles: ProfileStore, answers: Answers, settings: NotifierSettings,
         clock: Clock, emit_customer: Emit, emit_notification: Emit, emit_action: Emit | None = None,
     ) -> None:
         self.ledger = ledger
         self.conversations = Conversations(ledger)
         self.profiles = profiles
-        self.sms = sms
+        self.answers = answers
         self.settings = settings
         self.clock = clock
         self.emit_customer = emit_customer
         self.emit_notification = emit_notification
         self.emit_action = emit_action
-        self._answered: dict[str, datetime] = {}  # phone -> when it last got the honest answer
 
     # -- customers topic ---------------------------------------------------------------------
     async def on_customer_event(self, event: CloudEvent) -> None:
@@ -154,15 +153,15 @@ class Inbound:
                 source=SOURCE, subject=data.from_, time=now, id=f"{data.message_sid}:{reply}"))
             logger.info("%s by SMS keyword from %s", kind, mask_phone(data.from_))
         elif reply == "help":
-            await self._answer("help", data.message_sid, data.from_, offer)
+            await self._answer("help", data.message_sid, data.from_, offer, now)
         elif offer is not None and offer.feedback and (score := read_score(data.body)) is not None:
             await self._feedback_given(offer, score, at=now, event_id=stable_id("feedback", data.message_sid))
             await self._answer("feedback_thanks_low" if score.low else "feedback_thanks", data.message_sid,
-                               data.from_, offer)
+                               data.from_, offer, now)
         elif reply == "choice" and offer is not None and understood.choice is not None:
             await self._choice_made(offer, understood.choice, channel="sms", at=now,
                                     event_id=stable_id("choice", data.message_sid))
-            await self._answer("confirmed", data.message_sid, data.from_, offer, understood.choice)
+            await self._answer("confirmed", data.message_sid, data.from_, offer, now, understood.choice)
         else:
             customer_id = offer.incident.customer.id if offer is not None else await self._customer_for_phone(
                 data.from_)
@@ -174,18 +173,16 @@ class Inbound:
             await self.emit_customer(make_event(
                 "customer.replied", {k: v for k, v in replied.items() if v is not None}, source=SOURCE,
                 subject=customer_id, time=now, id=f"{data.message_sid}:reply"))
-            if self._may_answer(data.from_, now):
-                await self._answer("not_understood", data.message_sid, data.from_, offer)
+            if await self._may_answer(data.from_, data.message_sid, now):
+                await self._answer("not_understood", data.message_sid, data.from_, offer, now)
 
-    def _may_answer(self, phone: str, now: datetime) -> bool:
-        """True once per phone per HONEST_ANSWER_EVERY (by the replies' own receipt times)."""
-        last = self._answered.get(phone)
-        if last is not None and abs(now - last) < HONEST_ANSWER_EVERY:
+    async def _may_answer(self, phone: str, message_sid: str, now: datetime) -> bool:
+        """False when another reply from `phone` got the honest answer within HONEST_ANSWER_EVERY (by the replies'
+        own receipt times); this reply read again is let through (its answer's row stops a second send)."""
+        last = await self.ledger.last_answer(phone, "not_understood", near=now, within=HONEST_ANSWER_EVERY)
+        if last is not None and await self.ledger.get(answer_id(message_sid, "not_understood")) is None:
             logger.info("not answering %s again so soon", mask_phone(phone))
             return False
-        if len(self._answered) >= REMEMBERED_PHONES:
-            self._answered = {p: t for p, t in self._answered.items() if abs(now - t) < HONEST_ANSWER_EVERY}
-        self._answered[phone] = now
         return True
 
     async def _choice_made(self, offer: Offer, choice: Choice, *, channel: str, at: datetime, event_id: str) -> None:
@@ -218,14 +215,18 @@ class Inbound:
         logger.info("feedback %d/5 given for incident %s", score.score, incident.incident_id)
 
     async def _answer(
-        self, answer: Answer, message_sid: str, phone: str, offer: Offer | None, choice: Choice | None = None,
+        self, answer: Answer, message_sid: str, phone: str, offer: Offer | None, received_at: datetime,
+        choice: Choice | None = None,
     ) -> None:
-        """Text back in the customer's language (that of the message they answer, else their profile's)."""
+        """Text back in the customer's language (that of the message they answer, else their profile's), once
+        per reply (see `answers`)."""
+        customer_id = offer.incident.customer.id if offer is not None else await self._customer_for_phone(phone)
         locale = offer.incident.customer.locale if offer is not None else await self._locale_of(phone)
         text = answer_sms(answer, locale=locale, store_name=self.settings.store_name, choice=choice,
                           order_number=(offer.order_number or offer.incident.order_id) if offer is not None else None,
                           support_phone=self.settings.support_phone, help_url=self.settings.help_url)
-        await self.sms.send_sms(SmsMessage(f"{answer}-{message_sid}", phone, text))
+        await self.answers.answer(reply_id=message_sid, answer=answer, phone=phone, text=text,
+                                  customer_id=customer_id or stable_id("phone", phone), received_at=received_at)
 
     async def _locale_of(self, phone: str) -> str | None:
         customer_id = await self._customer_for_phone(phone)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, select, text, update
@@ -31,7 +31,7 @@ TERMINAL = {"joined", "sent", "delivered", "undelivered", "failed", "bounced", "
 # A message's promise of the next update (`next_update_at`): open until a follow-up keeps it (kept, the follow-up
 # row reserved in the same transaction) or it proves moot (ended: resolved, superseded by a newer message, limit).
 PROMISE_STATES = ("open", "kept", "ended")
-PURPOSES = ("incident", "feedback", "case")
+PURPOSES = ("incident", "feedback", "case", "answer")
 # A feedback question in one of these states was asked (or is still to be): the once-per-30-days rule counts it.
 ASKED_STATES = ("reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered")
 # A status callback never moves a row backwards (a late `sent` after `delivered`).
@@ -83,8 +83,9 @@ class Delivery(Base):
     follow_up: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the promise this message made
     promise: Mapped[str | None] = mapped_column(String(16))  # PROMISE_STATES; None: no promise
-    # PURPOSES: a message about an incident, the feedback question after one, or "a person will get in touch" about
-    # a case (the last two under an incident id of their own, with no order).
+    # PURPOSES: a message about an incident, the feedback question after one, "a person will get in touch" about
+    # a case, or our answer to a customer's SMS reply (the last three under an incident id of their own, with no
+    # order; an answer is never counted by the frequency cap, and holds its kind of answer in `subject`).
     purpose: Mapped[str] = mapped_column(String(16), default="incident", server_default=text("'incident'"))
 
 
@@ -162,7 +163,7 @@ class Ledger:
                 ).order_by(Delivery.id))).scalars())
             sent = list((await session.execute(select(Delivery.updated_at).where(
                 Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
-                Delivery.updated_at >= cap_since))).scalars())
+                Delivery.purpose != "answer", Delivery.updated_at >= cap_since))).scalars())
             return existing, resolved, order_rows, sent
 
     async def batch_context(
@@ -185,7 +186,7 @@ class Ledger:
                 table.c.customer_id.in_(customer_ids)).order_by(table.c.id))) if orders else []
             sends = list(await session.execute(select(table.c.customer_id, table.c.updated_at).where(
                 table.c.customer_id.in_(customer_ids), table.c.state.in_(("sent", "delivered", "sending")),
-                table.c.updated_at >= cap_since)))
+                table.c.purpose != "answer", table.c.updated_at >= cap_since)))
         by_order: dict[tuple[str, str], list[Any]] = {}
         for row in order_rows:
             if (row.customer_id, row.order_id) in orders:
@@ -241,7 +242,18 @@ class Ledger:
         """The customer we last texted at this number (to route a free-text reply to the store)."""
         async with self.sessions() as session:
             result = await session.execute(select(Delivery.customer_id).where(
-                Delivery.channel == "sms", Delivery.address == phone).order_by(Delivery.id.desc()).limit(1))
+                Delivery.channel == "sms", Delivery.address == phone, Delivery.purpose != "answer",
+            ).order_by(Delivery.id.desc()).limit(1))
+            return result.scalar_one_or_none()
+
+    async def last_answer(self, phone: str, answer: str, *, near: datetime, within: timedelta) -> datetime | None:
+        """The receipt time of a reply from `phone` that got an answer of kind `answer` within `within` of `near`
+        (either side: replies arrive out of order), else None."""
+        async with self.sessions() as session:
+            result = await session.execute(select(Delivery.incident_at).where(
+                Delivery.purpose == "answer", Delivery.address == phone, Delivery.subject == answer,
+                Delivery.incident_at > near - within, Delivery.incident_at < near + within,
+            ).order_by(Delivery.id.desc()).limit(1))
             return result.scalar_one_or_none()
 
     async def told_of(self, incident_id: str, customer_id: str) -> Delivery | None:

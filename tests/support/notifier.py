@@ -69,8 +69,8 @@ async def notifier_rig(
     rig = NotifierRig(dispatcher=None, inbound=None, ledger=ledger, profiles=profiles, clock=clock)  # type: ignore[arg-type]
     rig.dispatcher = Dispatcher(ledger=ledger, profiles=profiles, providers=providers, settings=settings,
                                 clock=clock, emit=rig._emit)
-    rig.inbound = Inbound(ledger=ledger, profiles=profiles, sms=providers.sms, settings=settings, clock=clock,
-                          emit_customer=rig._emit, emit_notification=rig._emit, emit_action=rig._emit)
+    rig.inbound = Inbound(ledger=ledger, profiles=profiles, answers=rig.dispatcher.answers, settings=settings,
+                          clock=clock, emit_customer=rig._emit, emit_notification=rig._emit, emit_action=rig._emit)
     try:
         yield rig
     finally:

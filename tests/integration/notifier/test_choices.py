@@ -14,6 +14,7 @@ from schemas import CloudEvent, IncidentDetected, make_event
 from schemas.choices import choices_for
 from services.common.links import LinkSigner
 from services.common.settings import DEV_LINK_SECRET
+from services.notifier.inbound import Inbound
 from tests.support.fake_providers import FakeProviders
 from tests.support.notifier import NotifierRig, incident_event, rig_on
 
@@ -176,3 +177,40 @@ async def test_a_number_counts_only_when_the_sms_as_sent_offered_those_numbers(r
     await rig.inbound.on_provider_event(inbound("2", "SMnotshown"))  # type: ignore[arg-type]
     assert rig.outcomes("choice.made") == []
     assert len(rig.outcomes("customer.replied")) == 1
+
+
+# An answer to a reply is a ledger row reserved before the provider call, under an id derived from the reply: the
+# same reply read again (a crash before the offset commit) sends nothing; the honest-answer limit is read from the
+# ledger, so a restart does not reset it.
+@pytest.mark.parametrize("body", [str(STOCKOUT.index("refund") + 1), "HELP", "Will it come before Christmas?"])
+async def test_the_same_reply_read_twice_is_answered_once(
+    rig: NotifierRig, fake_providers: FakeProviders, body: str,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-twice"))
+    reply = inbound(body, "SMtwice")
+    await rig.inbound.on_provider_event(reply)  # type: ignore[arg-type]
+    await rig.inbound.on_provider_event(reply)  # type: ignore[arg-type]  # re-read: the offset was never committed
+    answers = texts(fake_providers)[1:]
+    assert len(answers) == 1, answers
+    [row] = [r for r in await rig.ledger.by_state("sent") if r.purpose == "answer"]
+    assert row.address == PHONE and row.body == answers[0]
+
+
+async def test_the_honest_answer_limit_survives_a_restart(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-restart"))
+    await rig.inbound.on_provider_event(inbound("I'm driving, I'll get back to you", "SMauto0"))  # type: ignore[arg-type]
+    assert len(texts(fake_providers)) == 2
+
+    dispatcher = await rig.restarted(rig.dispatcher.settings)
+    restarted = Inbound(ledger=rig.ledger, profiles=rig.profiles,
+                        answers=dispatcher.answers, settings=dispatcher.settings, clock=rig.clock,
+                        emit_customer=rig._emit, emit_notification=rig._emit, emit_action=rig._emit)
+    later = inbound("I'm driving, I'll get back to you", "SMauto1")
+    later = later.model_copy(update={"data": later.data.model_copy(update={  # type: ignore[attr-defined]
+        "received_at": NOON_NY + timedelta(hours=1)})})
+    try:
+        await restarted.on_provider_event(later)  # type: ignore[arg-type]
+    finally:
+        await dispatcher.providers.close()
+    assert len(rig.outcomes("customer.replied")) == 2  # a person sees every one
+    assert len(texts(fake_providers)) == 2  # the offer and one answer

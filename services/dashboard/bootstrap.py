@@ -40,7 +40,8 @@ def build(settings: DashboardSettings, common: CommonSettings) -> web.Applicatio
     instruments = build_instruments()
     panels = Panels(settings=settings, common=common, kafka=kafka, ledger=ledger, figures=instruments.figures)
     story = StoryReader(ledger, care_url=settings.care_database_url, key=secrets.token_bytes(32), kafka=kafka,
-                        prefix=common.topic_prefix, store_events_per_partition=settings.store_events_per_partition)
+                        prefix=common.topic_prefix, store_events_per_partition=settings.store_events_per_partition,
+                        feedback_per_partition=settings.feedback_per_partition)
     app = create_app(panels, instruments, token=settings.token_value, refresh_s=settings.refresh_s, story=story)
 
     async def sample_offsets(app: web.Application) -> AsyncIterator[None]:

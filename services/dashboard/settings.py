@@ -39,6 +39,9 @@ class DashboardSettings(BaseSettings):
     kafka_timeout_s: float = Field(default=10.0, gt=0)
     store_events_per_partition: int = Field(
         default=500, ge=0, le=100_000, description="records read back per partition of the store's topics for a story")
+    feedback_per_partition: int = Field(
+        default=5000, ge=0, le=100_000,
+        description="records of customer-actions read back per partition for feedback and CSAT")
     care_database_url: str | None = Field(
         default=None, description="care's tables, when care keeps them apart from FOREWARN_DATABASE_URL",
         validation_alias=AliasChoices("FOREWARN_DASHBOARD_CARE_DATABASE_URL", "FOREWARN_CARE_DATABASE_URL"))

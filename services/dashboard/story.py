@@ -8,7 +8,8 @@ as the masked form plus the digest, and a candidate matches when one of its norm
 
 `build_timeline` lays the sources side by side, oldest first: each incident as detected, each message as
 the customer saw it (SMS bubble, email subject and text), what became of it (delivered, failed; or why it
-was not sent), resolutions, the customer's replies and choices, and the tickets and notes care opened.
+was not sent), resolutions, the customer's replies, choices and feedback, and the tickets and notes care
+opened.
 Phone numbers and email addresses in any text are masked (`services.common.masking`), the store's support
 line in a message body included.
 
@@ -69,7 +70,8 @@ _STORE_DETAILS = (
     "outcome_type", "reason", "shipping_method", "promised_ship_by", "promised_delivery_by",
 )
 _ORDER_OF_ITEMS = {"store_event": -1, "incident": 0, "message": 1, "not_sent": 1, "delivery": 2, "reply": 3,
-                   "choice": 4, "resolved": 5, "ticket": 6, "note": 7}
+                   "choice": 4, "resolved": 5, "feedback": 6, "ticket": 7,
+                   "note": 8}
 _PHONE_TYPED = re.compile(r"\+?[0-9 ()./\-\u00a0]{7,}")
 _MASKED_PHONE = re.compile(r"\+?[* ()./\-]*\*[* ()./\-]*[0-9]{2,4}")
 """A phone number as masked: stars (and separators) then the two or four digits kept, nothing else in clear."""
@@ -320,7 +322,8 @@ def build_timeline(
     *, deliveries: Iterable[Mapping[str, Any]], resolved: Iterable[Mapping[str, Any]] = (),
     replies: Iterable[Mapping[str, Any]] = (), choices: Iterable[Mapping[str, Any]] = (),
     cases: Iterable[Mapping[str, Any]] = (), entries: Iterable[Mapping[str, Any]] = (),
-    store_events: Iterable[Mapping[str, Any]] = (), focus_order: str | None = None,
+    store_events: Iterable[Mapping[str, Any]] = (), feedback: Iterable[Mapping[str, Any]] = (),
+    focus_order: str | None = None,
 ) -> list[dict[str, Any]]:
     """One customer's timeline, oldest first, from rows of the notifier's ledger (`deliveries`,
     `resolved_incidents`) and care's (`care_replies`, `care_choices`, `care_cases`, `care_entries`).
@@ -330,7 +333,8 @@ def build_timeline(
     rode along in it (`joined`, reason = its notification id) add their incidents to it. What a provider
     reported afterwards (delivered, failed, ...) is an item of its own at the time it was recorded. A row
     that was suppressed or withdrawn says why no message went. Store events (`store_event` entries) come first
-    among items of the same second."""
+    among items of the same second. `feedback` entries (`feedback.feedback_items`, already masked) are the
+    customer's scores, each with the incident it rated."""
     rows = list(deliveries)
     items: list[_Item] = []
     orders_of: dict[str, str | None] = {}
@@ -408,6 +412,12 @@ def build_timeline(
                            f"store_event:{event.get('event_id')}", {
                                "event_type": event.get("event_type"), "order": event.get("order"),
                                "details": list(event.get("details") or [])}))
+    for answer in feedback:
+        items.append(_Item(_time(answer.get("at")) or datetime.min.replace(tzinfo=UTC), "feedback",
+                           f"feedback:{answer.get('feedback_id')}", {
+                               "score": answer.get("score"), "text": _masked(answer.get("text")),
+                               "incident_id": answer.get("incident_id"), "kind": answer.get("kind"),
+                               "order": answer.get("order"), "channel": answer.get("channel")}))
     items.sort(key=lambda item: (item.at, _ORDER_OF_ITEMS[item.type], item.key))
     return [item.view(focus_order) for item in items]
 

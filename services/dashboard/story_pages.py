@@ -15,6 +15,7 @@ from aiohttp import web
 from jinja2 import Environment
 from yarl import URL
 
+from services.dashboard.feedback import Answer, csat, feedback_items
 from services.dashboard.kafka_reader import KafkaUnavailable
 from services.dashboard.ledger_reader import LedgerUnavailable
 from services.dashboard.story import (
@@ -27,17 +28,32 @@ from services.dashboard.story import (
 )
 from services.dashboard.story_reader import StoryReader
 
-__all__ = ["FEEDBACK", "STORY_KEY", "add_story_routes", "story_answer", "tickets_answer"]
+__all__ = ["FEEDBACK", "STORY_KEY", "add_story_routes", "feedback_answer", "story_answer", "tickets_answer"]
 
 logger = logging.getLogger(__name__)
 
 STORY_KEY = web.AppKey("story", StoryReader)
 STORY_JINJA_KEY = web.AppKey("story_jinja", Environment)
 FEEDBACK = {
-    "available": False,
-    "why": "No feedback is recorded yet: Forewarn has no feedback.given event or table, so there are no scores "
-           "to show and no CSAT per incident kind or per week.",
+    "available": False, "error": None, "csat": None,
+    "why": "No feedback recorded: no feedback.given event on customer-actions in the records read, so there are "
+           "no scores to show and no CSAT per incident kind or per week.",
 }
+"""The empty state: no answer in the window read (or none could be read: `error` says why)."""
+
+
+async def feedback_answer(reader: StoryReader) -> tuple[list[Answer], dict[str, Any]]:
+    """The answers read (one per question) and what the page shows of them: CSAT overall, per incident kind
+    and per ISO week (UTC), over the last `feedback_per_partition` records of each partition of customer-actions."""
+    window = (f"the last {reader.feedback_per_partition} records of each partition of customer-actions; "
+              "one answer per question, the latest")
+    try:
+        answers = await reader.feedback()
+    except KafkaUnavailable as exc:
+        return [], {**FEEDBACK, "error": str(exc), "window": window}
+    if not answers:
+        return [], {**FEEDBACK, "window": window}
+    return answers, {"available": True, "error": None, "why": None, "window": window, "csat": csat(answers)}
 
 
 def add_story_routes(app: web.Application, reader: StoryReader, jinja: Environment) -> None:
@@ -54,8 +70,9 @@ async def story_answer(reader: StoryReader, params: Any) -> dict[str, Any]:
     query = parse_query(text, reader.key, digest=params.get("exact") or None)
     customer_id = str(params.get("customer") or "") or None
     focus = str(params.get("order") or "") or None
+    answers, feedback = await feedback_answer(reader)
     answer: dict[str, Any] = {"query": query.shown if query else None, "hits": [], "customer": None,
-                              "timeline": [], "care": None, "store_events": None, "feedback": FEEDBACK,
+                              "timeline": [], "care": None, "store_events": None, "feedback": feedback,
                               "focus_order": focus}
     hits: list[CustomerHit] = []
     if customer_id is None and query is not None:
@@ -75,7 +92,8 @@ async def story_answer(reader: StoryReader, params: Any) -> dict[str, Any]:
             store_events, answer["store_events"] = [], str(exc)
         answer["timeline"] = build_timeline(
             deliveries=story.deliveries, resolved=story.resolved, replies=story.replies, choices=story.choices,
-            cases=story.cases, entries=story.entries, store_events=store_events, focus_order=focus)
+            cases=story.cases, entries=story.entries, store_events=store_events,
+            feedback=feedback_items(answers, customer_id), focus_order=focus)
     return answer
 
 
@@ -111,7 +129,8 @@ async def story_page(request: web.Request) -> web.StreamResponse:
         logger.warning("story: %s", exc)
         status, error = 503, str(exc)
         answer = {"query": query.shown if query else None, "hits": [], "customer": None, "timeline": [],
-                  "care": None, "store_events": None, "feedback": FEEDBACK, "focus_order": None}
+                  "care": None, "store_events": None, "feedback": (await feedback_answer(reader))[1],
+                  "focus_order": None}
     tickets = await tickets_answer(reader)
     html = request.app[STORY_JINJA_KEY].get_template("story.html.j2").render(
         answer=answer, tickets=tickets, error=error, searched=bool(text or request.query.get("customer")))

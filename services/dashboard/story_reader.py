@@ -17,7 +17,8 @@ have scrolled out of that window; the incidents still carry the facts they were 
 
 Tables are declared here by the names of the notifier's and care's migrations (services never import each
 other; the deliveries table is shared in `services.common.delivery_ledger`); the tests read ledgers those
-migrations built. No `feedback.given` event or table exists yet, so there is no feedback to read.
+migrations built. Feedback is read from `feedback.given` on `customer-actions`, the one place every score
+is kept (why, in `services.dashboard.feedback`): the last `feedback_per_partition` records of every partition.
 
 Searching: by customer id (indexed), by order id (indexed) or the store's order number (kept inside each
 row's incident event: a LIKE on the quoted number, confirmed by parsing the event; the ledger has no column
@@ -38,8 +39,10 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, Select, String, Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas import CUSTOMER_ACTIONS
 from services.common.db import UtcDateTime, normalise_url
 from services.common.delivery_ledger import DELIVERIES, read_only, read_only_engine
+from services.dashboard.feedback import Answer, answer_of, latest_answers
 from services.dashboard.kafka_reader import KafkaReader
 from services.dashboard.ledger_reader import LedgerReader, LedgerUnavailable
 from services.dashboard.story import (
@@ -126,8 +129,10 @@ class StoryReader:
     errors); care's tables through an engine of their own when care keeps them elsewhere."""
 
     def __init__(self, ledger: LedgerReader, *, care_url: str | None = None, key: bytes,
-                 kafka: KafkaReader | None = None, prefix: str = "", store_events_per_partition: int = 500) -> None:
+                 kafka: KafkaReader | None = None, prefix: str = "", store_events_per_partition: int = 500,
+                 feedback_per_partition: int = 5000) -> None:
         self.ledger = ledger
+        self.feedback_per_partition = feedback_per_partition
         self.kafka = kafka
         self.prefix = prefix
         self.store_events_per_partition = store_events_per_partition
@@ -301,6 +306,17 @@ class StoryReader:
         keys = {order_id.encode() for order_id in orders}
         events = [store_event(record.value, names[record.topic], orders) for record in records if record.key in keys]
         return [event for event in events if event is not None]
+
+    async def feedback(self) -> list[Answer]:
+        """The `feedback.given` answers in the last `feedback_per_partition` records of every partition of
+        `customer-actions`, one per question (the latest); KafkaUnavailable when the broker does not answer."""
+        if self.kafka is None:
+            return []
+        offsets = await self.kafka.offsets([self.prefix + CUSTOMER_ACTIONS])
+        span = self.feedback_per_partition
+        records = await self.kafka.tail({key: (max(log.begin, log.end - span), log.end)
+                                         for key, log in offsets.items()})
+        return latest_answers(answer for answer in map(answer_of, (r.value for r in records)) if answer is not None)
 
     async def open_cases(self) -> list[dict[str, Any]]:
         """Care's cases that are still open (the newest CASE_LIMIT), for the tickets-by-skill table."""

@@ -1,5 +1,6 @@
 """A customer's story in a real browser: order #1001 found by its number behind the token, its SMS bubble, the
-customer's reply and the care ticket on one timeline, nothing unmasked; a screenshot is saved.
+customer's reply, the care ticket and their feedback score on one timeline, CSAT per incident kind and per
+week, nothing unmasked; a screenshot is saved.
 
 The ledger is real (SQLite), written through the notifier's and care's ledger APIs on tables their migrations
 built. The screenshot is `customer-story.png` under the test's tmp_path (pytest keeps the last few runs under
@@ -13,14 +14,16 @@ import re
 import shutil
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.dashboard import EMAIL, PHONE
+from tests.support.feedback import feedback_given, publish_feedback
 from tests.support.processes import ServiceProcess
-from tests.support.story import ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, publish_store_events, seed_story
+from tests.support.story import AT, ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, publish_store_events, seed_story
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +42,8 @@ def test_order_story_in_the_browser(kafka: str, topic_prefix: str, tmp_path: Pat
     ledger = _run(lambda: migrated_story_url("sqlite", str(tmp_path), None))
     _run(lambda: seed_story(ledger))
     _run(lambda: publish_store_events(kafka, topic_prefix, database_url=ledger))
+    answer = feedback_given("ntf-q1", score=2, at=AT + timedelta(days=1), text=f"the driver was rude, {PHONE}")
+    _run(lambda: publish_feedback(kafka, topic_prefix, [answer]))
     env = {
         "FOREWARN_KAFKA_BOOTSTRAP_SERVERS": kafka, "FOREWARN_TOPIC_PREFIX": topic_prefix,
         "FOREWARN_DATABASE_URL": ledger, "FOREWARN_DASHBOARD_PORT": "0", "FOREWARN_DASHBOARD_TOKEN": TOKEN,
@@ -77,7 +82,11 @@ def test_order_story_in_the_browser(kafka: str, topic_prefix: str, tmp_path: Pat
         expect(timeline.locator(".email-preview .subject")).to_contain_text(
             "Order #1002: a short delay, a***@example.com")
         expect(page.locator("#tickets td[data-field=skill]")).to_have_text(["delivery", "stock"])
-        expect(page.locator("#feedback")).to_contain_text("No feedback is recorded yet")
+        expect(timeline.locator("li.item-feedback.in-focus")).to_contain_text("2/5 on stockout · order #1001")
+        expect(timeline.locator(".feedback-words")).to_have_text("the driver was rude, +*******0123")
+        expect(page.locator("#csat-overall [data-field=csat]")).to_have_text("0.0 %")
+        expect(page.locator("[data-rows=csat-by-kind] td[data-field=kind]")).to_have_text(["stockout"])
+        expect(page.locator("[data-rows=csat-by-week] td[data-field=week]")).to_have_text(["2026-W48"])
         assert page.locator("#customer [data-field=phone]").inner_text() == "+*******0123"
         screenshot = tmp_path / "customer-story.png"
         page.screenshot(path=str(screenshot), full_page=True)

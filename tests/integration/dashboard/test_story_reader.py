@@ -4,6 +4,7 @@ on SQLite and PostgreSQL, and the page and API served by the dashboard."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,8 @@ from services.dashboard.ledger_reader import LedgerReader
 from services.dashboard.story import build_timeline, parse_query
 from services.dashboard.story_reader import StoryReader
 from tests.support.dashboard import EMAIL, PHONE, dashboard, migrated_ledger_url
-from tests.support.story import ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, publish_store_events, seed_story
+from tests.support.feedback import feedback_given, publish_feedback
+from tests.support.story import AT, ORDER_NUMBER, SUPPORT_PHONE, migrated_story_url, publish_store_events, seed_story
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +151,51 @@ async def test_page_and_api(story_url: str, kafka: str, topic_prefix: str) -> No
     for text in (page, json.dumps(data), by_phone):
         assert PHONE not in text and EMAIL not in text and "+14155550123" not in text
         assert SUPPORT_PHONE not in text and "4155550123" not in text.replace("*", "")
+
+
+async def test_feedback_and_csat_from_the_broker(story_url: str, kafka: str, topic_prefix: str) -> None:
+    """Real `feedback.given` events on customer-actions: CSAT per incident kind and per ISO week in the API and
+    on the page, and the customer's answer on their timeline with its words masked."""
+    await publish_store_events(kafka, topic_prefix, database_url=story_url)
+    words = f"the driver was rude, call {PHONE}"
+    week47, week48 = AT + timedelta(hours=2), AT + timedelta(days=1, hours=2)  # Sunday 2026-W47, Monday W48
+    await publish_feedback(kafka, topic_prefix, [
+        feedback_given("ntf-q1", score=4, at=week47, text="first thoughts"),
+        feedback_given("ntf-q1", score=2, at=week47 + timedelta(minutes=1), text=words),  # the latest stands
+        feedback_given("ntf-q1", score=2, at=week47 + timedelta(minutes=1), text=words),  # redelivered
+        feedback_given("ntf-q2", score=5, at=week48, kind="not_shipped", incident_id="inc-other",
+                       customer_id="cus_2", order_id="ord-9", order_number="#1009"),
+        feedback_given("ntf-q3", score=4, at=week48, kind="not_shipped", incident_id="inc-late",
+                       order_id="ord-2", order_number="#1002", channel="email"),
+    ])
+    common = CommonSettings(kafka_bootstrap_servers=kafka, topic_prefix=topic_prefix, database_url=story_url)
+    async with dashboard(common) as url, aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        async with session.get(f"{url}/api/story", params={"q": ORDER_NUMBER}) as response:
+            assert response.status == 200
+            data = await response.json()
+        async with session.get(f"{url}/story", params={"q": ORDER_NUMBER}) as response:
+            assert response.status == 200
+            page = await response.text()
+
+    feedback = data["feedback"]
+    assert feedback["available"] is True and feedback["error"] is None
+    assert feedback["csat"]["overall"] == {"answers": 3, "satisfied": 2, "csat": 0.6667, "average": 3.67}
+    assert feedback["csat"]["by_kind"] == [
+        {"kind": "not_shipped", "answers": 2, "satisfied": 2, "csat": 1.0, "average": 4.5},
+        {"kind": "stockout", "answers": 1, "satisfied": 0, "csat": 0.0, "average": 2.0}]
+    assert feedback["csat"]["by_week"] == [
+        {"week": "2026-W48", "answers": 2, "satisfied": 2, "csat": 1.0, "average": 4.5},
+        {"week": "2026-W47", "answers": 1, "satisfied": 0, "csat": 0.0, "average": 2.0}]
+    mine = [item for item in data["timeline"] if item["type"] == "feedback"]
+    assert [(item["score"], item["order"], item["incident_id"], item["in_focus"]) for item in mine] == [
+        (2, ORDER_NUMBER, "inc-stock", True), (4, "#1002", "inc-late", False)]
+    assert mine[0]["text"].startswith("the driver was rude, call +") and "4155550123" not in mine[0]["text"]
+    assert "No feedback recorded" not in page and 'id="csat-overall"' in page
+    assert "66.7 %" in page and "2026-W48" in page and "2026-W47" in page
+    assert 'class="feedback-words"' in page
+    assert 'data-type="feedback"' in page and "2/5" in page and "the driver was rude" in page
+    for text in (page, json.dumps(data)):
+        assert PHONE not in text and "4155550123" not in text.replace("*", "")
 
 
 async def test_care_tables_in_a_database_of_their_own(tmp_path: Path) -> None:

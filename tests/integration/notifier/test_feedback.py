@@ -11,6 +11,7 @@ import pytest
 
 from schemas import CloudEvent, IncidentResolved, make_event
 from services.notifier.questions import question_id
+from tests.integration.notifier.test_case_notices import case_opened
 from tests.support.fake_providers import FakeProviders
 from tests.support.notifier import NotifierRig, incident_event, rig_on
 
@@ -73,7 +74,7 @@ async def test_one_question_after_a_delivery_and_a_low_score_with_words(
     assert data.notification_id == question_id("inc-late", "cus_1")  # type: ignore[attr-defined]
     assert given.subject == "ord-1"
     assert rig.outcomes("customer.replied") == []
-    assert "a person will look into it" in texts(fake_providers)[-1]
+    assert "sorry it wasn't better" in texts(fake_providers)[-1]
 
     # Redelivered: the same event id; the question is not asked again.
     await rig.dispatcher.on_incident_batch([resolved("inc-late", at=NOON_NY + timedelta(hours=1))])
@@ -144,3 +145,13 @@ async def test_a_replayed_old_resolution_asks_nothing(rig: NotifierRig, fake_pro
     await rig.dispatcher.on_incident_batch([resolved("inc-old", at=NOON_NY + timedelta(hours=1))])
     assert not any("How did we handle it?" in t for t in texts(fake_providers))
     assert await rig.ledger.get(question_id("inc-old", "cus_1")) is None
+
+
+async def test_a_low_score_hears_of_a_person_once(rig: NotifierRig, fake_providers: FakeProviders) -> None:
+    """The thanks for a low score promises nothing; care's case then says who gets in touch and by when."""
+    await told_then_resolved(rig, "inc-low")
+    await rig.inbound.on_provider_event(inbound("1 never again", "SMlow"))  # type: ignore[arg-type]
+    await rig.dispatcher.notices.on_case_opened(case_opened("case-low", at=NOON_NY + timedelta(minutes=2)))
+    thanks, notice = texts(fake_providers)[-2:]
+    assert "thank you" in thanks and "sorry" in thanks and "person" not in thanks, thanks
+    assert "a person on our team, who will get in touch by" in notice, notice

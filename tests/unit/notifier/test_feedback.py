@@ -86,3 +86,16 @@ def test_the_question_and_thanks_fit_one_gsm7_segment(locale: str, answer: str) 
     assert is_gsm7(text) and count_segments(text).segments == 1, text
     if answer == "feedback_question":
         assert "#10012" in text and "1" in text and "5" in text
+
+
+@pytest.mark.parametrize(("locale", "sorry", "person"), [
+    ("en", "sorry", "person"), ("de-DE", "tut uns leid", "Team"), ("es", "Sentimos", "persona"),
+])
+def test_the_thanks_for_a_low_score_is_sorry_and_leaves_the_person_to_the_case_notice(
+    locale: str, sorry: str, person: str,
+) -> None:
+    thanks = answer_sms("feedback_thanks_low", locale=locale, store_name="Acme Outfitters")
+    notice = answer_sms("person_in_touch", locale=locale, store_name="Acme Outfitters",
+                        contact_by=datetime(2026, 11, 25, 17, 0, tzinfo=UTC), timezone="UTC")
+    assert sorry in thanks and person not in thanks, thanks
+    assert person in notice, notice

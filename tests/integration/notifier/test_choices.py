@@ -196,6 +196,23 @@ async def test_the_same_reply_read_twice_is_answered_once(
     assert row.address == PHONE and row.body == answers[0]
 
 
+async def test_an_answer_cut_off_after_the_provider_call_is_found_there_not_sent_again(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.dispatcher.on_incident(stockout("inc-cut"))
+    reply = inbound("HELP", "SMcut")
+    await rig.inbound.on_provider_event(reply)  # type: ignore[arg-type]
+    [row] = [r for r in await rig.ledger.by_state("sent") if r.purpose == "answer"]
+    # As if the process died after Twilio took the message, before the ledger heard of it.
+    await rig.ledger.transition(row.notification_id, "sending", now=NOON_NY, provider_message_id=None)
+    await rig.inbound.on_provider_event(reply)  # type: ignore[arg-type]  # the reply is read again
+    await rig.dispatcher.recover()  # sending -> ambiguous
+    await rig.dispatcher.send_due()  # looked up at the provider: found, settled, not resent
+    assert len(texts(fake_providers)) == 2
+    settled = await rig.ledger.get(row.notification_id)
+    assert settled is not None and settled.state == "sent" and settled.provider_message_id is not None
+
+
 async def test_the_honest_answer_limit_survives_a_restart(rig: NotifierRig, fake_providers: FakeProviders) -> None:
     await rig.dispatcher.on_incident(stockout("inc-restart"))
     await rig.inbound.on_provider_event(inbound("I'm driving, I'll get back to you", "SMauto0"))  # type: ignore[arg-type]

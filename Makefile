@@ -47,11 +47,16 @@ lint: install
 # fixtures use it (or KAFKA_BOOTSTRAP_SERVERS, or a testcontainers broker where Docker answers).
 TEST_KAFKA := KAFKA_PORT=19092 FOREWARN_KAFKA_HOME=$(CURDIR)/deploy/kafka/.run/test-19092
 
+# Two pytest workers (pytest-xdist), a test module per worker (a module's own broker or fixtures stay
+# together): most integration and e2e time is spent waiting on services and the broker, not on the CPU.
+# `make test TEST_WORKERS=` runs them one at a time.
+TEST_WORKERS ?= -n 2 --dist loadfile
+
 # The chaos tier (tests marked `chaos`: kill -9, broker restart, provider storm, rebalance, poison) is not part of
 # `make test`: together they take longer than its 20-minute budget allows. `make chaos-short` / `make chaos`.
 test: install system-deps lint
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(TEST_KAFKA) deploy/kafka/broker.sh start; fi; \
-	$(PY) -m pytest tests -m "not chaos" $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m pytest tests -m "not chaos" $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS); status=$$?; \
 	if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(TEST_KAFKA) deploy/kafka/broker.sh wipe; fi; \
 	exit $$status
 

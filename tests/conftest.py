@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_providers import FakeProviders
+from tests.support.fake_zendesk import FakeZendesk
 from tests.support.kafka_broker import kafka_bootstrap
 from tests.support.postgres import postgres_url
 
@@ -48,6 +49,16 @@ def postgres() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def fake_providers_server() -> Iterator[FakeProviders]:
     server = FakeProviders().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def zendesk() -> Iterator[FakeZendesk]:
+    """A fake Zendesk recording what the real zenpy client sends (a module may define one with other options)."""
+    server = FakeZendesk().start()
     try:
         yield server
     finally:

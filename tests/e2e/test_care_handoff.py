@@ -55,15 +55,6 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def zendesk() -> Iterator[FakeZendesk]:
-    server = FakeZendesk().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def deployment(kafka: str, fake_providers_server: FakeProviders, zendesk: FakeZendesk,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("care-e2e")

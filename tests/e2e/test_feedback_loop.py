@@ -94,15 +94,6 @@ class Loop:
 
 
 @pytest.fixture(scope="module")
-def zendesk() -> Iterator[FakeZendesk]:
-    server = FakeZendesk().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def loop(kafka: str, fake_providers_server: FakeProviders, zendesk: FakeZendesk,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     tmp = tmp_path_factory.mktemp("feedback-e2e")

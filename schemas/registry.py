@@ -13,6 +13,7 @@ from schemas.events import (
     CustomerChose,
     CustomerOptedIn,
     CustomerOptedOut,
+    CustomerRated,
     CustomerReplied,
     CustomerUpdated,
     EscalationOpened,
@@ -64,6 +65,7 @@ AnyEvent: TypeAlias = Annotated[
     | CustomerOptedIn
     | CustomerReplied
     | CustomerChose
+    | CustomerRated
     | ChoiceMade
     | FeedbackGiven
     | IncidentDetected
@@ -111,6 +113,7 @@ _CLASSES: tuple[type[CloudEvent], ...] = (
     CustomerOptedIn,
     CustomerReplied,
     CustomerChose,
+    CustomerRated,
     ChoiceMade,
     FeedbackGiven,
     IncidentDetected,

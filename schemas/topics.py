@@ -84,8 +84,9 @@ TOPICS: dict[str, Topic] = {
         ),
         Topic(
             CUSTOMERS, "customer id (else the phone, email address or notification id an opt-out names)", "subject",
-            ("customer.updated", "customer.opted_out", "customer.opted_in", "customer.replied", "customer.chose"),
-            description="Customer profiles, consent changes, replies and choices made by email link",
+            ("customer.updated", "customer.opted_out", "customer.opted_in", "customer.replied", "customer.chose",
+             "customer.rated"),
+            description="Customer profiles, consent changes, replies, and choices and feedback given by email link",
         ),
         Topic(
             INCIDENTS, "customer id", "subject", ("incident.detected", "incident.resolved"),

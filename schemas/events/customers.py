@@ -17,6 +17,8 @@ __all__ = [
     "CustomerOptedInData",
     "CustomerOptedOut",
     "CustomerOptedOutData",
+    "CustomerRated",
+    "CustomerRatedData",
     "CustomerReplied",
     "CustomerRepliedData",
     "CustomerUpdated",
@@ -103,6 +105,21 @@ class CustomerChoseData(ContractModel):
     at: AwareDatetime
 
 
+class CustomerRatedData(ContractModel):
+    """An answer to the feedback question through a signed link in one of our emails, as the gateway verified it.
+
+    The gateway knows only the question's notification id, the score its link carries and the words the customer
+    typed on the page; the notifier (whose ledger knows the incident, order and customer) turns it into
+    `feedback.given`."""
+
+    notification_id: Id = Field(description="the feedback question answered")
+    score: int = Field(ge=1, le=5, description="1 (poor) to 5 (great)")
+    text: str | None = Field(default=None, max_length=2000, description="the customer's own words, if any")
+    channel: Channel = "email"
+    source: str = Field(default="email_link", description="how the answer reached us")
+    at: AwareDatetime
+
+
 class CustomerUpdated(CloudEvent):
     subject_path: ClassVar[str | None] = "data.customer_id"
     type: Literal["customer.updated"] = "customer.updated"
@@ -131,6 +148,14 @@ class CustomerChose(CloudEvent):
     subject_path: ClassVar[str | None] = "data.notification_id"
     type: Literal["customer.chose"] = "customer.chose"
     data: CustomerChoseData
+
+
+class CustomerRated(CloudEvent):
+    """Subject: the notification id of the question (the only id the link carries)."""
+
+    subject_path: ClassVar[str | None] = "data.notification_id"
+    type: Literal["customer.rated"] = "customer.rated"
+    data: CustomerRatedData
 
 
 class CustomerReplied(CloudEvent):

@@ -1,4 +1,4 @@
-"""Signed links in our emails: unsubscribe and choice tokens, HMAC-SHA256 with a server secret.
+"""Signed links in our emails: unsubscribe, choice and feedback tokens, HMAC-SHA256 with a server secret.
 
 The notifier signs, the gateway verifies; both hold the same `FOREWARN_LINK_SECRET`. A token is
 the notification id (plus, for a choice, the choice and the expiry as Unix seconds) and a
@@ -6,9 +6,10 @@ base64url HMAC over them, joined by dots:
 
     unsubscribe: <notification id>.<mac>
     choice:      <notification id>.<choice>.<expires>.<mac>
+    feedback:    <notification id>.<score 1-5>.<expires>.<mac>
 
 Each kind of link has its own purpose string inside the MAC, so an unsubscribe token can never
-be replayed as a choice or the other way round. Verification recomputes the MAC and compares
+be replayed as a choice or a score, nor any of them as another. Verification recomputes the MAC and compares
 with `hmac.compare_digest`; anything that does not verify is None (the caller answers 404).
 """
 
@@ -18,17 +19,19 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from schemas.choices import Choice, known_choice
 
-__all__ = ["ChoiceLink", "LinkSigner"]
+__all__ = ["ChoiceLink", "FeedbackLink", "LinkSigner"]
 
 _UNIT = b"\x1f"
 _MAC = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 _EXPIRES = re.compile(r"^[0-9]{1,12}$")
+_SCORE = re.compile(r"^[1-5]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,15 @@ class ChoiceLink:
 
     notification_id: str
     choice: Choice
+    expires: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackLink:
+    """What a verified feedback token says: the question (its notification id) and the score clicked."""
+
+    notification_id: str
+    score: int
     expires: datetime
 
 
@@ -78,20 +90,44 @@ class LinkSigner:
 
     def verify_choice(self, token: str, *, now: datetime) -> ChoiceLink | None:
         """What a genuine, unexpired choice token says, else None."""
+        verified = self._verify_expiring(token, "choice", lambda name: known_choice(name) == name, now=now)
+        if verified is None:
+            return None
+        notification_id, name, expires = verified
+        choice = known_choice(name)
+        return ChoiceLink(notification_id, choice, expires) if choice is not None else None
+
+    def _verify_expiring(
+        self, token: str, purpose: str, value_ok: Callable[[str], bool], *, now: datetime,
+    ) -> tuple[str, str, datetime] | None:
+        """(notification id, value, expiry) of a genuine, unexpired `<id>.<value>.<expires>.<mac>` token for
+        `purpose`, else None."""
         parts = token.rsplit(".", 3)
         if len(parts) != 4:
             return None
-        notification_id, name, seconds, mac = parts
-        choice = known_choice(name)
-        if (choice is None or choice != name or not _NOTIFICATION_ID.fullmatch(notification_id)
-                or not _EXPIRES.fullmatch(seconds)):
+        notification_id, value, seconds, mac = parts
+        if not value_ok(value) or not _NOTIFICATION_ID.fullmatch(notification_id) or not _EXPIRES.fullmatch(seconds):
             return None
-        if not self._matches(mac, "choice", notification_id, name, seconds):
+        if not self._matches(mac, purpose, notification_id, value, seconds):
             return None
         expires = datetime.fromtimestamp(int(seconds), tz=UTC)
-        if expires <= now:
+        return (notification_id, value, expires) if expires > now else None
+
+    # -- feedback ----------------------------------------------------------------------------
+    def feedback_token(self, notification_id: str, score: int, expires: datetime) -> str:
+        _check_id(notification_id)
+        if not _SCORE.fullmatch(str(score)):
+            raise ValueError(f"{score!r} is not a score from 1 to 5")
+        seconds = str(int(expires.timestamp()))
+        return f"{notification_id}.{score}.{seconds}.{self._mac('feedback', notification_id, str(score), seconds)}"
+
+    def verify_feedback(self, token: str, *, now: datetime) -> FeedbackLink | None:
+        """What a genuine, unexpired feedback token says, else None."""
+        verified = self._verify_expiring(token, "feedback", lambda score: bool(_SCORE.fullmatch(score)), now=now)
+        if verified is None:
             return None
-        return ChoiceLink(notification_id, choice, expires)
+        notification_id, score, expires = verified
+        return FeedbackLink(notification_id, int(score), expires)
 
 
 def _check_id(notification_id: str) -> None:

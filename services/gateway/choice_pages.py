@@ -1,7 +1,8 @@
-"""The pages behind a choice link in our emails, in English, German and Spanish.
+"""The pages behind a choice link and a feedback link in our emails, in English, German and Spanish.
 
-GET shows what the link would choose and a button (a form that POSTs); only the POST chooses,
-so a link scanner that fetches every link in an email chooses nothing. The page language comes
+GET shows what the link would choose (or the score it would give, with an optional comment box)
+and a button (a form that POSTs); only the POST chooses or answers, so a link scanner that fetches
+every link in an email chooses nothing. The page language comes
 from the link's `lang` query parameter (not signed: it changes only the words on the page).
 """
 
@@ -12,9 +13,11 @@ from typing import Final
 
 from schemas.choices import Choice
 
-__all__ = ["LANGUAGES", "choose_page", "chosen_page", "page_language"]
+__all__ = ["FEEDBACK_TEXT_MAX", "LANGUAGES", "choose_page", "chosen_page", "page_language", "rate_page",
+           "rated_page"]
 
 LANGUAGES: Final = ("en", "de", "es")
+FEEDBACK_TEXT_MAX: Final = 2000
 
 _LABELS: Final[dict[str, dict[Choice, str]]] = {
     "en": {
@@ -72,6 +75,37 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
 }
 
 
+_FEEDBACK: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "title": "How did we handle it?",
+        "text": "You'd give us {score} out of 5 (1 poor, 5 great).",
+        "comment": "Anything you'd like to tell us? (optional)",
+        "button": "Send my answer",
+        "thanks_title": "Thank you",
+        "thanks": "Thank you for telling us.",
+        "sorry": "We're sorry it wasn't better.",
+    },
+    "de": {
+        "title": "Wie haben wir es gelöst?",
+        "text": "Sie geben uns {score} von 5 (1 schlecht, 5 sehr gut).",
+        "comment": "Möchten Sie uns noch etwas sagen? (freiwillig)",
+        "button": "Antwort senden",
+        "thanks_title": "Vielen Dank",
+        "thanks": "Vielen Dank für Ihre Rückmeldung.",
+        "sorry": "Es tut uns leid, dass es nicht besser war.",
+    },
+    "es": {
+        "title": "¿Cómo lo resolvimos?",
+        "text": "Nos das un {score} de 5 (1 mal, 5 muy bien).",
+        "comment": "¿Quieres contarnos algo más? (opcional)",
+        "button": "Enviar mi respuesta",
+        "thanks_title": "Gracias",
+        "thanks": "Gracias por contárnoslo.",
+        "sorry": "Sentimos que no haya sido mejor.",
+    },
+}
+
+
 def page_language(value: str | None) -> str:
     """`en`, `de` or `es` from a locale such as `de-DE`; English otherwise."""
     language = (value or "").strip().replace("_", "-").split("-", 1)[0].lower()
@@ -93,3 +127,23 @@ def chosen_page(language: str, choice: Choice) -> tuple[str, str]:
     """(title, HTML body) after the POST."""
     words, label = _WORDS[language], _LABELS[language][choice]
     return words["chosen_title"], f"<p>{html.escape(words['chosen_text'].format(label=label))}</p>"
+
+
+def rate_page(language: str, score: int) -> tuple[str, str]:
+    """(title, HTML body) of the feedback form a GET shows: the score, an optional comment, a button (POSTs back)."""
+    words = _FEEDBACK[language]
+    content = (
+        f"<p>{html.escape(words['text'].format(score=score))}</p>"
+        f'<form method="post"><input type="hidden" name="score" value="{score}">'
+        f'<p><label for="comment">{html.escape(words["comment"])}</label><br>'
+        f'<textarea id="comment" name="comment" rows="4" cols="40" maxlength="{FEEDBACK_TEXT_MAX}"></textarea></p>'
+        f'<button type="submit">{html.escape(words["button"])}</button></form>'
+    )
+    return words["title"], content
+
+
+def rated_page(language: str, *, low: bool) -> tuple[str, str]:
+    """(title, HTML body) after the POST; a low score hears we are sorry (and no promise, as by SMS)."""
+    words = _FEEDBACK[language]
+    text = words["thanks"] + (" " + words["sorry"] if low else "")
+    return words["thanks_title"], f"<p>{html.escape(text)}</p>"

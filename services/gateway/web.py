@@ -27,10 +27,10 @@ from multidict import MultiDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.common.clock import Clock
-from services.common.links import ChoiceLink, LinkSigner
+from services.common.links import ChoiceLink, FeedbackLink, LinkSigner
 from services.common.metrics import HANDLER_SECONDS
 from services.common.settings import DEV_LINK_SECRET
-from services.gateway.choice_pages import choose_page, chosen_page, page_language
+from services.gateway.choice_pages import choose_page, chosen_page, page_language, rate_page, rated_page
 from services.gateway.intake import Intake, Unavailable
 from services.gateway.mapping import (
     Ignored,
@@ -40,6 +40,7 @@ from services.gateway.mapping import (
     Result,
     map_aftership,
     map_choice_link,
+    map_feedback_link,
     map_sendgrid,
     map_shopify,
     map_stripe,
@@ -64,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+LOW_SCORE = 2
+"""A score at or below this hears we are sorry (as the notifier's SMS thanks say it)."""
 MAX_EVENT_BYTES = 1_000_000
 """An event larger than this could never be published (the producer's limit is a little above): such a body is
 dead-lettered instead of failing the publish, and so the delivery, for ever."""
@@ -109,6 +112,8 @@ def create_app(gateway: Gateway) -> web.Application:
     app.router.add_post("/unsubscribe/{token}", handlers.unsubscribe)
     app.router.add_get("/choices/{token}", handlers.choice_page)
     app.router.add_post("/choices/{token}", handlers.choose)
+    app.router.add_get("/feedback/{token}", handlers.feedback_page)
+    app.router.add_post("/feedback/{token}", handlers.rate)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/metrics", handlers.metrics)
     return app
@@ -312,7 +317,7 @@ class _Handlers:
         WEBHOOKS.labels(source="sendgrid", outcome="malformed").inc()
         return _text(400, error.reason)
 
-    # -- links in our emails: one-click unsubscribe (RFC 8058) and choices --------------------
+    # -- links in our emails: one-click unsubscribe (RFC 8058), choices and feedback ---------
     def _unsubscribe_link(self, request: web.Request) -> str:
         """The notification a genuine unsubscribe token names; 404 for anything else (nothing published)."""
         nid = self.gateway.links.verify_unsubscribe(request.match_info["token"])
@@ -326,6 +331,14 @@ class _Handlers:
         link = self.gateway.links.verify_choice(request.match_info["token"], now=self.gateway.clock.now())
         if link is None:
             WEBHOOKS.labels(source="choice", outcome="unauthorized").inc()
+            raise web.HTTPNotFound(text="unknown or expired link\n")
+        return link
+
+    def _feedback_link(self, request: web.Request) -> FeedbackLink:
+        """What a genuine, unexpired feedback token says; 404 for anything else (nothing published)."""
+        link = self.gateway.links.verify_feedback(request.match_info["token"], now=self.gateway.clock.now())
+        if link is None:
+            WEBHOOKS.labels(source="feedback", outcome="unauthorized").inc()
             raise web.HTTPNotFound(text="unknown or expired link\n")
         return link
 
@@ -362,20 +375,49 @@ class _Handlers:
     async def choose(self, request: web.Request) -> web.Response:
         """The POST of the confirmation form: one `customer.chose` per (notification, choice), however often."""
         link = self._choice_link(request)
-        body = await self._body(request, "choice")
-        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        form = await self._form(request, "choice")
         if form.get("choice") != link.choice:
-            WEBHOOKS.labels(source="choice", outcome="malformed").inc()
-            return _text(400, "expected the form field choice, as the link names it")
-        try:
-            outcome = await self.intake.publish(
-                "choice", map_choice_link(link.notification_id, link.choice, at=self.gateway.clock.now()))
-        except Unavailable as exc:
-            WEBHOOKS.labels(source="choice", outcome="unavailable").inc()
-            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
-        WEBHOOKS.labels(source="choice", outcome="published" if outcome.published else "duplicate").inc()
+            return self._malformed("choice", "expected the form field choice, as the link names it")
+        refused = await self._publish_link("choice", map_choice_link(
+            link.notification_id, link.choice, at=self.gateway.clock.now()))
         language = page_language(request.query.get("lang"))
-        return _page(*chosen_page(language, link.choice), language=language)
+        return refused or _page(*chosen_page(language, link.choice), language=language)
+
+    async def feedback_page(self, request: web.Request) -> web.Response:
+        """The score the link would give, a comment box and a button: a GET answers nothing (link scanners)."""
+        link = self._feedback_link(request)
+        language = page_language(request.query.get("lang"))
+        return _page(*rate_page(language, link.score), language=language)
+
+    async def rate(self, request: web.Request) -> web.Response:
+        """The POST of the feedback form: one `customer.rated` per (question, score, words), however often."""
+        link = self._feedback_link(request)
+        form = await self._form(request, "feedback")
+        if form.get("score") != str(link.score):
+            return self._malformed("feedback", "expected the form field score, as the link names it")
+        refused = await self._publish_link("feedback", map_feedback_link(
+            link.notification_id, link.score, form.get("comment"), at=self.gateway.clock.now()))
+        language = page_language(request.query.get("lang"))
+        return refused or _page(*rated_page(language, low=link.score <= LOW_SCORE), language=language)
+
+    async def _form(self, request: web.Request, source: str) -> dict[str, str]:
+        body = await self._body(request, source)
+        return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+    @staticmethod
+    def _malformed(source: str, reason: str) -> web.Response:
+        WEBHOOKS.labels(source=source, outcome="malformed").inc()
+        return _text(400, reason)
+
+    async def _publish_link(self, source: str, items: list[Publish]) -> web.Response | None:
+        """Publish what a link's form says; the 503 to answer when it cannot be published now, else None."""
+        try:
+            outcome = await self.intake.publish(source, items)
+        except Unavailable as exc:
+            WEBHOOKS.labels(source=source, outcome="unavailable").inc()
+            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
+        WEBHOOKS.labels(source=source, outcome="published" if outcome.published else "duplicate").inc()
+        return None
 
     # -- operations --------------------------------------------------------------------------
     async def healthz(self, request: web.Request) -> web.Response:

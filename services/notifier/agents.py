@@ -4,9 +4,10 @@ Reads : incidents (keyed by customer id)        -> Dispatcher: policy, render, l
         customers (keyed by customer id)        -> Inbound: profiles, consent, opt-outs
         provider-events (message or customer id) -> Inbound: delivery status, STOP/START/HELP, replies, bounces
         customers: customer.chose (a signed email link) -> Inbound: choice.made
+        customers: customer.rated (a feedback email's signed link) -> Inbound: feedback.given
         cases (keyed by customer id): case.opened        -> CaseNotices: "a person will get in touch by ..."
 Writes: notifications (outcome events), customers (opt-outs and replies heard by SMS),
-        customer-actions (choice.made, by SMS reply or email link), <topic>.dlq
+        customer-actions (choice.made and feedback.given, by SMS reply or email link), <topic>.dlq
 Timers: deferred messages whose time has come, and follow-ups whose promised update is due (both live in the
         ledger, so they survive restarts)
 """

@@ -87,6 +87,14 @@ class Conversations:
             return None
         return await self._offer(row)
 
+    async def question(self, notification_id: str) -> Offer | None:
+        """The feedback question `notification_id` (an email link names it); None when we sent no such question."""
+        row = await self.ledger.get(notification_id)
+        if row is None or row.purpose != "feedback" or row.state not in MESSAGED_STATES:
+            return None
+        asked = _incident(row)
+        return Offer(row.notification_id, row.channel, asked, (), open=False, feedback=True) if asked else None
+
     async def _offer(self, row: Delivery) -> Offer | None:
         incidents = [_incident(row)]
         for rider in await self.ledger.joined_to(row.notification_id):

@@ -115,7 +115,7 @@ class Dispatcher:
         own: dict[str, Any] = {"ledger": ledger, "policy": self.policy, "settings": settings, "clock": clock,
                                "profile_of": self._profile, "deliver": self._deliver_one, "settle": self._settle,
                                "report": self._emit_row, "incident_of": _incident_of}
-        self.questions = FeedbackQuestions(**own)
+        self.questions = FeedbackQuestions(**own, links=self.links)
         self.notices = CaseNotices(**own)
         self.answers = Answers(**own)
         self.incidents_read = incidents_read

@@ -7,7 +7,9 @@ on `customer-actions` and a short confirmation in their language; anything else 
 reply to the feedback question (when it is the latest message to that phone) that starts with a
 score becomes `feedback.given` (the words after the score go with it) and our thanks. A
 signed email link arrives as `customer.chose` naming its notification, and becomes `choice.made`
-the same way.
+the same way; a score clicked in the feedback email arrives as `customer.rated` naming the question,
+and becomes the same `feedback.given` (one event per answer, as each SMS reply is one: the latest
+answer to a question is the one that counts).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from schemas import (
     CustomerChose,
     CustomerOptedIn,
     CustomerOptedOut,
+    CustomerRated,
     CustomerUpdated,
     ProviderEmailEvent,
     ProviderSmsInbound,
@@ -98,6 +101,8 @@ class Inbound:
                                             source=choice.source, now=choice.at)
         elif isinstance(event, CustomerChose):
             await self._chose_by_link(event)
+        elif isinstance(event, CustomerRated):
+            await self._rated_by_link(event)
 
     async def _chose_by_link(self, event: CustomerChose) -> None:
         """A verified email link: the choice counts when that message offered it."""
@@ -108,6 +113,16 @@ class Inbound:
             return
         await self._choice_made(offer, data.choice, channel="email", at=data.at,
                                 event_id=stable_id("choice", data.notification_id, data.choice))
+
+    async def _rated_by_link(self, event: CustomerRated) -> None:
+        """A verified feedback link: the answer counts when it names a feedback question we sent."""
+        data = event.data
+        offer = await self.conversations.question(data.notification_id)
+        if offer is None:
+            logger.warning("a feedback link names %s, which is no feedback question we sent", data.notification_id)
+            return
+        await self._feedback_given(offer, Score(data.score, data.text), at=data.at,
+                                   event_id=stable_id("feedback", event.id))
 
     async def _recipient_of(self, notification_id: str, channel: str) -> tuple[str | None, str | None]:
         """(address, customer id) a notification went to on `channel`, from the ledger (an unsubscribe link)."""

@@ -1,4 +1,4 @@
-"""The signed links of one notification's email: unsubscribe, and one link per offered choice."""
+"""The signed links of one notification's email: unsubscribe, one link per offered choice, the five feedback scores."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ DEFAULT_TTL = timedelta(days=7)
 
 
 class EmailLinks:
-    """Builds the URLs the gateway serves (`/unsubscribe/{token}`, `/choices/{token}?lang=..`)."""
+    """Builds the URLs the gateway serves (`/unsubscribe/{token}`, `/choices/{token}?lang=..`,
+    `/feedback/{token}?lang=..`)."""
 
     def __init__(self, signer: LinkSigner, base_url: str, ttl: timedelta = DEFAULT_TTL) -> None:
         self.signer = signer
@@ -51,3 +52,10 @@ class EmailLinks:
             token = self.signer.choice_token(notification_id, choice, expires)
             links[choice] = f"{self.base_url}/choices/{quote(token, safe='')}?{query}"
         return links
+
+    def feedback(self, notification_id: str, *, now: datetime, locale: str | None) -> dict[int, str]:
+        """One link per score (1 to 5) answering the feedback question `notification_id`, valid for the TTL."""
+        expires = now + self.ttl
+        query = urlencode({"lang": template_locale(locale)})
+        tokens = {score: self.signer.feedback_token(notification_id, score, expires) for score in range(1, 6)}
+        return {score: f"{self.base_url}/feedback/{quote(token, safe='')}?{query}" for score, token in tokens.items()}

@@ -4,8 +4,10 @@ touch"): a ledger row of their own (`purpose`), sent through the same policy, pr
 Each row holds the incident it speaks of (for the contact, the language and the order number), has no order
 id (so the order's coalescing and follow-ups never see it), and is reserved before the provider is called.
 `send_own` decides it with the follow-up policy (channel and consent, the frequency cap, quiet hours; no
-coalescing: it is no news about the order) and sends, defers or drops it. They go by SMS only for now: a
-customer whose channel is email is not sent one (the row is suppressed with reason `sms_only`).
+coalescing: it is no news about the order) and sends, defers or drops it. They go by SMS; a message that has an
+email form of its own (the feedback question: `email_for`) goes by email to a customer whose channel is email, and
+the row's channel says which one it took. Without one, a customer whose channel is email is not sent it (the row
+is suppressed with reason `sms_only`).
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ class OwnMessages:
         self.incident_of = incident_of
 
     async def send_own(self, row: Delivery, incident: IncidentDetectedData,
-                       text_for: Callable[[Profile], str]) -> None:
-        """Decide a reserved row now: send it (its text from the customer's profile), defer it, or drop it."""
+                       text_for: Callable[[Profile], str],
+                       email_for: Callable[[Profile], RenderedMessage] | None = None) -> None:
+        """Decide a reserved row now: send it (its text, or its email when the policy picks email and the message
+        has one, from the customer's profile), defer it, or drop it."""
         now = self.clock.now()
         profile = await self.profile_of(incident)
         _, _, _, sent_at = await self.ledger.decision_context(
@@ -62,6 +66,15 @@ class OwnMessages:
         if decision.action == "defer":
             await self.ledger.transition(row.notification_id, "deferred", now=now, expect=("reserved",),
                                          due_at=decision.due_at, reason=str(decision.reason))
+            return
+        if decision.action == "send" and decision.channel == "email" and email_for is not None:
+            email = email_for(profile)
+            if not await self.ledger.transition(row.notification_id, "sending", now=now, expect=("reserved",),
+                                                channel="email", body=email.text, subject=email.subject,
+                                                address=profile.email):
+                return
+            result = await self.deliver("email", profile, row.notification_id, email)
+            await self.settle(incident, row.notification_id, "email", result)
             return
         if decision.action != "send" or decision.channel != "sms":
             await self.drop(row, str(decision.reason) if decision.reason is not None else "sms_only")

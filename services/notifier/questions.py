@@ -1,4 +1,4 @@
-"""The feedback question after a resolved incident: decided by `feedback.should_ask`, sent once, by SMS.
+"""The feedback question after a resolved incident: decided by `feedback.should_ask`, sent once, by SMS or email.
 
 The question is a ledger row of its own (`purpose` "feedback") under an id derived from the incident
 and the customer, holding the incident it asks about; it has no order id, so the order's coalescing
@@ -9,9 +9,11 @@ A question waits `feedback_delay_s` after the resolution, and then goes the way 
 channel and consent, the frequency cap and quiet hours (`policy.evaluate_follow_up`). When it is
 due it is decided again: another incident opened meanwhile suppresses it.
 
-Only SMS carries the question for now: an answer is a reply ("2 the driver was rude"), which the
-inbound path reads when the question is the latest message to that phone. A customer reached by
-email only is not asked.
+By SMS an answer is a reply ("2 the driver was rude"), which the inbound path reads when the
+question is the latest message to that phone. A customer whose channel is email (the policy's pick:
+reachable by email only, or email preferred) gets an email with five signed one-click links, 1 to 5
+(`links.EmailLinks.feedback`); the gateway's page behind each takes optional words and publishes
+`customer.rated` naming the question, which the inbound path turns into the same `feedback.given`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from schemas import IncidentResolvedData
 from services.common.ids import stable_id
 from services.notifier.feedback import should_ask
 from services.notifier.ledger import Delivery
+from services.notifier.links import EmailLinks
 from services.notifier.own_messages import OwnMessages
-from services.notifier.rendering.answers import answer_sms
+from services.notifier.policy import Profile
+from services.notifier.rendering import RenderedMessage
+from services.notifier.rendering.answers import answer_sms, feedback_email
 
 __all__ = ["FeedbackQuestions", "question_id"]
 
@@ -39,8 +44,9 @@ def question_id(incident_id: str, customer_id: str) -> str:
 class FeedbackQuestions(OwnMessages):
     """The feedback question: asked by `on_resolved`, sent by `resume` (see the module's docstring)."""
 
-    def __init__(self, **wiring: Any) -> None:
+    def __init__(self, *, links: EmailLinks, **wiring: Any) -> None:
         super().__init__(**wiring)
+        self.links = links
         self.every = timedelta(days=self.settings.feedback_every_days)
 
     async def on_resolved(self, resolved: IncidentResolvedData) -> None:
@@ -86,6 +92,15 @@ class FeedbackQuestions(OwnMessages):
         if open_incidents:
             await self.drop(row, "incident_open")
             return
+        order_number = incident.order_number or incident.order_id
+
+        def email(profile: Profile) -> RenderedMessage:
+            locale = profile.locale or incident.customer.locale
+            return feedback_email(
+                locale=locale, store_name=self.settings.store_name, order_number=order_number,
+                first_name=profile.first_name or None, unsubscribe_url=self.links.unsubscribe(row.notification_id),
+                score_urls=self.links.feedback(row.notification_id, now=self.clock.now(), locale=locale))
+
         await self.send_own(row, incident, lambda profile: answer_sms(
             "feedback_question", locale=profile.locale or incident.customer.locale,
-            store_name=self.settings.store_name, order_number=incident.order_number or incident.order_id))
+            store_name=self.settings.store_name, order_number=order_number), email)

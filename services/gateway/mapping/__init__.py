@@ -6,7 +6,7 @@ from services.gateway.mapping.sendgrid import map_sendgrid
 from services.gateway.mapping.shopify import Promises, map_shopify, store_id_from_domain
 from services.gateway.mapping.stripe import map_stripe
 from services.gateway.mapping.twilio import map_twilio_inbound, map_twilio_status
-from services.gateway.mapping.unsubscribe import map_choice_link, map_unsubscribe
+from services.gateway.mapping.unsubscribe import map_choice_link, map_feedback_link, map_unsubscribe
 
 __all__ = [
     "Ignored",
@@ -16,6 +16,7 @@ __all__ = [
     "Result",
     "map_aftership",
     "map_choice_link",
+    "map_feedback_link",
     "map_sendgrid",
     "map_shopify",
     "map_stripe",

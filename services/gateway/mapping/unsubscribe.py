@@ -1,5 +1,6 @@
 """The links in our emails: a one-click unsubscribe (RFC 8058) -> `customer.opted_out`, a choice ->
-`customer.chose`, each naming the notification whose (signed, verified) link was used.
+`customer.chose`, a feedback score -> `customer.rated`, each naming the notification whose (signed,
+verified) link was used.
 
 The gateway does not know who received a notification; the notifier does (its ledger holds
 the customer, the address and the incident of every notification id), so the event names the
@@ -15,10 +16,11 @@ from schemas.choices import Choice
 from services.common.ids import stable_id
 from services.gateway.mapping.base import MappingError, Publish, build_event
 
-__all__ = ["NOTIFICATION_ID", "map_choice_link", "map_unsubscribe"]
+__all__ = ["MAX_FEEDBACK_TEXT", "NOTIFICATION_ID", "map_choice_link", "map_feedback_link", "map_unsubscribe"]
 
 SOURCE = "forewarn/gateway"
 NOTIFICATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+MAX_FEEDBACK_TEXT = 2000
 
 
 def map_unsubscribe(notification_id: str, *, at: datetime) -> list[Publish]:
@@ -41,3 +43,21 @@ def map_choice_link(notification_id: str, choice: Choice, *, at: datetime) -> li
     event = build_event("customer.chose", data, source=SOURCE, subject=notification_id, time=at,
                         id=stable_id("email-choice", notification_id, choice))
     return [Publish(f"choice:{notification_id}:{choice}", event)]
+
+
+def map_feedback_link(notification_id: str, score: int, text: str | None, *, at: datetime) -> list[Publish]:
+    """Dedupe on the question, the score and the words: the same answer is published once however often it is
+    sent; a different one later (the customer changed their mind) is a new answer, and the latest counts, as with
+    a second SMS reply. The words are trimmed to one line of at most MAX_FEEDBACK_TEXT characters."""
+    if not NOTIFICATION_ID.fullmatch(notification_id):
+        raise MappingError("not a notification id")
+    if score not in range(1, 6):
+        raise MappingError("not a score from 1 to 5")
+    words = " ".join((text or "").split())[:MAX_FEEDBACK_TEXT] or None
+    data = {"notification_id": notification_id, "score": score, "text": words, "channel": "email",
+            "source": "email_link", "at": at}
+    digest = stable_id("words", words or "")
+    event = build_event("customer.rated", {k: v for k, v in data.items() if v is not None}, source=SOURCE,
+                        subject=notification_id, time=at, id=stable_id("email-feedback", notification_id, str(score),
+                                                                        words or ""))
+    return [Publish(f"feedback:{notification_id}:{score}:{digest}", event)]

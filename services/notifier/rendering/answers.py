@@ -15,10 +15,10 @@ from schemas.choices import Choice
 
 from .environment import environment
 from .locales import format_locale, template_locale
-from .render import one_line
+from .render import RenderedMessage, _layout, _tidy_text, one_line
 from .segments import gsm7_friendly
 
-__all__ = ["Answer", "answer_sms", "offer_phrases"]
+__all__ = ["Answer", "answer_sms", "feedback_email", "offer_phrases"]
 
 Answer = Literal["confirmed", "not_understood", "help", "feedback_question", "feedback_thanks", "feedback_thanks_low",
                  "person_in_touch"]
@@ -53,6 +53,29 @@ def answer_sms(
     else:
         text = replies.help()  # type: ignore[attr-defined]
     return gsm7_friendly(one_line(str(text)))
+
+
+def feedback_email(
+    *, locale: str | None, store_name: str, order_number: str | None, first_name: str | None,
+    score_urls: dict[int, str], unsubscribe_url: str | None,
+) -> RenderedMessage:
+    """The feedback question by email (`templates/feedback_email.*.j2`): one signed link per score, 1 to 5."""
+    language = template_locale(locale)
+    variables: dict[str, Any] = {
+        "locale": language, "store_name": store_name, "order_number": order_number, "first_name": first_name,
+        "score_urls": sorted(score_urls.items()), "unsubscribe_url": unsubscribe_url,
+        "support_phone": None, "help_url": None,
+    }
+    replies = environment().get_template(f"{language}/replies.j2").make_module(variables)
+    text_t = _layout(language, "feedback_email.txt.j2")
+    html_t = _layout(language, "feedback_email.html.j2")
+    return RenderedMessage(
+        channel="email", locale=language,
+        subject=one_line(str(replies.feedback_email_subject())),  # type: ignore[attr-defined]
+        text=_tidy_text(text_t.render(variables)),
+        html=html_t.render(variables).strip() + "\n",
+        templates=(f"{language}/replies.j2", str(text_t.name), str(html_t.name)),
+    )
 
 
 def _when(at: datetime, locale: str | None, language: str, timezone: str | None) -> str:

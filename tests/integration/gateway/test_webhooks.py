@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError
 from schemas import (
     CustomerChose,
     CustomerOptedOut,
+    CustomerRated,
     OrderPlaced,
     PaymentDeclined,
     ProviderEmailEvent,
@@ -309,4 +310,46 @@ async def test_a_forged_altered_or_expired_choice_link_is_a_404_and_publishes_no
     for token, choice in ((altered, "refund"), (forged, "refund"), (expired, "refund"), ("ntf-x.wait.1.abc", "wait")):
         assert (await gw.client.get(f"/choices/{token}")).status == 404
         assert (await gw.client.post(f"/choices/{token}", data=f"choice={choice}", headers=form)).status == 404
+    assert await _records(gw, gw.topic("customers"), expect=0, settle=1.0) == []
+
+
+async def test_a_feedback_link_shows_a_page_on_get_and_answers_once_on_post(gw: RunningGateway) -> None:
+    nid = "ntf-2b7d9e4f6a1c3e5b7d9f1a3c5e7b"
+    token = gw.gateway.links.feedback_token(nid, 2, NOW + timedelta(days=7))
+    for lang, words in (("es-ES", "de 5"), ("de", "von 5"), ("en", "out of 5")):
+        page = await gw.client.get(f"/feedback/{token}?lang={lang}")  # a link scanner, or the customer's first look
+        text = await page.text()
+        assert page.status == 200 and 'method="post"' in text and "<textarea" in text and words in text
+        assert f'lang="{lang[:2]}"' in text and page.headers["Cache-Control"] == "no-store"
+    assert await _records(gw, gw.topic("customers"), expect=0, settle=0.5) == []
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (await gw.client.post(f"/feedback/{token}", data="", headers=form)).status == 400
+    assert (await gw.client.post(f"/feedback/{token}", data="score=5", headers=form)).status == 400
+    body = "score=2&comment=the+driver%0A+was+rude"
+    rated = await gw.client.post(f"/feedback/{token}?lang=de", data=body, headers=form)
+    again = await gw.client.post(f"/feedback/{token}?lang=de", data=body, headers=form)
+    assert (rated.status, again.status) == (200, 200)
+    assert "tut uns leid" in await rated.text()
+
+    [record] = await _records(gw, gw.topic("customers"), expect=1)
+    event = parse_event(record.value or b"", topic="customers")
+    assert isinstance(event, CustomerRated)
+    assert (event.data.notification_id, event.data.score, event.data.text, event.data.channel, record.key) == (
+        nid, 2, "the driver was rude", "email", nid.encode())
+
+
+async def test_a_forged_altered_or_expired_feedback_link_is_a_404_and_publishes_nothing(gw: RunningGateway) -> None:
+    nid = "ntf-2b7d9e4f6a1c3e5b7d9f1a3c5e7b"
+    expires = NOW + timedelta(days=1)
+    genuine = gw.gateway.links.feedback_token(nid, 1, expires)
+    altered = genuine.replace(".1.", ".5.")
+    forged = LinkSigner("not-our-secret").feedback_token(nid, 5, expires)
+    expired = gw.gateway.links.feedback_token(nid, 5, NOW - timedelta(seconds=1))
+    choice = gw.gateway.links.choice_token(nid, "wait", expires)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for token, score in ((altered, 5), (forged, 5), (expired, 5), (choice, 5), ("ntf-x.5.1.abc", 5)):
+        assert (await gw.client.get(f"/feedback/{token}")).status == 404
+        assert (await gw.client.post(f"/feedback/{token}", data=f"score={score}", headers=form)).status == 404
+    assert (await gw.client.get(f"/choices/{genuine}")).status == 404
     assert await _records(gw, gw.topic("customers"), expect=0, settle=1.0) == []

@@ -3,13 +3,18 @@ ledger (SQLite and PostgreSQL) and Twilio SDK (fake API)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from schemas import CloudEvent, IncidentResolved, make_event
+from services.common.ids import stable_id
+from services.common.links import LinkSigner
+from services.common.settings import DEV_LINK_SECRET
 from services.notifier.questions import question_id
 from tests.integration.notifier.test_case_notices import case_opened
 from tests.support.fake_providers import FakeProviders
@@ -155,3 +160,49 @@ async def test_a_low_score_hears_of_a_person_once(rig: NotifierRig, fake_provide
     thanks, notice = texts(fake_providers)[-2:]
     assert "thank you" in thanks and "sorry" in thanks and "person" not in thanks, thanks
     assert "a person on our team, who will get in touch by" in notice, notice
+
+
+async def test_an_email_customer_gets_five_signed_scores_and_a_click_becomes_feedback_given(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    rig.clock.set(NOON_NY)
+    await rig.dispatcher.on_incident(incident_event("inc-mail", at=NOON_NY, phone=None, email="grace@example.com",
+                                                    locale="es-ES", order_number="#1001"))
+    await rig.dispatcher.on_incident_batch([resolved("inc-mail", at=NOON_NY + timedelta(hours=1))])
+    nid = question_id("inc-mail", "cus_1")
+    assert texts(fake_providers) == []
+    _, question = fake_providers.sends("sendgrid")
+    payload = question.json
+    html = next(c["value"] for c in payload["content"] if c["type"] == "text/html")
+    text = next(c["value"] for c in payload["content"] if c["type"] == "text/plain")
+    assert "¿Qué tal lo hicimos?" in html and "#1001" in payload["subject"]
+    signer = LinkSigner(DEV_LINK_SECRET)
+    tokens = re.findall(r"/feedback/([^\"?\s]+)\?lang=es", html)
+    links = [signer.verify_feedback(unquote(token), now=NOON_NY) for token in tokens]
+    assert [(link.notification_id, link.score) for link in links if link is not None] == [
+        (nid, score) for score in range(1, 6)]
+    assert all(f"/feedback/{token}" in text for token in tokens)
+    [unsubscribe] = re.findall(r"/unsubscribe/([^>\s]+)>", payload["headers"]["List-Unsubscribe"])
+    assert signer.verify_unsubscribe(unquote(unsubscribe)) == nid
+    row = await rig.ledger.get(nid)
+    assert row is not None and (row.channel, row.address, row.purpose) == ("email", "grace@example.com", "feedback")
+
+    def rated(notification_id: str, score: int, words: str | None = None) -> CloudEvent:
+        data = {"notification_id": notification_id, "score": score, "text": words, "at": NOON_NY + timedelta(hours=2)}
+        return make_event("customer.rated", {k: v for k, v in data.items() if v is not None},
+                          source="forewarn/gateway", subject=notification_id, time=NOON_NY,
+                          id=stable_id("email-feedback", notification_id, str(score), words or ""))
+
+    await rig.inbound.on_customer_event(rated(nid, 2, "el repartidor fue grosero"))  # type: ignore[arg-type]
+    await rig.inbound.on_customer_event(rated(nid, 2, "el repartidor fue grosero"))  # type: ignore[arg-type]
+    told_nid = rig.outcomes("notification.sent")[0].data.notification_id  # type: ignore[attr-defined]
+    assert told_nid != nid
+    for other in (told_nid, "ntf-unknown"):  # no feedback question: nothing
+        await rig.inbound.on_customer_event(rated(other, 5))  # type: ignore[arg-type]
+    given = rig.outcomes("feedback.given")
+    assert len({e.id for e in given}) == 1
+    data = given[0].data
+    assert (data.score, data.text, data.channel, data.incident_id, data.notification_id) == (  # type: ignore[attr-defined]
+        2, "el repartidor fue grosero", "email", "inc-mail", nid)
+    assert given[0].subject == "ord-1"
+    assert texts(fake_providers) == []  # the page thanked them; no SMS

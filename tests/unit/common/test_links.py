@@ -64,6 +64,40 @@ def test_purposes_do_not_mix() -> None:
 def test_any_text_is_refused_or_verified_never_raises(token: str) -> None:
     assert SIGNER.verify_unsubscribe(token) is None
     assert SIGNER.verify_choice(token, now=NOW) is None
+    assert SIGNER.verify_feedback(token, now=NOW) is None
+
+
+def test_a_feedback_token_verifies_until_it_expires() -> None:
+    expires = NOW + timedelta(days=7)
+    for score in range(1, 6):
+        link = SIGNER.verify_feedback(SIGNER.feedback_token(NID, score, expires), now=NOW)
+        assert link is not None and (link.notification_id, link.score, link.expires) == (NID, score, expires)
+    token = SIGNER.feedback_token(NID, 4, expires)
+    assert SIGNER.verify_feedback(token, now=expires) is None
+    assert LinkSigner("another-secret").verify_feedback(token, now=NOW) is None
+    with pytest.raises(ValueError):
+        SIGNER.feedback_token(NID, 6, expires)
+
+
+def test_a_feedback_score_cannot_be_changed() -> None:
+    token = SIGNER.feedback_token(NID, 1, NOW + timedelta(days=1))
+    nid, _, expires, mac = token.rsplit(".", 3)
+    for score in ("2", "5", "0", "6", "01"):
+        assert SIGNER.verify_feedback(f"{nid}.{score}.{expires}.{mac}", now=NOW) is None
+    assert SIGNER.verify_feedback(f"{nid}.1.{int(expires) + 86400}.{mac}", now=NOW) is None
+
+
+def test_feedback_tokens_serve_no_other_purpose() -> None:
+    expires = NOW + timedelta(days=1)
+    feedback = SIGNER.feedback_token(NID, 3, expires)
+    nid, _, seconds, mac = feedback.rsplit(".", 3)
+    assert SIGNER.verify_choice(feedback, now=NOW) is None
+    assert SIGNER.verify_choice(f"{nid}.wait.{seconds}.{mac}", now=NOW) is None
+    assert SIGNER.verify_unsubscribe(feedback) is None
+    choice = SIGNER.choice_token(NID, "wait", expires)
+    assert SIGNER.verify_feedback(choice, now=NOW) is None
+    assert SIGNER.verify_feedback(choice.replace(".wait.", ".3."), now=NOW) is None
+    assert SIGNER.verify_feedback(SIGNER.unsubscribe_token(NID), now=NOW) is None
 
 
 @given(st.sampled_from(CHOICES), st.integers(min_value=1, max_value=10**6))

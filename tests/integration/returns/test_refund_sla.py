@@ -60,7 +60,9 @@ def test_no_refund_within_the_sla_is_one_overdue_and_a_refund_at_three_hours_is_
     escalations = [e for e in candidates if e.type == "escalation.opened"]
 
     assert datetime.now(UTC) > received_at + SLA + timedelta(seconds=3), "the deadline must have passed"
-    assert _kinds(events, "ord-late") == ["return_received", "refund_overdue"], log
+    # The receipt is held a moment (a refund may be on its way) and the SLA ends 8 s after the start: the
+    # two may come in either order (a fresh-clone run gave the overdue first); each exactly once.
+    assert sorted(_kinds(events, "ord-late")) == ["refund_overdue", "return_received"], log
     assert _kinds(events, "ord-prompt") == [], log  # refunded before "refund by" could go out: not said
     overdue = next(e for e in events if e.type == "incident.detected" and e.data.kind == "refund_overdue")
     assert overdue.subject == "cus-ord-late"

@@ -11,7 +11,7 @@ import pytest
 
 from schemas import make_event
 from tests.support.fake_providers import FakeProviders
-from tests.support.notifier import NotifierRig, incident_event, notifier_rig
+from tests.support.notifier import NotifierRig, incident_event, rig_on
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +24,7 @@ EIGHT_AM_NY = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)  # 08:00 in New York
 async def rig(
     request: pytest.FixtureRequest, fake_providers: FakeProviders, tmp_path: Path
 ) -> AsyncIterator[NotifierRig]:
-    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
-    async with notifier_rig(fake_providers, NOON_NY, backend=request.param, tmp_dir=str(tmp_path),
-                            postgres_url=postgres) as built:
+    async with rig_on(request, fake_providers, tmp_path, NOON_NY) as built:
         yield built
 
 

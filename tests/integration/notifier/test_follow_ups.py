@@ -12,7 +12,7 @@ import pytest
 from schemas import make_event
 from services.notifier.rendering import MessageContext, render
 from tests.support.fake_providers import FakeProviders
-from tests.support.notifier import NotifierRig, incident_event, notifier_rig
+from tests.support.notifier import NotifierRig, incident_event, notifier_rig, rig_on
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +25,7 @@ SECOND_PROMISE = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thursday 10:00 in 
 async def rig(
     request: pytest.FixtureRequest, fake_providers: FakeProviders, tmp_path: Path
 ) -> AsyncIterator[NotifierRig]:
-    postgres = request.getfixturevalue("postgres") if request.param == "postgresql" else None
-    async with notifier_rig(fake_providers, NOON_NY, backend=request.param, tmp_dir=str(tmp_path),
-                            postgres_url=postgres) as built:
+    async with rig_on(request, fake_providers, tmp_path, NOON_NY) as built:
         yield built
 
 

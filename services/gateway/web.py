@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import http_exceptions, web
@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+T = TypeVar("T")
 LOW_SCORE = 2
 """A score at or below this hears we are sorry (as the notifier's SMS thanks say it)."""
 MAX_EVENT_BYTES = 1_000_000
@@ -318,29 +319,25 @@ class _Handlers:
         return _text(400, error.reason)
 
     # -- links in our emails: one-click unsubscribe (RFC 8058), choices and feedback ---------
+    @staticmethod
+    def _verified(source: str, found: T | None, refusal: str) -> T:
+        """What a genuine (and unexpired) token says; 404 for anything else (nothing published)."""
+        if found is None:
+            WEBHOOKS.labels(source=source, outcome="unauthorized").inc()
+            raise web.HTTPNotFound(text=f"{refusal}\n")
+        return found
+
     def _unsubscribe_link(self, request: web.Request) -> str:
-        """The notification a genuine unsubscribe token names; 404 for anything else (nothing published)."""
-        nid = self.gateway.links.verify_unsubscribe(request.match_info["token"])
-        if nid is None:
-            WEBHOOKS.labels(source="unsubscribe", outcome="unauthorized").inc()
-            raise web.HTTPNotFound(text="unknown link\n")
-        return nid
+        return self._verified("unsubscribe", self.gateway.links.verify_unsubscribe(request.match_info["token"]),
+                              "unknown link")
 
     def _choice_link(self, request: web.Request) -> ChoiceLink:
-        """What a genuine, unexpired choice token says; 404 for anything else (nothing published)."""
         link = self.gateway.links.verify_choice(request.match_info["token"], now=self.gateway.clock.now())
-        if link is None:
-            WEBHOOKS.labels(source="choice", outcome="unauthorized").inc()
-            raise web.HTTPNotFound(text="unknown or expired link\n")
-        return link
+        return self._verified("choice", link, "unknown or expired link")
 
     def _feedback_link(self, request: web.Request) -> FeedbackLink:
-        """What a genuine, unexpired feedback token says; 404 for anything else (nothing published)."""
         link = self.gateway.links.verify_feedback(request.match_info["token"], now=self.gateway.clock.now())
-        if link is None:
-            WEBHOOKS.labels(source="feedback", outcome="unauthorized").inc()
-            raise web.HTTPNotFound(text="unknown or expired link\n")
-        return link
+        return self._verified("feedback", link, "unknown or expired link")
 
     async def unsubscribe_page(self, request: web.Request) -> web.Response:
         """A confirmation page only: link scanners fetch GETs, so a GET never unsubscribes anyone."""
@@ -354,17 +351,10 @@ class _Handlers:
     async def unsubscribe(self, request: web.Request) -> web.Response:
         nid = self._unsubscribe_link(request)
         body = await self._body(request, "unsubscribe")
-        form = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-        if ONE_CLICK not in form:
-            WEBHOOKS.labels(source="unsubscribe", outcome="malformed").inc()
-            return _text(400, "expected the form field List-Unsubscribe=One-Click")
-        try:
-            outcome = await self.intake.publish("unsubscribe", map_unsubscribe(nid, at=self.gateway.clock.now()))
-        except Unavailable as exc:
-            WEBHOOKS.labels(source="unsubscribe", outcome="unavailable").inc()
-            return web.Response(status=503, text=f"{exc}\n", headers={"Retry-After": "5"})
-        WEBHOOKS.labels(source="unsubscribe", outcome="published" if outcome.published else "duplicate").inc()
-        return _page("You are unsubscribed", "<p>We will not email you about your orders any more.</p>")
+        if ONE_CLICK not in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
+            return self._malformed("unsubscribe", "expected the form field List-Unsubscribe=One-Click")
+        refused = await self._publish_link("unsubscribe", map_unsubscribe(nid, at=self.gateway.clock.now()))
+        return refused or _page("You are unsubscribed", "<p>We will not email you about your orders any more.</p>")
 
     async def choice_page(self, request: web.Request) -> web.Response:
         """What the link would choose, and a button: a GET chooses nothing (link scanners fetch every link)."""

@@ -6,12 +6,12 @@
 With `--baseline DIR` (a checkout of another commit, e.g. `git worktree add /tmp/base <commit>`),
 that checkout's order_watcher is measured too, alternately with this one, same broker, same load:
 the side-by-side cost of a change. `--variant` does the same for settings: this checkout with
-extra environment, e.g. `--variant tick0.5:FOREWARN_TICK_INTERVAL_S=0.5`.
+extra environment, e.g. `--variant tick1:FOREWARN_TICK_INTERVAL_S=1`.
 
 A deadline fires only when every input of its partition has been read up to its time or up to a
 tick's snapshot of their end offsets (`services.common.watermark`). Under live traffic a tick can
 be read before the records it counted, so the watermark may trail the wall clock by a tick; this
-measures what that costs. Per rate, a fresh order_watcher (4 partitions, default 1 s tick, ship
+measures what that costs. Per rate, a fresh order_watcher (4 partitions, default 0.5 s tick, ship
 grace 0) on the real local broker; the detection benchmark's mixed traffic (orders, payments,
 shipments, stock levels; event times within the last 36 h, so event time alone never moves the
 watermark: the snapshots have to) is produced at the rate in 10 ms slices, and after 5 s of it

@@ -40,7 +40,10 @@ class CommonSettings(BaseSettings):
         default="sqlite+aiosqlite:///var/forewarn.db",
         validation_alias=AliasChoices("FOREWARN_DATABASE_URL", "DATABASE_URL"),
     )
-    tick_interval_s: float = Field(default=1.0, gt=0, description="how often deadline ticks are sent")
+    tick_interval_s: float = Field(
+        default=0.5, gt=0,
+        description="how often deadline ticks are sent: a deadline fires at most this long after it is due, plus "
+                    "processing (half a second keeps lateness p99 under 2 s at steady traffic: bench watermark)")
     overdue_hold_s: float = Field(
         default=10.0, ge=0,
         description="a deadline already due when scheduled waits this long for what was published with it")

@@ -365,8 +365,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                                 "open orders; events pre-parsed; see bench/_state_scaling.py. tick_ms is per tick "
                                 "message (one partition), with the same 240 due deadlines in the window at both sizes.",
             "scaling_ratio_1m_vs_10k": "the larger of event_us_1m/event_us_10k and tick_ms_1m/tick_ms_10k",
-            "deadline_lateness": "200 orders due over 20 s after the load, ship grace 0, default 1 s tick; incident "
-                                 "record timestamp on `incidents` minus due time (same machine clock)",
+            "deadline_lateness": "200 orders due over 20 s after the load, ship grace 0, default tick "
+                                 "(FOREWARN_TICK_INTERVAL_S); incident record timestamp on `incidents` minus due time "
+                                 "(same machine clock)",
             "rss_bytes_per_open_order": "in process, resident set growth while building the 1M book (order state as "
                                         "JSON bytes + deadline index rows), divided by 1M; service_rss_bytes_* are "
                                         "the worker's RSS before and after the load, for reference",

@@ -1,6 +1,7 @@
 """Detection: order_watcher's throughput, deadline lateness, state scaling and memory (`make bench`).
 
-    python -m bench detection [--events N] [--bootstrap HOST:PORT] [--kafka-port 29092] [--scaling-orders 10000,1000000]
+    python -m bench detection [--events N] [--bootstrap HOST:PORT] [--kafka-port 29092]
+                              [--scaling-orders 10000,1000000] [--no-workers]
 
 Through the real service, on a real local Apache Kafka broker (started on its own port and
 wiped afterwards, unless --bootstrap is given):
@@ -8,17 +9,26 @@ wiped afterwards, unless --bootstrap is given):
 * events_per_s: N mixed events (orders, payments, shipments, a few stock levels) produced as
   fast as one aiokafka producer can, while order_watcher (one worker, 4 partitions, every agent
   at concurrency 1) consumes them; the time from the first produce until the worker's consumer
-  group has committed every input offset (lag 0, polled every 0.25 s; the worker commits every
-  second). `drain_s` also waits for its internal topics (demand by SKU, incident candidates).
+  group has committed every input offset and then every offset of its internal topics (demand by
+  SKU, incident candidates): the work is not done before (`consume_s` is the inputs alone; lag
+  polled every 0.25 s; the worker commits every second).
+* cpu_us_per_event: the worker's user + system CPU over that time, per event.
+* records_per_event: records the worker produced over that time (state changelogs, internal topics,
+  incidents; not its ticks, which the clock sends), per input event, with `records_by_topic`.
+* workers / two_workers_vs_one: the same events through one, then two order_watcher workers of one
+  group (each on topics of their own, same run), events/s as above (`--no-workers` leaves it out).
 * raw_consume_events_per_s: the same input topics read from the start by a plain aiokafka
   consumer (`getmany`, manual assignment, no processing), in the same run, after the worker stopped;
   raw_parse_events_per_s: the same loop parsing every value against the contract.
-* faust_floor_events_per_s: a Faust agent that does next to nothing (`bench._faust_floor`: plain
-  `stream.events()`, `take_events` batches, and batches parsed), same app factory and settings as
-  order_watcher, timed the same way over the same topics: the ceiling the framework sets.
+* faust_floor_events_per_s, faust_floor_cpu_us_per_event: a Faust agent that does next to nothing
+  (`bench._faust_floor`: plain `stream.events()`, `take_events` batches, and batches parsed), same
+  app factory and settings as order_watcher, timed the same way over the same topics: the ceiling
+  the framework sets; and `peer`, the same work as order_watcher in its plainest Faust form (parse,
+  one changelogged table write per event, 1% sent on).
 * deadline_lateness_ms: in a quiet period after the load, 200 orders whose ship-by (grace 0) falls
   due over 20 s; lateness = the incident's record timestamp on `incidents` minus its due time.
-  Default tick (1 s). The path is tick -> order agent -> candidates -> escalation agent -> incidents.
+  Default tick (`FOREWARN_TICK_INTERVAL_S`). The path is tick -> order agent -> candidates ->
+  escalation agent -> incidents.
 
 In process (see `_state_scaling`): event_us_*, tick_ms_*, scaling_ratio_1m_vs_10k,
 rss_bytes_per_open_order (from the 1M book).
@@ -54,8 +64,10 @@ INTERNAL = ("order-watcher.demand-by-sku", "incident-candidates", "ticks.order-w
 SKUS = [f"SKU-{n:05d}" for n in range(5000)]
 LATENESS_ORDERS = 200
 LATENESS_SPREAD_S = 20.0
-FLOOR_MODES = ("events", "take", "parse")
-TARGETS = {"ratio_vs_raw_consume": ">= 0.5", "scaling_ratio_1m_vs_10k": "<= 1.5",
+FLOOR_MODES = ("events", "take", "parse", "peer")
+WORKERS_SETTLE_S = 8.0
+TARGETS = {"ratio_vs_faust_floor_parse": ">= 0.5", "records_per_event": "<= 1.5", "two_workers_vs_one": ">= 1.6",
+           "scaling_ratio_1m_vs_10k": "<= 1.5",
            "deadline_lateness_ms_p99": "< 2000", "rss_bytes_per_open_order": "<= 2048"}
 
 
@@ -164,9 +176,14 @@ async def _wait_lag_zero(bootstrap: str, group: str, ends: dict[TopicPartition, 
         await admin.close()
 
 
-async def _throughput(bootstrap: str, prefix: str, records: list[tuple[str, bytes, bytes]]) -> dict[str, Any]:
+async def _throughput(bootstrap: str, prefix: str, records: list[tuple[str, bytes, bytes]],
+                      services: list[Service]) -> dict[str, Any]:
+    """Produce `records` while the order_watcher `services` (one group) consume them; time it until every
+    input offset is committed (`consume_s`) and until the internal topics are drained too (`drain_s`:
+    `events_per_s` counts to here, the work is not done before)."""
     group = f"{prefix}forewarn-order-watcher"
     inputs = [prefix + t for t in INPUTS]
+    cpu_before = sum(service.cpu_seconds() for service in services)
     first = await _produce(bootstrap, prefix, records)
     produced = time.time()
     ends = await end_offsets(bootstrap, inputs, PARTITIONS)
@@ -174,14 +191,45 @@ async def _throughput(bootstrap: str, prefix: str, records: list[tuple[str, byte
     consumed = await _wait_lag_zero(bootstrap, group, ends, timeout=3600)
     internal = await end_offsets(bootstrap, [prefix + t for t in INTERNAL[:2]], PARTITIONS)
     drained = await _wait_lag_zero(bootstrap, group, internal, timeout=3600)
+    cpu = sum(service.cpu_seconds() for service in services) - cpu_before
+    produced_by_topic = await _records_by_topic(bootstrap, prefix)
+    written = sum(count for topic, count in produced_by_topic.items() if topic != INTERNAL[2])
     return {
         "events": len(records),
+        "workers": len(services),
         "produce_s": round(produced - first, 2),
         "consume_s": round(consumed - first, 2),
         "drain_s": round(drained - first, 2),
-        "events_per_s": round(len(records) / (consumed - first), 1),
+        "events_per_s": round(len(records) / (drained - first), 1),
+        "inputs_committed_events_per_s": round(len(records) / (consumed - first), 1),
+        "cpu_us_per_event": round(cpu / len(records) * 1e6, 1),
         "internal_messages": sum(internal.values()),
+        "records_per_event": round(written / len(records), 3),
+        "records_by_topic": produced_by_topic,
     }
+
+
+async def _records_by_topic(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Records in every topic of the run but its inputs (state changelogs, internal topics, outputs, ticks)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics()
+                 if t.startswith(prefix) and t[len(prefix):] not in INPUTS and not t.endswith(".dlq")]
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    tps = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    counts: dict[str, int] = {}
+    for tp, end in ends.items():
+        counts[tp.topic[len(prefix):]] = counts.get(tp.topic[len(prefix):], 0) + end
+    return {topic: count for topic, count in sorted(counts.items()) if count}
 
 
 async def _lateness(bootstrap: str, prefix: str) -> dict[str, Any]:
@@ -254,21 +302,42 @@ async def _raw_consume(bootstrap: str, prefix: str, count: int, *, parse: bool =
     return {f"{name}_s": round(elapsed, 2), f"{name}_events_per_s": round(got / elapsed, 1)}
 
 
-def _faust_floor(bootstrap: str, prefix: str, env: dict[str, str], tmp: Path, mode: str, count: int) -> float:
-    """Events/s of a Faust agent that does next to nothing (`bench._faust_floor`) over the same input topics,
-    timed like order_watcher: from the worker's "ready" until its group has committed every input offset."""
+def _faust_floor(bootstrap: str, prefix: str, env: dict[str, str], tmp: Path, mode: str,
+                 count: int) -> dict[str, float]:
+    """Events/s and CPU per event of a Faust agent that does next to nothing (`bench._faust_floor`) over the
+    same input topics, timed like order_watcher: from the worker's "ready" until its group has committed
+    every input offset."""
     floor_env = {**env, "FOREWARN_FLOOR_MODE": mode, "FOREWARN_FLOOR_TOPICS": ",".join(INPUTS)}
     service = Service("bench._faust_floor", floor_env, tmp / mode).start()
     try:
-        started = time.time()
+        started, cpu_before = time.time(), service.cpu_seconds()
         ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in INPUTS], PARTITIONS))
         done = asyncio.run(_wait_lag_zero(bootstrap, f"{prefix}forewarn-faust-floor-{mode}", ends, timeout=3600))
+        cpu = service.cpu_seconds() - cpu_before
     finally:
         service.stop()
-    return round(count / (done - started), 1)
+    return {"events_per_s": round(count / (done - started), 1), "cpu_us_per_event": round(cpu / count * 1e6, 1)}
 
 
-def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
+def _workers(bootstrap: str, records: list[tuple[str, bytes, bytes]], count: int, tmp: Path) -> dict[str, Any]:
+    """The same records through `count` order_watcher workers of one group, on topics of their own."""
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
+           "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(tmp / f"data-{count}"),
+           "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
+    services = [Service("services.order_watcher", {**env, "FOREWARN_DATA_DIR": str(tmp / f"data-{count}-{k}")},
+                        tmp / f"workers-{count}", name=f"order_watcher-{k}") for k in range(count)]
+    try:
+        for service in services:
+            service.start()
+        time.sleep(WORKERS_SETTLE_S)  # the group's rebalance after the last one joined
+        return asyncio.run(_throughput(bootstrap, prefix, records, services))
+    finally:
+        for service in services:
+            service.stop()
+
+
+def _through_service(bootstrap: str, events: int, seed: int, workers: bool) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     print(f"detection: building {events} mixed events", file=sys.stderr)
     records = mixed_events(events, datetime.now(UTC), seed)
@@ -280,7 +349,7 @@ def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
         try:
             rss_before = service.rss_bytes()
             print(f"detection: producing {events} events through order_watcher", file=sys.stderr)
-            figures = asyncio.run(_throughput(bootstrap, prefix, records))
+            figures = asyncio.run(_throughput(bootstrap, prefix, records, [service]))
             figures["service_rss_bytes_before"] = rss_before
             figures["service_rss_bytes_after"] = service.rss_bytes()
             print("detection: measuring deadline lateness", file=sys.stderr)
@@ -295,13 +364,22 @@ def _through_service(bootstrap: str, events: int, seed: int) -> dict[str, Any]:
             print(f"detection: a Faust agent that does nothing ({mode}) over the same topics", file=sys.stderr)
             (Path(tmp) / mode).mkdir()
             floors[mode] = _faust_floor(bootstrap, prefix, env, Path(tmp), mode, len(records))
-        figures["faust_floor_events_per_s"] = floors
+        figures["faust_floor_events_per_s"] = {mode: floor["events_per_s"] for mode, floor in floors.items()}
+        figures["faust_floor_cpu_us_per_event"] = {mode: floor["cpu_us_per_event"] for mode, floor in floors.items()}
+        if workers:
+            scaling = {}
+            for count in (1, 2):
+                print(f"detection: {count} order_watcher worker(s), topics of their own", file=sys.stderr)
+                scaling[count] = _workers(bootstrap, records, count, Path(tmp))
+            figures["workers"] = {str(count): found for count, found in scaling.items()}
+            figures["two_workers_vs_one"] = round(scaling[2]["events_per_s"] / scaling[1]["events_per_s"], 3)
     print("detection: raw consumption of the same topics", file=sys.stderr)
     figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records))))
     figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records), parse=True)))
     figures["ratio_vs_raw_consume"] = round(figures["events_per_s"] / figures["raw_consume_events_per_s"], 4)
     figures["ratio_vs_raw_parse"] = round(figures["events_per_s"] / figures["raw_parse_events_per_s"], 4)
-    figures["ratio_vs_faust_floor_parse"] = round(figures["events_per_s"] / floors["parse"], 4)
+    figures["ratio_vs_faust_floor_parse"] = round(figures["events_per_s"] / floors["parse"]["events_per_s"], 4)
+    figures["ratio_vs_faust_peer"] = round(figures["events_per_s"] / floors["peer"]["events_per_s"], 4)
     return figures
 
 
@@ -323,15 +401,22 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--kafka-port", type=int, default=29092, help="port of the broker this bench starts")
     parser.add_argument("--scaling-orders", default="10000,1000000", help="two book sizes, small first")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--no-workers", dest="workers", action="store_false",
+                        help="leave out the one- vs two-worker scaling runs")
     args = parser.parse_args(argv)
     small, large = (int(n) for n in args.scaling_orders.split(","))
 
     with local_broker(args.kafka_port, args.bootstrap) as bootstrap:
-        service = _through_service(bootstrap, args.events, args.seed)
+        service = _through_service(bootstrap, args.events, args.seed, args.workers)
     scaling = _state_scaling([small, large])
     lo, hi = scaling[small], scaling[large]
     return {
         "events_per_s": service["events_per_s"],
+        "cpu_us_per_event": service["cpu_us_per_event"],
+        "records_per_event": service["records_per_event"],
+        "ratio_vs_faust_floor_parse": service["ratio_vs_faust_floor_parse"],
+        "ratio_vs_faust_peer": service["ratio_vs_faust_peer"],
+        "two_workers_vs_one": service.get("two_workers_vs_one"),
         "raw_consume_events_per_s": service["raw_consume_events_per_s"],
         "ratio_vs_raw_consume": service["ratio_vs_raw_consume"],
         "tick_ms_10k": lo["tick_ms"],

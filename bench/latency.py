@@ -1,6 +1,6 @@
 """End-to-end latency: an event produced -> the provider request received, at a steady 1,000 events/s.
 
-    python -m bench latency [--rates 300,600,1000] [--seconds 60] [--probe-every 50] [--bootstrap HOST:PORT]
+    python -m bench latency [--rates 300,1000,2000] [--seconds 60] [--probe-every 50] [--bootstrap HOST:PORT]
 
 Everything real but the provider: a local Apache Kafka broker (started on its own port and wiped
 afterwards unless --bootstrap is given), order_watcher and the notifier as their own processes
@@ -116,7 +116,7 @@ def _recorded(url: str) -> list[dict[str, Any]]:
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench latency")
-    parser.add_argument("--rates", default="300,600,1000", help="events per second, steady; one run each "
+    parser.add_argument("--rates", default="300,1000,2000", help="events per second, steady; one run each "
                         "(fresh broker and services); the top-level figures are the last rate's")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--probe-every", type=int, default=50, help="one probe per this many events")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 __all__ = ["ServiceProcess"]
 
@@ -28,7 +29,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._starts = 0
 
-    def start(self, wait_ready: bool = True, timeout: float = 90.0) -> ServiceProcess:
+    def start(self, wait_ready: bool = True, timeout: float = 90.0) -> Self:
         self._starts += 1
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")

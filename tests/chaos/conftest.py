@@ -51,8 +51,9 @@ class ChaosResults:
             "started_at": self.started.isoformat(timespec="seconds"),
             "commit": head.stdout.strip() or None, "python": platform.python_version(),
             "method": "every service as its own process on a real Kafka broker, the official twilio SDK against "
-                      "a local fake Twilio; each customer is owed exactly one SMS; lost = owed and never "
-                      "accepted by the fake, duplicates = accepted messages beyond the first per customer",
+                      "a local fake Twilio (zenpy against a local fake Zendesk for care); each customer is owed "
+                      "exactly one SMS (an escalated one: one ticket); lost = owed and never accepted by the fake, "
+                      "duplicates = accepted messages beyond the first per customer (tickets beyond one per case)",
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         tmp = RESULTS.with_suffix(".json.tmp")

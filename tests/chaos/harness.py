@@ -1,15 +1,21 @@
 """What the chaos scenarios share: their scale, the services' environment, the load, and the figures.
 
-A scenario streams incidents whose outcome is known in advance (one customer, one phone, one order,
-one burst: exactly one SMS each), does its damage, then counts what the fake Twilio accepted:
+A scenario streams inputs whose outcome is known in advance (one customer, one phone, one order,
+one burst: exactly one SMS each; for care, one escalated customer: exactly one ticket at the desk),
+does its damage, then counts what the fake Twilio (and the fake Zendesk) accepted:
 
-* `expected` – customers who must be told;
-* `delivered` – of those, the ones with an accepted message;
+* `expected` – customers who must be told (or handed to a person);
+* `delivered` – of those, the ones with an accepted message (a ticket);
 * `lost` – expected but never accepted;
 * `duplicates` – accepted messages beyond the first per phone (each phone is one (incident burst,
   customer, sms) in these scenarios, so this is the duplicate provider requests per (incident,
-  customer, channel));
+  customer, channel)); tickets beyond the first per case;
 * `ambiguous_reconciled` – ledger rows settled by a lookup at the provider after a 5xx or a timeout.
+
+What every scenario does with the services as processes is here too: their environment (`service_env`,
+`care_env`), the inputs (`burst`, `return_received`, `escalation`), streaming on a thread of its own
+(`Stream`), SIGKILL at random moments with restarts (`kill_schedule`, `kill_on_schedule`, `restart`),
+a supervisor's restarts (`supervise`), and the counts (`measure`, `measure_tickets`).
 
 `FOREWARN_CHAOS_SCALE=long` (what `make chaos` sets) selects the long versions; the default is the
 short one that `make test` runs. `FOREWARN_CHAOS_SEED` repeats a run's random moments;
@@ -24,9 +30,10 @@ import random
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,23 +45,34 @@ from sqlalchemy import text
 
 from schemas import make_event
 from services.common.db import create_engine
+from tests.support.care import escalation_event
 from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
+from tests.support.fake_zendesk import FakeZendesk
 from tests.support.processes import ServiceProcess
 
 __all__ = [
     "BROKER_SH",
     "LARGE_PRODUCER_BYTES",
+    "Batches",
     "Figures",
     "Scale",
+    "Stream",
     "broker",
     "burst",
+    "care_env",
     "delivered_phones",
+    "escalation",
+    "kill_on_schedule",
+    "kill_schedule",
     "measure",
+    "measure_tickets",
     "now_utc",
     "own_broker",
     "phone_of",
     "produce_fast",
+    "restart",
+    "return_received",
     "scale",
     "seed",
     "service",
@@ -78,6 +96,11 @@ class Scale:
 
     name: str
     kill_incidents: int
+    """Carrier-exception bursts in the kill scenario (order_watcher and the notifier)."""
+    kill_returns: int
+    """Received returns in it (returns, then order_watcher and the notifier)."""
+    kill_cases: int
+    """Escalated customers in it (care, a ticket each)."""
     kills_per_service: int
     kill_stream_s: float
     broker_incidents: int
@@ -91,12 +114,14 @@ class Scale:
 
 
 SCALES = {
-    "short": Scale("short", kill_incidents=300, kills_per_service=2, kill_stream_s=12.0, broker_incidents=160,
-                   broker_down_s=10.0, storm_incidents=120, storm_s=10.0, rebalance_incidents=240,
-                   rebalance_stream_s=24.0, poison_fuzzed_per_topic=12, poison_good_per_topic=8),
-    "long": Scale("long", kill_incidents=10_000, kills_per_service=4, kill_stream_s=120.0, broker_incidents=2_000,
-                  broker_down_s=30.0, storm_incidents=1_500, storm_s=60.0, rebalance_incidents=3_000,
-                  rebalance_stream_s=60.0, poison_fuzzed_per_topic=1_000, poison_good_per_topic=60),
+    "short": Scale("short", kill_incidents=200, kill_returns=50, kill_cases=50, kills_per_service=2,
+                   kill_stream_s=24.0, broker_incidents=160, broker_down_s=10.0, storm_incidents=120, storm_s=10.0,
+                   rebalance_incidents=240, rebalance_stream_s=24.0, poison_fuzzed_per_topic=12,
+                   poison_good_per_topic=8),
+    "long": Scale("long", kill_incidents=7_000, kill_returns=1_500, kill_cases=1_500, kills_per_service=4,
+                  kill_stream_s=120.0, broker_incidents=2_000, broker_down_s=30.0, storm_incidents=1_500,
+                  storm_s=60.0, rebalance_incidents=3_000, rebalance_stream_s=60.0, poison_fuzzed_per_topic=1_000,
+                  poison_good_per_topic=60),
 }
 
 
@@ -150,6 +175,18 @@ def service_env(kafka: str, prefix: str, tmp_path: Path, fake_url: str, *, datab
     }
 
 
+def care_env(zendesk: FakeZendesk) -> dict[str, str]:
+    """care's settings on top of `service_env`: zenpy against the fake Zendesk, quick retries and resumes, and
+    no wait for a story (the escalated customers have no messages in the ledger)."""
+    return {
+        "FOREWARN_CARE_DESK": "zendesk", "FOREWARN_CARE_ZENDESK_SUBDOMAIN": "acme",
+        "FOREWARN_CARE_ZENDESK_EMAIL": "care-bot@acme.example", "FOREWARN_CARE_ZENDESK_TOKEN": "zendesk-chaos-token",
+        "FOREWARN_CARE_ZENDESK_BASE_URL": zendesk.url, "FOREWARN_CARE_DESK_TIMEOUT_S": "2",
+        "FOREWARN_CARE_CLAIM_LEASE_S": "3", "FOREWARN_CARE_RETRY_AFTER_S": "1", "FOREWARN_CARE_RESUME_POLL_S": "0.5",
+        "FOREWARN_CARE_STORY_WAIT_S": "0",
+    }
+
+
 def service(module: str, env: dict[str, str], log_dir: Path, name: str | None = None) -> ServiceProcess:
     """`python -m services.<module>` from SERVICES_ROOT, logging to `log_dir`."""
     return ServiceProcess(f"services.{module}", env, log_dir, name=name, root=SERVICES_ROOT)
@@ -172,8 +209,36 @@ def burst(n: int, now: datetime, tag: str) -> tuple[tuple[bytes, bytes], tuple[b
     return (oid.encode(), placed.to_bytes()), (oid.encode(), exception.to_bytes()), phone
 
 
-async def produce_fast(bootstrap: str, batches: list[tuple[str, list[tuple[bytes | None, bytes | None]]]],
-                       *, pause_s: float = 0.0) -> None:
+def return_received(n: int, now: datetime, tag: str) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes], str]:
+    """Order n (its promises far ahead: order_watcher finds nothing late), then a return of it received an
+    hour ago: returns detects `return_received` (the refund not due for a day), one SMS to its own customer.
+    Returns the orders record, the returns record and the phone."""
+    oid, phone, customer = f"ord-{tag}-ret-{n:05d}", phone_of(n), f"cus-{tag}-ret-{n}"
+    placed = order_placed(oid, placed_at=now - timedelta(days=10), ship_in=timedelta(days=30),
+                          deliver_in=timedelta(days=35), customer_id=customer, phone=phone, email=None)
+    received_at = now - timedelta(hours=1)
+    receipt = make_event("return.received", {
+        "return_id": f"ret-{oid}", "order_id": oid, "customer_id": customer,
+        "lines": [{"sku": "TR2-42", "product_name": "Trail Runner 2 shoes", "quantity": 1}],
+        "refund_amount": {"amount": "89.00", "currency": "USD"}, "received_at": received_at,
+    }, source="store/acme", subject=oid, time=received_at)
+    return (oid.encode(), placed.to_bytes()), (oid.encode(), receipt.to_bytes()), phone
+
+
+def escalation(n: int, now: datetime, tag: str) -> tuple[tuple[bytes, bytes], str]:
+    """A customer escalated to a person (never messaged by us, so no SMS follows): one case, one ticket.
+    Returns the escalations record and the customer id."""
+    customer = f"cus-{tag}-care-{n:05d}"
+    event = escalation_event(f"esc-{tag}-{n:05d}", at=now, customer_id=customer, incident_id=f"inc-{tag}-care-{n}",
+                             kind="not_delivered", related=[], tier=1, order_id=f"ord-{tag}-care-{n:05d}")
+    return (customer.encode(), event.to_bytes()), customer
+
+
+Batches = list[tuple[str, list[tuple[bytes | None, bytes | None]]]]
+"""(topic, records) to produce in turn."""
+
+
+async def produce_fast(bootstrap: str, batches: Batches, *, pause_s: float = 0.0) -> None:
     """Produce each (topic, records) batch in turn, pipelined within a batch, acknowledged before the next;
     `pause_s` between batches paces a stream."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5,
@@ -187,6 +252,91 @@ async def produce_fast(bootstrap: str, batches: list[tuple[str, list[tuple[bytes
                 await asyncio.sleep(pause_s)
     finally:
         await producer.stop()
+
+
+class Stream:
+    """`produce_fast` on a thread of its own, so a scenario can do its damage while the inputs stream in;
+    `join()` raises what the producer raised."""
+
+    def __init__(self, bootstrap: str, batches: Batches, *, pause_s: float = 0.0) -> None:
+        self.failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(produce_fast(bootstrap, batches, pause_s=pause_s))
+            except BaseException as exc:  # raised again by join()
+                self.failure.append(exc)
+
+        self.thread = threading.Thread(target=run, name="chaos-stream")
+
+    def start(self) -> Stream:
+        self.thread.start()
+        return self
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.failure:
+            raise self.failure[0]
+
+
+def restart(victims: Sequence[ServiceProcess], *, kill: bool = True) -> None:
+    """SIGKILL (or find exited) every victim at the same moment, then start them all and wait until each is
+    ready again."""
+    if kill:
+        for victim in victims:
+            victim.kill()
+    readies = [victim.log().count(" ready") for victim in victims]
+    for victim in victims:
+        victim.start(wait_ready=False)
+    for victim, ready in zip(victims, readies, strict=True):
+        victim.wait_for_log(" ready", timeout=120, occurrence=ready + 1)
+
+
+def kill_schedule(rng: random.Random, victims: Sequence[ServiceProcess], kills_each: int, window_s: float,
+                  ) -> list[tuple[float, list[ServiceProcess]]]:
+    """`kills_each` random moments per victim inside the window, and one more where all of them die at once."""
+    moments = [(rng.uniform(0.05, 1.0) * window_s, [victim]) for victim in victims for _ in range(kills_each)]
+    moments.append((rng.uniform(0.3, 0.7) * window_s, list(victims)))
+    return sorted(moments, key=lambda item: item[0])
+
+
+def kill_on_schedule(schedule: list[tuple[float, list[ServiceProcess]]], t0: float,
+                     accepted: Callable[[], int]) -> list[dict[str, Any]]:
+    """SIGKILL each victim at its moments (seconds after `t0`) and restart it at once. Each victim keeps its own
+    time on a thread of its own, so one's restart never delays another's kill; a moment that comes while the
+    victim is still starting waits until it is ready. One record per kill, with what the providers had
+    `accepted()` by then, in the order they happened."""
+    moments: dict[int, list[float]] = {}
+    victims: dict[int, ServiceProcess] = {}
+    for at, those in schedule:
+        for victim in those:
+            moments.setdefault(id(victim), []).append(at)
+            victims[id(victim)] = victim
+    kills: list[dict[str, Any]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(victim: ServiceProcess, times: list[float]) -> None:
+        try:
+            for at in sorted(times):
+                time.sleep(max(0.0, t0 + at - time.monotonic()))
+                record = {"service": victim.name, "at_s": round(time.monotonic() - t0, 1),
+                          "accepted_before": accepted()}
+                restart([victim])
+                with lock:
+                    kills.append(record)
+        except BaseException as exc:  # raised again below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(victims[key], times), name=f"chaos-kill-{victims[key].name}")
+               for key, times in moments.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return sorted(kills, key=lambda kill: float(kill["at_s"]))
 
 
 def delivered_phones(fake: FakeProviders) -> Counter[str]:
@@ -225,6 +375,42 @@ def measure(fake: FakeProviders, phones: set[str], *, database_url: str, settle_
     figures.extra["lost_sample"] = sorted(phones - set(per_phone))[:5]
     figures.extra["duplicate_sample"] = sorted(p for p, n in per_phone.items() if n > 1)[:5]
     return figures
+
+
+def measure_tickets(zendesk: FakeZendesk, customers: set[str], *, database_url: str) -> Figures:
+    """One ticket per case, none lost: the tickets the fake Zendesk holds, matched to care's cases (its ledger
+    at `database_url` names each case's customer and external id)."""
+    cases = asyncio.run(_care_cases(database_url))
+    customer_of = {external_id: customer for customer, external_id, _ in cases}
+    with zendesk._lock:
+        tickets = [dict(ticket) for ticket in zendesk.tickets.values()]
+        creations = sum(1 for r in zendesk.requests if r.method == "POST" and r.path == "/api/v2/tickets.json")
+    per_customer = Counter(customer_of.get(str(t.get("external_id")), "?") for t in tickets)
+    per_case = Counter(str(t.get("external_id")) for t in tickets)
+    cases_per_customer = Counter(customer for customer, _, _ in cases)
+    delivered = len(customers & set(per_customer))
+    duplicates = (sum(n - 1 for n in per_case.values() if n > 1)
+                  + sum(n - 1 for c, n in per_customer.items() if n > 1 and c != "?")
+                  + sum(n - 1 for n in cases_per_customer.values() if n > 1))
+    return Figures(expected=len(customers), delivered=delivered, lost=len(customers) - delivered,
+                   duplicates=duplicates, ambiguous_reconciled=0, extra={
+                       "tickets": len(tickets), "ticket_creations": creations,
+                       "tickets_without_a_case": per_customer.get("?", 0),
+                       "case_states": dict(Counter(state for _, _, state in cases)),
+                       "unexpected_customers": len(set(cases_per_customer) - customers),
+                       "lost_sample": sorted(customers - set(per_customer))[:5],
+                       "duplicate_sample": sorted(c for c, n in cases_per_customer.items() if n > 1)[:5],
+                   })
+
+
+async def _care_cases(database_url: str) -> list[tuple[str, str, str]]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("select customer_id, external_id, state from care_cases"))).all()
+    finally:
+        await engine.dispose()
+    return [(str(customer), str(external_id), str(state)) for customer, external_id, state in rows]
 
 
 async def _ledger_figures(database_url: str) -> tuple[int, dict[str, int]]:

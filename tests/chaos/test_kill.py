@@ -1,33 +1,54 @@
-"""kill -9 of order_watcher and the notifier, several times each at random moments while incidents stream in.
+"""kill -9 of every Faust service (order_watcher, the notifier, returns, care), several times each at random
+moments while their inputs stream in.
 
-Each incident is an order followed by a carrier exception: one burst, one SMS owed to its own customer.
-The stream is paced over a window; each service is SIGKILLed `kills_per_service` times at random
-moments inside it and restarted at once. Nothing may be lost (the order watcher re-handles what it
-had not committed; the notifier's ledger row is reserved before the call and an interrupted send is
-looked up at the provider) and nothing sent twice. Short: 300 incidents, 2 kills each; long
-(`make chaos`): 10,000 incidents, 4 kills each.
+Three kinds of input stream together, each with an outcome known in advance:
+
+* an order, then a carrier exception on it (order_watcher): one incident burst, one SMS to its customer;
+* an order, then a return of it received (returns, whose incident order_watcher publishes): one SMS;
+* an escalation of a customer we never messaged (care): one case, one ticket at the fake Zendesk (through
+  zenpy), and no SMS.
+
+Each service is SIGKILLed `kills_per_service` times at random moments inside the stream window, and once
+more all four at the same moment, and restarted at once. Nothing may be lost (a service re-handles what it
+had not committed; the notifier's ledger row and care's case are reserved before the provider or desk call,
+and an interrupted call is looked up before anything is sent again) and nothing sent twice: one SMS per
+phone, one provider call per ledger row, one ticket per case and one case per escalated customer.
+Short: 200 bursts, 50 returns, 50 escalations, 3 kills each; long (`make chaos`): 7,000, 1,500, 1,500,
+5 kills each.
 
 Can it fail? Removing the ledger reservation or committing offsets before effects makes `lost` or
-`duplicates` non-zero here; so does a service that does not come back after a kill (it is not restarted
-a second time by this test beyond the scheduled kills, and the deadline to deliver is bounded).
+`duplicates` non-zero here; so does care opening a ticket again without asking the desk for its external id
+after a kill mid-call, and a service that does not come back after a kill (it is not restarted beyond the
+scheduled kills, and the deadline to deliver is bounded).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from sqlalchemy import text
 
+from services.common.db import create_engine
 from tests.chaos.conftest import ChaosResults
 from tests.chaos.harness import (
+    Batches,
+    Stream,
     burst,
+    care_env,
+    escalation,
+    kill_on_schedule,
+    kill_schedule,
     measure,
+    measure_tickets,
     now_utc,
-    produce_fast,
+    return_received,
     scale,
     seed,
     service,
@@ -36,70 +57,102 @@ from tests.chaos.harness import (
     wait_delivered,
 )
 from tests.support.fake_providers import FakeProviders
+from tests.support.fake_zendesk import FakeZendesk
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = pytest.mark.timeout(3600)
 
 WAVES = 20
+RETURNS_BASE = 20_000  # their phones apart from the bursts'
+T = TypeVar("T")
 
 
 def test_kill_9_each_faust_service_at_random_moments(
-    kafka: str, topic_prefix: str, tmp_path: Path, fake_providers: FakeProviders, chaos_results: ChaosResults
+    kafka: str, topic_prefix: str, tmp_path: Path, fake_providers: FakeProviders, zendesk: FakeZendesk,
+    chaos_results: ChaosResults,
 ) -> None:
     size, run_seed = scale(), seed()
     rng = random.Random(run_seed)
     now = now_utc()
     bursts = [burst(n, now, "kill") for n in range(size.kill_incidents)]
-    phones = {phone for _, _, phone in bursts}
-    per_wave = -(-len(bursts) // WAVES)
-    batches: list[tuple[str, list[tuple[bytes | None, bytes | None]]]] = []
-    for start in range(0, len(bursts), per_wave):
-        wave = bursts[start:start + per_wave]
-        batches.append((f"{topic_prefix}orders", [order for order, _, _ in wave]))
-        batches.append((f"{topic_prefix}shipments", [exception for _, exception, _ in wave]))
-    pause = size.kill_stream_s / (2 * WAVES)
+    returns = [return_received(RETURNS_BASE + n, now, "kill") for n in range(size.kill_returns)]
+    cases = [escalation(n, now, "kill") for n in range(size.kill_cases)]
+    phones = {phone for _, _, phone in bursts + returns}
+    customers = {customer for _, customer in cases}
+    batches: Batches = []
+    for wave in range(WAVES):
+        some_bursts, some_returns = _share(bursts, wave), _share(returns, wave)
+        batches.append((f"{topic_prefix}orders", _records(o for o, _, _ in some_bursts + some_returns)))
+        batches.append((f"{topic_prefix}shipments", _records(exception for _, exception, _ in some_bursts)))
+        batches.append((f"{topic_prefix}returns", _records(receipt for _, receipt, _ in some_returns)))
+        batches.append((f"{topic_prefix}escalations", _records(record for record, _ in _share(cases, wave))))
+    pause = size.kill_stream_s / (4 * WAVES)
 
-    env = service_env(kafka, topic_prefix, tmp_path, fake_providers.url)
-    watcher = service("order_watcher", env, tmp_path)
-    notifier = service("notifier", env, tmp_path)
-    schedule = sorted([(rng.uniform(0.05, 1.0) * size.kill_stream_s, watcher) for _ in range(size.kills_per_service)]
-                      + [(rng.uniform(0.05, 1.0) * size.kill_stream_s, notifier)
-                         for _ in range(size.kills_per_service)], key=lambda item: item[0])
-    kills: list[dict[str, object]] = []
-    failure: list[BaseException] = []
-
-    def stream() -> None:
-        try:
-            asyncio.run(produce_fast(kafka, batches, pause_s=pause))
-        except BaseException as exc:  # reported by the main thread
-            failure.append(exc)
-
-    producer = threading.Thread(target=stream, name="chaos-stream")
+    zendesk.reset()
+    database_url = sqlite_url(tmp_path)
+    env = {**service_env(kafka, topic_prefix, tmp_path, fake_providers.url), **care_env(zendesk)}
+    services = [service(module, env, tmp_path) for module in ("order_watcher", "returns", "notifier", "care")]
+    schedule = kill_schedule(rng, services, size.kills_per_service, size.kill_stream_s)
     try:
-        watcher.start()
-        notifier.start()
+        for each in services:
+            each.start()
         t0 = time.monotonic()
-        producer.start()
-        for at, victim in schedule:
-            time.sleep(max(0.0, t0 + at - time.monotonic()))
-            accepted = len(fake_providers.messages)
-            victim.kill()
-            kills.append({"service": victim.name, "at_s": round(time.monotonic() - t0, 1),
-                          "messages_accepted_before": accepted})
-            victim.start()
-        producer.join()
-        assert not failure, failure
-        all_told = wait_delivered(fake_providers, phones, timeout=120 + size.kill_incidents / 10)
-        figures = measure(fake_providers, phones, database_url=sqlite_url(tmp_path), seed=run_seed, kills=kills,
-                          stream_s=size.kill_stream_s, incidents=size.kill_incidents,
-                          drained_s=round(time.monotonic() - t0, 1), all_told=all_told)
+        stream = Stream(kafka, batches, pause_s=pause).start()
+        kills = kill_on_schedule(schedule, t0, lambda: len(fake_providers.messages) + len(zendesk.tickets))
+        stream.join()
+        all_told = wait_delivered(fake_providers, phones, timeout=120 + len(phones) / 10)
+        all_handed = zendesk.wait_for(lambda: len(zendesk.tickets) >= len(customers), timeout=60)
+        figures = measure(fake_providers, phones, database_url=database_url, seed=run_seed, kills=kills,
+                          stream_s=size.kill_stream_s, bursts=size.kill_incidents, returns=size.kill_returns,
+                          drained_s=round(time.monotonic() - t0, 1), all_told=all_told,
+                          kills_mid_stream=sum(1 for kill in kills
+                                               if kill["accepted_before"] < len(phones) + len(customers)))
+        tickets = measure_tickets(zendesk, customers, database_url=database_url)
+        sent_rows = asyncio.run(_sent_rows(database_url))
+        sends = fake_providers.sends("twilio")
     finally:
-        watcher.stop()
-        notifier.stop()
+        for each in services:
+            each.stop()
+    sms = figures.as_dict()
+    figures.extra = {**figures.extra, "by_output": {"sms": {k: sms[k] for k in ("expected", "delivered", "lost",
+                                                                                "duplicates")},
+                                                    "tickets": tickets.as_dict()}, "all_handed": bool(all_handed)}
+    figures.expected += tickets.expected
+    figures.delivered += tickets.delivered
+    figures.lost += tickets.lost
+    figures.duplicates += tickets.duplicates
     chaos_results.record("kill_9", figures)
+    logs = "\n".join(each.log()[-2500:] for each in services)
 
-    assert len(kills) == 2 * size.kills_per_service
-    assert figures.lost == 0, f"{figures.as_dict()}\n{watcher.log()[-3000:]}\n{notifier.log()[-3000:]}"
-    assert figures.duplicates == 0, figures.as_dict()
+    assert sorted(kill["service"] for kill in kills) == sorted(
+        each.name for each in services for _ in range(size.kills_per_service + 1))
+    assert sms["lost"] == 0, f"{figures.as_dict()}\n{logs}"
+    assert sms["duplicates"] == 0, figures.as_dict()
+    assert tickets.lost == 0, f"{tickets.as_dict()}\n{services[3].log()[-3000:]}"
+    assert tickets.duplicates == 0, tickets.as_dict()
+    assert tickets.extra["tickets_without_a_case"] == 0, tickets.as_dict()
+    assert tickets.extra["case_states"] == {"done": len(customers)}, tickets.as_dict()
     assert figures.extra["unexpected_recipients"] == 0, figures.as_dict()
     unsettled = {"reserved", "sending", "ambiguous", "deferred", "failed"} & set(figures.extra["ledger_states"])
     assert not unsettled, figures.as_dict()
+    # One ledger row per provider call, each sent once; and the same words never twice to one phone.
+    assert len(sent_rows) == len(sends) and len(set(sent_rows)) == len(sent_rows), (len(sent_rows), len(sends))
+    assert not [key for key, n in Counter((s.form["To"], s.form["Body"]) for s in sends).items() if n > 1]
+
+
+def _share(items: list[T], wave: int) -> list[T]:
+    """The wave's share of `items`, spread evenly over WAVES."""
+    return items[wave * len(items) // WAVES:(wave + 1) * len(items) // WAVES]
+
+
+def _records(records: Iterable[tuple[bytes | None, bytes | None]]) -> list[tuple[bytes | None, bytes | None]]:
+    return list(records)
+
+
+async def _sent_rows(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("select provider_message_id from deliveries where state = 'sent'"))).all()
+    finally:
+        await engine.dispose()
+    return [str(row[0]) for row in rows]

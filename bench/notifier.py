@@ -1,12 +1,18 @@
-"""Notifier throughput: sends per second of one process, ledger included, against local fake providers.
+"""Notifier throughput: sends per second of one notifier process, through the real broker.
 
-Run as `python -m bench notifier [--incidents N] [--batch B] [--database URL]`. The fake Twilio/SendGrid server
-runs in its own process (so it does not share this one's CPU time slices with the notifier), the
-ledger is a real SQLite file (or the given database), and each incident goes through the full
-path: ledger dedupe and reservation, policy, rendering, the official twilio SDK, the ledger update
-and the outcome event (collected in memory: no broker in this measurement).
-Latency is from the moment an incident is handed to the dispatcher to the moment the fake
-provider received its request (both on this machine's clock)."""
+    python -m bench notifier [--incidents N] [--database URL] [--bootstrap HOST:PORT] [--kafka-port 29096]
+
+Everything real but the provider: a local Apache Kafka broker (started on its own port and wiped
+afterwards unless --bootstrap is given), the notifier as its own process (one worker, 4 partitions,
+a real SQLite ledger file or the given database), the official twilio SDK pointed at the fake Twilio,
+which runs in a process of its own and records when each request arrived.
+
+N incidents for N distinct customers (each with a phone number, inside the SMS window) are produced
+to `incidents` while the notifier runs; sends_per_s = N over the time from the first produce until
+the fake has every request and every outcome (`notification.sent`) is on the `notifications` topic:
+outcome events go to the broker like any other record, none is kept in memory. Latency is from the
+incident handed to the producer to the request received by the fake (one machine, one clock).
+"""
 
 from __future__ import annotations
 
@@ -19,23 +25,22 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas import CloudEvent
-from services.common.clock import SystemClock
-from services.common.db import create_engine, session_factory
-from services.notifier.bootstrap import build_providers
-from services.notifier.dispatch import Dispatcher
-from services.notifier.ledger import Ledger
-from services.notifier.migrate import upgrade
-from services.notifier.profiles import ProfileStore
-from services.notifier.settings import NotifierSettings
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from bench._support import ROOT, Service, local_broker
+from schemas import CloudEvent, parse_event
 
 __all__ = ["run"]
 
-ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 4
+TARGET_SENDS_PER_S = 1000
 
 
 def _incident(i: int, now: datetime) -> CloudEvent:
@@ -45,89 +50,112 @@ def _incident(i: int, now: datetime) -> CloudEvent:
                           order_id=f"ord-b{i}", timezone="UTC")
 
 
-async def _measure(
-    url: str, database_url: str, incidents: int, concurrency: int, batch_size: int
-) -> dict[str, Any]:
-    settings = NotifierSettings(
-        twilio_account_sid="AC" + "0" * 32, twilio_auth_token="bench-token-123", twilio_from="+15005550006",
-        twilio_base_url=url, sms_window_start="00:00", sms_window_end="00:00", cap_per_24h=1000,
-        send_concurrency=concurrency,
-    )
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    sessions = session_factory(engine)
-    emitted: list[CloudEvent] = []
+async def _produce(bootstrap: str, topic: str, events: list[CloudEvent]) -> dict[str, float]:
+    """Produce every incident; return each phone number -> when its incident was handed to the producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    await producer.start()
+    handed: dict[str, float] = {}
+    try:
+        for event in events:
+            handed[event.data.customer.phone] = time.time()
+            await producer.send(topic, key=event.key(), value=event.to_bytes())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return handed
 
-    async def emit(event: CloudEvent) -> None:
-        emitted.append(event)
 
-    providers = build_providers(settings)
-    dispatcher = Dispatcher(ledger=Ledger(sessions), profiles=ProfileStore(sessions), providers=providers,
-                            settings=settings, clock=SystemClock(), emit=emit)
+async def _outcomes(bootstrap: str, topic: str, want: int, timeout: float) -> Counter[str]:
+    """Read `topic` from the start until `want` notification.sent events are there (or `timeout`); types seen."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    seen: Counter[str] = Counter()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        while seen["notification.sent"] < want and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=200, max_records=10_000)).values():
+                for message in messages:
+                    seen[parse_event(message.value).type] += 1
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def _recorded(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{url}/_recorded") as response:  # noqa: S310 - our own loopback server
+        sends: list[dict[str, Any]] = json.load(response)["sends"]
+        return sends
+
+
+def _measure(bootstrap: str, url: str, database: str | None, incidents: int, tmp: Path) -> dict[str, Any]:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
+           "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(tmp / "data"),
+           "FOREWARN_DATABASE_URL": database or f"sqlite+aiosqlite:///{tmp}/ledger.db",
+           "FOREWARN_NOTIFIER_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+           "FOREWARN_NOTIFIER_TWILIO_AUTH_TOKEN": "bench-token-123",
+           "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006", "FOREWARN_NOTIFIER_TWILIO_BASE_URL": url,
+           "FOREWARN_NOTIFIER_SMS_WINDOW_START": "00:00", "FOREWARN_NOTIFIER_SMS_WINDOW_END": "00:00",
+           "FOREWARN_NOTIFIER_CAP_PER_24H": "1000"}
     now = datetime.now(UTC)
     events = [_incident(i, now) for i in range(incidents)]
-    started_at: dict[str, float] = {}
-
-    async def handle(batch: list[Any]) -> None:
-        at = time.time()
-        for event in batch:
-            started_at[event.data.customer.phone] = at
-        await dispatcher.on_incidents(batch)
-
-    await handle(events[:1])  # warm up connections and caches outside the timed part
-    t0 = time.perf_counter()
-    for start in range(1, len(events), batch_size):  # one batch after another, as the agent takes them
-        await handle(events[start:start + batch_size])
-    elapsed = time.perf_counter() - t0
-    await providers.close()
-    await engine.dispose()
-    sent = sum(1 for e in emitted if e.type == "notification.sent")
-    return {"elapsed_s": elapsed, "sent": sent, "started_at": started_at, "timed": incidents - 1}
+    service = Service("services.notifier", env, tmp).start()
+    try:
+        cpu_before = service.cpu_seconds()
+        handed = asyncio.run(_produce(bootstrap, prefix + "incidents", events))
+        first = min(handed.values())
+        outcomes = asyncio.run(_outcomes(bootstrap, prefix + "notifications", incidents, timeout=600))
+        deadline = time.monotonic() + 60
+        while len({s["to"] for s in _recorded(url)} & set(handed)) < incidents and time.monotonic() < deadline:
+            time.sleep(0.1)
+        done = time.time()
+        cpu = service.cpu_seconds() - cpu_before
+        errors = [line for line in service.log().splitlines() if " ERROR " in line]
+    finally:
+        service.stop()
+    recorded = [s for s in _recorded(url) if s["to"] in handed]
+    arrived = {s["to"]: s["at"] for s in recorded}
+    latencies = sorted((arrived[phone] - at) * 1000 for phone, at in handed.items() if phone in arrived)
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
+    return {
+        "sends_per_s": round(incidents / (done - first), 1),
+        "incidents": incidents,
+        "sent": outcomes["notification.sent"],
+        "outcome_events": dict(outcomes),
+        "provider_requests": len(recorded),
+        "duplicate_provider_calls": len(recorded) - len(arrived),
+        "cpu_us_per_send": round(cpu / incidents * 1e6, 1),
+        "latency_ms_p50": round(q[49], 1),
+        "latency_ms_p99": round(q[98], 1),
+        "database": "sqlite file" if database is None else database.split("://", 1)[0],
+        "service_errors_logged": len(errors),
+        "service_error_lines": [line[:300] for line in errors[:5]],
+    }
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench notifier")
     parser.add_argument("--incidents", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=32, help="provider calls in flight at most")
-    parser.add_argument("--batch", type=int, default=128, help="incidents per batch, as the agent takes them")
     parser.add_argument("--database", default=None, help="SQLAlchemy URL; default a fresh SQLite file")
+    parser.add_argument("--bootstrap", default=None, help="use this broker instead of starting one")
+    parser.add_argument("--kafka-port", type=int, default=29096, help="port of the broker this bench starts")
     args = parser.parse_args(argv)
     fake = subprocess.Popen([sys.executable, "-m", "tests.support.fake_providers"], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert fake.stdout is not None
         url = fake.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            database = args.database or f"sqlite+aiosqlite:///{tmp}/bench-ledger.db"
-            measured = asyncio.run(_measure(url, database, args.incidents, args.concurrency, args.batch))
-        with urllib.request.urlopen(f"{url}/_recorded") as response:  # noqa: S310 - our own loopback server
-            recorded = json.load(response)["sends"]
+        with local_broker(args.kafka_port, args.bootstrap) as bootstrap, \
+                tempfile.TemporaryDirectory(prefix="forewarn-bench-notifier-") as tmp:
+            print(f"notifier: {args.incidents} incidents through one notifier process", file=sys.stderr)
+            figures = _measure(bootstrap, url, args.database, args.incidents, Path(tmp))
     finally:
         fake.terminate()
         fake.wait(10)
-    latencies = sorted(
-        (send["at"] - measured["started_at"][send["to"]]) * 1000
-        for send in recorded if send["to"] in measured["started_at"])
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
-    result = {
-        "bench": "notifier",
-        "sends_per_s": round(measured["timed"] / measured["elapsed_s"], 1),
-        "incidents": args.incidents,
-        "sent": measured["sent"],
-        "provider_requests": len(recorded),
-        "concurrency": args.concurrency,
-        "batch": args.batch,
-        "database": "sqlite file" if args.database is None else args.database.split("://", 1)[0],
-        "latency_ms_p50": round(quantiles[49], 2),
-        "latency_ms_p99": round(quantiles[98], 2),
-        "target_sends_per_s": 1000,
-        "method": ("in-process Dispatcher.on_incidents over N distinct customers in batches of `batch`, one "
-                   "batch after another as the agent takes them, at most `concurrency` provider calls in "
-                   "flight; official twilio SDK to a fake Twilio in a separate process; ledger on a real "
-                   "database; outcome events collected in memory (no broker); latency = batch handed to "
-                   "the dispatcher -> request received by the fake provider"),
-    }
-    return result
+    return {**figures, "target_sends_per_s": TARGET_SENDS_PER_S, "method": __doc__}
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 
 from services.common.ids import stable_id
-from services.notifier.ledger import Delivery
+from services.notifier.ledger import Delivery, DeliveryState
 from services.notifier.own_messages import OwnMessages
 from services.notifier.policy import Profile
 from services.notifier.providers import SendResult
@@ -38,7 +38,7 @@ class Answers(OwnMessages):
         nid = answer_id(reply_id, answer)
         reservation = await self.ledger.reserve(
             notification_id=nid, incident_id=stable_id("answer", reply_id, answer), customer_id=customer_id,
-            channel="sms", order_id=None, now=self.clock.now(), state="reserved", severity="low",
+            channel="sms", order_id=None, now=self.clock.now(), state=DeliveryState.RESERVED, severity="low",
             incident_at=received_at, purpose="answer", address=phone, body=text, subject=answer,
         )
         if reservation.fresh:
@@ -48,8 +48,8 @@ class Answers(OwnMessages):
 
     async def resume(self, row: Delivery) -> None:
         """A reserved answer (or one cut off by a restart before its provider call): send it as written."""
-        if not await self.ledger.transition(row.notification_id, "sending", now=self.clock.now(),
-                                            expect=("reserved",)):
+        if not await self.ledger.transition(row.notification_id, DeliveryState.SENDING, now=self.clock.now(),
+                                            expect=(DeliveryState.RESERVED,)):
             return
         profile = Profile(customer_id=row.customer_id, store_id="", phone=row.address)
         rendered = RenderedMessage(channel="sms", locale=profile.locale, text=row.body or "")
@@ -59,13 +59,17 @@ class Answers(OwnMessages):
         now = self.clock.now()
         nid = row.notification_id
         if result.outcome == "sent":
-            await self.ledger.transition(nid, "sent", now=now, provider=result.provider,
-                                         provider_message_id=result.provider_message_id)
+            await self.ledger.transition(nid, DeliveryState.SENT, now=now,
+                                         expect=(DeliveryState.SENDING, DeliveryState.AMBIGUOUS),
+                                         provider=result.provider, provider_message_id=result.provider_message_id)
             await self.report(row, "notification.sent", now, provider=result.provider,
                               provider_message_id=result.provider_message_id)
         elif result.outcome == "ambiguous":  # looked up at the provider later (`Dispatcher.reconcile`)
-            await self.ledger.transition(nid, "ambiguous", now=now, provider=result.provider, reason=result.reason)
+            await self.ledger.transition(nid, DeliveryState.AMBIGUOUS, now=now, expect=(DeliveryState.SENDING,),
+                                         provider=result.provider, reason=result.reason)
         else:
             reason = result.reason or result.outcome
-            await self.ledger.transition(nid, "failed", now=now, provider=result.provider, reason=reason)
+            await self.ledger.transition(nid, DeliveryState.FAILED, now=now,
+                                         expect=(DeliveryState.SENDING, DeliveryState.AMBIGUOUS),
+                                         provider=result.provider, reason=reason)
             await self.report(row, "notification.failed", now, reason=reason, provider=result.provider)

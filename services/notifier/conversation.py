@@ -19,17 +19,16 @@ from sqlalchemy import select
 
 from schemas import IncidentDetected, IncidentDetectedData, parse_event
 from schemas.choices import Choice, known_choice
+from services.notifier.delivery_states import MESSAGED_STATES
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.rendering import MessageContext, StoreInfo
 from services.notifier.rendering.answers import offer_phrases
 from services.notifier.rendering.render import one_line
 
-__all__ = ["MESSAGED_STATES", "Conversations", "Offer"]
+__all__ = ["Conversations", "Offer"]
 
 logger = logging.getLogger(__name__)
 
-MESSAGED_STATES = ("sending", "sent", "delivered", "ambiguous")
-"""A row in one of these states is a message the customer has (or may have) read."""
 LOOK_BACK = 20
 _NO_STORE = StoreInfo(name="-")
 

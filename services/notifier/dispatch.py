@@ -26,7 +26,8 @@ from schemas import (
 from services.common.clock import Clock
 from services.common.metrics import NOTIFICATIONS
 from services.notifier.answers import Answers
-from services.notifier.follow_ups import SENT_STATES, FollowUps
+from services.notifier.delivery_states import PENDING_STATES, SENT_STATES, DeliveryState
+from services.notifier.follow_ups import FollowUps
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.links import EmailLinks
 from services.notifier.notices import CaseNotices
@@ -53,7 +54,9 @@ logger = logging.getLogger(__name__)
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
 ReadUntil = Callable[[], Awaitable[datetime | None]]
-PENDING_STATES = ("reserved", "deferred")
+S = DeliveryState
+DECIDED = {"send": S.RESERVED, "defer": S.DEFERRED, "suppress": S.SUPPRESSED, "join": S.JOINED}
+"""The row a decision leaves: a message to send is reserved first."""
 
 
 def notification_id_for(incident_id: str, customer_id: str, channel: str) -> str:
@@ -129,7 +132,7 @@ class Dispatcher:
         existing, resolved, order_rows, sent_at = await self.ledger.decision_context(
             incident_id=incident.incident_id, customer_id=customer_id, order_id=incident.order_id,
             cap_since=now - self.policy.cap_window)
-        if existing is not None and existing.state != "reserved":
+        if existing is not None and existing.state != S.RESERVED:
             logger.info("incident %s already handled (%s)", incident.incident_id, existing.state)
             return  # a redelivery or a replay: never a second message
         profile = await self._profile(incident)
@@ -149,7 +152,7 @@ class Dispatcher:
             return
         nid = existing.notification_id if existing is not None else notification_id_for(
             incident.incident_id, customer_id, channel)
-        state = {"send": "reserved", "defer": "deferred", "suppress": "suppressed", "join": "joined"}[decision.action]
+        state = DECIDED[decision.action]
         if existing is None:
             reservation = await self.ledger.reserve(
                 notification_id=nid, incident_id=incident.incident_id, customer_id=customer_id, channel=channel,
@@ -160,7 +163,7 @@ class Dispatcher:
             if not reservation.fresh:
                 return
         elif decision.action != "send":
-            await self.ledger.transition(nid, state, now=now, expect=("reserved",), due_at=decision.due_at,
+            await self.ledger.transition(nid, state, now=now, expect=(S.RESERVED,), due_at=decision.due_at,
                                          reason=reason)
         if decision.action == "send":
             await self._send(nid, [incident], profile, channel)
@@ -215,7 +218,7 @@ class Dispatcher:
         for event in events:
             incident = event.data
             existing = context.existing.get((incident.incident_id, incident.customer.id))
-            if existing is not None and existing.state != "reserved":
+            if existing is not None and existing.state != S.RESERVED:
                 repeats += 1  # a redelivery or a replay
                 continue
             profile = profiles[incident.customer.id]
@@ -248,7 +251,7 @@ class Dispatcher:
             rows.append({
                 "notification_id": notification_id_for(incident.incident_id, incident.customer.id, channel),
                 "incident_id": incident.incident_id, "customer_id": incident.customer.id,
-                "order_id": incident.order_id, "channel": channel, "state": "sending", "reason": None,
+                "order_id": incident.order_id, "channel": channel, "state": S.SENDING, "reason": None,
                 "due_at": None, "incident": event.to_bytes().decode(), "severity": str(incident.severity),
                 "body": rendered.text, "subject": rendered.subject, "attempts": 1, "created_at": now,
                 "updated_at": now, "address": _address(profile, channel), "incident_at": incident.detected_at,
@@ -268,8 +271,8 @@ class Dispatcher:
         settled = self.clock.now()
         sent = [(item, nid, result) for item, (nid, result) in zip(mine, results, strict=True)
                 if result.outcome == "sent"]
-        await self.ledger.settle_many([
-            {"nid": nid, "state": "sent", "now": settled, "provider": result.provider,
+        await self.ledger.settle_sent([
+            {"nid": nid, "now": settled, "provider": result.provider,
              "provider_message_id": result.provider_message_id} for _, nid, result in sent])
         await asyncio.gather(*(
             self._emit(item[0].data, "notification.sent", nid, item[2], settled, provider=result.provider,
@@ -285,7 +288,7 @@ class Dispatcher:
         rendered, promise = self._render([incident], profile, channel, nid)
         reservation = await self.ledger.reserve(
             notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
-            channel=channel, order_id=incident.order_id, now=self.clock.now(), state="sending",
+            channel=channel, order_id=incident.order_id, now=self.clock.now(), state=S.SENDING,
             incident=event.to_bytes().decode(), severity=str(incident.severity), body=rendered.text,
             subject=rendered.subject, attempts=1, address=_address(profile, channel),
             incident_at=incident.detected_at, next_update_at=promise,
@@ -311,7 +314,7 @@ class Dispatcher:
     async def _decide_riders_again(self, nid: str, now: datetime) -> None:
         """Incidents that were to ride along in a message that will not go out still deserve one: decide again."""
         for rider in await self.ledger.joined_to(nid):
-            if await self.ledger.transition(rider.notification_id, "reserved", now=now, expect=("joined",),
+            if await self.ledger.transition(rider.notification_id, S.RESERVED, now=now, expect=(S.JOINED,),
                                             reason=None):
                 event = parse_event(rider.incident or "")
                 if isinstance(event, IncidentDetected):
@@ -323,10 +326,10 @@ class Dispatcher:
         now = self.clock.now()
         rows = await self.ledger.due(now)
         for row in rows:
-            if await self.ledger.transition(row.notification_id, "reserved", now=now, expect=("deferred",)):
+            if await self.ledger.transition(row.notification_id, S.RESERVED, now=now, expect=(S.DEFERRED,)):
                 await self._resume(row)
         settle_before = now - timedelta(seconds=self.settings.reconcile_after_s)
-        for row in await self.ledger.by_state("ambiguous"):
+        for row in await self.ledger.by_state(S.AMBIGUOUS):
             if row.updated_at <= settle_before:
                 await self.reconcile(row.notification_id)
         until = now if self.incidents_read is None else await self.incidents_read()
@@ -337,10 +340,10 @@ class Dispatcher:
     async def recover(self) -> None:
         """After a restart: a send cut off mid-call is ambiguous (look it up); a bare reservation is sent."""
         now = self.clock.now()
-        for row in await self.ledger.by_state("sending"):
-            await self.ledger.transition(row.notification_id, "ambiguous", now=now, expect=("sending",),
+        for row in await self.ledger.by_state(S.SENDING):
+            await self.ledger.transition(row.notification_id, S.AMBIGUOUS, now=now, expect=(S.SENDING,),
                                          reason="interrupted")
-        for row in await self.ledger.by_state("reserved"):
+        for row in await self.ledger.by_state(S.RESERVED):
             await self._resume(row)
 
     async def _resume(self, row: Delivery) -> None:
@@ -358,9 +361,9 @@ class Dispatcher:
             return
         incident = _incident_of(row)
         if await self.ledger.is_resolved(incident.incident_id):
-            await self.ledger.transition(row.notification_id, "withdrawn", now=self.clock.now(),
-                                         reason="resolved_before_send")
-            await self._emit_row(row, "notification.suppressed", self.clock.now(), reason="resolved_before_send")
+            if await self.ledger.transition(row.notification_id, S.WITHDRAWN, now=self.clock.now(),
+                                            expect=(S.RESERVED,), reason="resolved_before_send"):
+                await self._emit_row(row, "notification.suppressed", self.clock.now(), reason="resolved_before_send")
             return
         if await self._covered_meanwhile(row, incident):
             return
@@ -379,7 +382,7 @@ class Dispatcher:
         others = [r for r in order_rows if r.notification_id != row.notification_id]
         merge = coalesce(_order_messages(incident.order_id, others), IncidentRef.of(incident), now, self.policy)
         if merge.action != "suppress" or not await self.ledger.transition(
-                row.notification_id, "suppressed", now=now, expect=("reserved",), reason="coalesced"):
+                row.notification_id, S.SUPPRESSED, now=now, expect=(S.RESERVED,), reason="coalesced"):
             return False
         await self._emit_row(row, "notification.suppressed", now, reason="coalesced")
         await self._decide_riders_again(row.notification_id, now)
@@ -396,7 +399,7 @@ class Dispatcher:
         known = {i.incident_id for i in incidents}
         incidents = incidents + [i for i in riders if i.incident_id not in resolved and i.incident_id not in known]
         rendered, promise = self._render(incidents, profile, channel, nid, follow_up=follow_up, news=news)
-        if not await self.ledger.transition(nid, "sending", now=self.clock.now(), expect=("reserved",),
+        if not await self.ledger.transition(nid, S.SENDING, now=self.clock.now(), expect=(S.RESERVED,),
                                             body=rendered.text, subject=rendered.subject, next_update_at=promise,
                                             promise="open" if promise is not None else None):
             return  # someone else moved it (withdrawn, or already sending)
@@ -427,7 +430,8 @@ class Dispatcher:
         delay = 1.0
         for attempt in range(1, self.settings.max_attempts + 1):
             if attempt > 1 or not attempt_recorded:
-                await self.ledger.transition(nid, "sending", now=self.clock.now(), attempts=Delivery.attempts + 1)
+                await self.ledger.transition(nid, S.SENDING, now=self.clock.now(), expect=(S.SENDING,),
+                                             attempts=Delivery.attempts + 1)
             if channel == "sms":
                 if profile.phone is None:
                     return SendResult("failed", "none", reason="no_phone")
@@ -454,38 +458,40 @@ class Dispatcher:
     async def _settle(self, incident: IncidentDetectedData, nid: str, channel: str, result: SendResult) -> None:
         now = self.clock.now()
         if result.outcome == "sent":
-            await self.ledger.transition(nid, "sent", now=now, provider=result.provider,
-                                         provider_message_id=result.provider_message_id)
+            await self.ledger.transition(nid, S.SENT, now=now, expect=(S.SENDING, S.AMBIGUOUS),
+                                         provider=result.provider, provider_message_id=result.provider_message_id)
             await self._emit(incident, "notification.sent", nid, channel, now, provider=result.provider,
                              provider_message_id=result.provider_message_id)
         elif result.outcome == "ambiguous":
             # The request may still be in flight at the provider: look it up after `reconcile_after_s`.
-            await self.ledger.transition(nid, "ambiguous", now=now, provider=result.provider, reason=result.reason)
+            await self.ledger.transition(nid, S.AMBIGUOUS, now=now, expect=(S.SENDING,), provider=result.provider,
+                                         reason=result.reason)
         else:
             reason = result.reason or result.outcome
             if result.outcome == "opted_out" and channel == "sms" and incident.customer.phone:
                 await self.profiles.set_opt_out("sms", incident.customer.phone, opted_out=True,
                                                 source="twilio_21610", now=now)
-            await self.ledger.transition(nid, "failed", now=now, provider=result.provider, reason=reason)
+            await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.SENDING, S.AMBIGUOUS),
+                                         provider=result.provider, reason=reason)
             await self._emit(incident, "notification.failed", nid, channel, now, reason=reason,
                              provider=result.provider)
 
     async def reconcile(self, nid: str) -> None:
         """An ambiguous send: ask the provider whether it went before deciding anything."""
         row = await self.ledger.get(nid)
-        if row is None or row.state != "ambiguous":
+        if row is None or row.state != S.AMBIGUOUS:
             return
         found = await self._lookup(row)
         now = self.clock.now()
         if found is not None:
-            await self.ledger.transition(nid, "sent", now=now, expect=("ambiguous",), provider_message_id=found,
+            await self.ledger.transition(nid, S.SENT, now=now, expect=(S.AMBIGUOUS,), provider_message_id=found,
                                          reason="reconciled")
             await self._emit_row(row, "notification.sent", now, provider=row.provider or "unknown",
                                  provider_message_id=found)
         elif row.attempts >= self.settings.max_attempts:
-            await self.ledger.transition(nid, "failed", now=now, expect=("ambiguous",), reason="gave_up_ambiguous")
+            await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.AMBIGUOUS,), reason="gave_up_ambiguous")
             await self._emit_row(row, "notification.failed", now, reason="gave_up_ambiguous")
-        elif await self.ledger.transition(nid, "reserved", now=now, expect=("ambiguous",),
+        elif await self.ledger.transition(nid, S.RESERVED, now=now, expect=(S.AMBIGUOUS,),
                                           reason="not_found_at_provider"):
             await self._resume(row)  # it never reached the provider: sending again cannot duplicate it
 
@@ -533,7 +539,7 @@ def _order_messages(order_id: str | None, rows: Sequence[Delivery]) -> list[Orde
         return []
     riders: dict[str, list[Delivery]] = {}
     for row in rows:
-        if row.state == "joined" and row.reason:
+        if row.state == S.JOINED and row.reason:
             riders.setdefault(row.reason, []).append(row)
     messages = []
     for row in rows:

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from schemas import IncidentDetected, IncidentDetectedData, parse_event
 from services.common.clock import Clock
+from services.notifier.delivery_states import SENT_STATES, DeliveryState
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.policy import (
     IncidentRef,
@@ -31,11 +32,13 @@ from services.notifier.policy import (
     follow_up_due,
 )
 
-__all__ = ["SENT_STATES", "FollowUps", "OrderStory", "follow_up_id", "read_story"]
+__all__ = ["FollowUps", "OrderStory", "follow_up_id", "read_story"]
 
 logger = logging.getLogger(__name__)
 
-SENT_STATES = ("sending", "sent", "delivered", "undelivered", "ambiguous")
+S = DeliveryState
+DECIDED = {"send": S.RESERVED, "defer": S.DEFERRED}
+"""The follow-up row a decision leaves (any other decision: suppressed)."""
 
 SendFollowUp = Callable[[str, list[IncidentDetectedData], Profile, str, int, bool], Awaitable[None]]
 ProfileOf = Callable[[IncidentDetectedData], Awaitable[Profile]]
@@ -64,8 +67,8 @@ class OrderStory:
 
 
 def _told(row: Delivery) -> bool:
-    return row.state in SENT_STATES or row.state == "joined" or (
-        row.state == "suppressed" and row.reason == "coalesced")
+    return row.state in SENT_STATES or row.state == S.JOINED or (
+        row.state == S.SUPPRESSED and row.reason == "coalesced")
 
 
 def read_story(rows: list[Delivery], resolved: set[str], promising: Delivery) -> OrderStory:
@@ -76,7 +79,7 @@ def read_story(rows: list[Delivery], resolved: set[str], promising: Delivery) ->
             firsts.setdefault(row.incident_id, row)
     carried = {promising.notification_id}
     news = tuple(r for r in firsts.values() if r.id > promising.id and not (
-        r.state == "joined" and r.reason in carried))
+        r.state == S.JOINED and r.reason in carried))
     keeper = follow_up_id(promising.notification_id)
     newer = any(r.id > promising.id and r.state in SENT_STATES and r.notification_id != keeper for r in rows)
     return OrderStory(open=tuple(firsts.values()), news=news, newer_message=newer)
@@ -137,7 +140,7 @@ class FollowUps:
         lead = _incident(story.news[0] if story.news else story.open[0]) or chain
         choice = evaluate_follow_up(IncidentRef.of(lead), profile, now=now, settings=self.policy, sent_at=sent_at)
         channel = choice.channel or "none"
-        state = {"send": "reserved", "defer": "deferred"}.get(choice.action, "suppressed")
+        state = DECIDED.get(choice.action, S.SUPPRESSED)
         nid = follow_up_id(row.notification_id)
         follow_up = {
             "notification_id": nid, "incident_id": row.incident_id, "customer_id": row.customer_id,
@@ -170,7 +173,7 @@ class FollowUps:
         chain = _incident(row)
         now = self.clock.now()
         if not story.open or chain is None:
-            if await self.ledger.transition(row.notification_id, "withdrawn", now=now, expect=("reserved",),
+            if await self.ledger.transition(row.notification_id, S.WITHDRAWN, now=now, expect=(S.RESERVED,),
                                             reason="resolved_before_send"):
                 await self.report(row, "notification.suppressed", now, reason="resolved_before_send")
             return

@@ -37,7 +37,7 @@ from services.common.masking import mask_phone
 from services.notifier.answers import Answers, answer_id
 from services.notifier.conversation import Conversations, Offer
 from services.notifier.feedback import Score, read_score
-from services.notifier.ledger import Delivery, Ledger
+from services.notifier.ledger import Delivery, DeliveryState, Ledger
 from services.notifier.profiles import ProfileStore
 from services.notifier.rendering.answers import Answer, answer_sms
 from services.notifier.replies import understand
@@ -49,12 +49,14 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
-# Twilio MessageStatus -> ledger state; SendGrid event -> ledger state.
 HONEST_ANSWER_EVERY = timedelta(hours=12)
 """At most one "a person will get back to you" per phone in this long: an auto-responder answering our answer
 would otherwise start a loop. Every reply still becomes `customer.replied`. Read from the ledger (our answers'
 rows), so a restart does not reset it."""
-SMS_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "sent": "sent"}
+S = DeliveryState
+# Twilio MessageStatus -> ledger state; SendGrid event -> ledger state.
+SMS_STATUS = {"delivered": S.DELIVERED, "undelivered": S.UNDELIVERED, "failed": S.FAILED, "sent": S.SENT}
+EMAIL_STATUS = {"delivered": S.DELIVERED, "bounce": S.BOUNCED, "dropped": S.FAILED}
 EMAIL_SUPPRESSING = {"bounce", "dropped", "spamreport"}
 
 
@@ -149,9 +151,9 @@ class Inbound:
         if state is None:
             return
         row = await self.ledger.record_status(data.message_sid, state, now=data.received_at)
-        if row is not None and state in ("delivered", "undelivered", "failed"):
-            await self._outcome(row, "notification.delivered" if state == "delivered" else "notification.failed",
-                                reason=None if state == "delivered" else f"{state}:{data.error_code or ''}")
+        if row is not None and state in (S.DELIVERED, S.UNDELIVERED, S.FAILED):
+            await self._outcome(row, "notification.delivered" if state == S.DELIVERED else "notification.failed",
+                                reason=None if state == S.DELIVERED else f"{state}:{data.error_code or ''}")
 
     async def _sms_inbound(self, event: ProviderSmsInbound) -> None:
         data = event.data
@@ -261,15 +263,15 @@ class Inbound:
                                             now=data.occurred_at)
         if data.notification_id is None:
             return
-        state = {"delivered": "delivered", "bounce": "bounced", "dropped": "failed"}.get(data.event)
+        state = EMAIL_STATUS.get(data.event)
         row = await self.ledger.get(data.notification_id)
         if state is None or row is None or row.provider_message_id is None:
             return
         moved = await self.ledger.record_status(row.provider_message_id, state, now=data.occurred_at)
         if moved is not None:
-            kind = {"delivered": "notification.delivered", "bounced": "notification.bounced"}.get(
+            kind = {S.DELIVERED: "notification.delivered", S.BOUNCED: "notification.bounced"}.get(
                 state, "notification.failed")
-            await self._outcome(moved, kind, reason=None if state == "delivered" else data.event)
+            await self._outcome(moved, kind, reason=None if state == S.DELIVERED else data.event)
 
     async def _outcome(self, row: Delivery, type_: str, reason: str | None) -> None:
         status = type_.split(".", 1)[1]

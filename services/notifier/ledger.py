@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, select, text, update
+from sqlalchemy import Integer, String, Table, Text, TypeDecorator, UniqueConstraint, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -15,31 +15,50 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UtcDateTime
+from services.notifier.delivery_states import (
+    ASKED_STATES,
+    CALLBACK_RANK,
+    DeliveryState,
+    IllegalTransition,
+    allowed,
+    check,
+    sources_of,
+)
 
-__all__ = ["ASKED_STATES", "PROMISE_STATES", "PURPOSES", "STATES", "Base", "Delivery", "Ledger", "Reservation"]
+__all__ = [
+    "ASKED_STATES", "PROMISE_STATES", "PURPOSES", "STATES", "Base", "Delivery", "DeliveryState", "IllegalTransition",
+    "Ledger", "Reservation",
+]
 
 logger = logging.getLogger(__name__)
 
-# reserved -> sending -> sent -> delivered | undelivered | failed
-#          -> deferred (due_at) -> reserved ...     sending -> ambiguous -> sent | reserved (after a lookup)
-#          -> suppressed | withdrawn | joined (rides along in another message: reason = its notification id)
-STATES = (
-    "joined", "reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered", "failed",
-    "bounced", "suppressed", "withdrawn",
-)
-TERMINAL = {"joined", "sent", "delivered", "undelivered", "failed", "bounced", "suppressed", "withdrawn"}
+S = DeliveryState
+STATES = tuple(S)  # the moves between them: `delivery_states.TRANSITIONS`, enforced by `Ledger`
 # A message's promise of the next update (`next_update_at`): open until a follow-up keeps it (kept, the follow-up
 # row reserved in the same transaction) or it proves moot (ended: resolved, superseded by a newer message, limit).
 PROMISE_STATES = ("open", "kept", "ended")
 PURPOSES = ("incident", "feedback", "case", "answer")
-# A feedback question in one of these states was asked (or is still to be): the once-per-30-days rule counts it.
-ASKED_STATES = ("reserved", "deferred", "sending", "ambiguous", "sent", "delivered", "undelivered")
-# A status callback never moves a row backwards (a late `sent` after `delivered`).
-RANK = {"sent": 1, "undelivered": 2, "failed": 2, "bounced": 2, "delivered": 3}
+# A message about an incident in one of these states reached the customer, or may have.
+TOLD_STATES = (S.SENT, S.DELIVERED, S.AMBIGUOUS)
+# States whose rows count as sends for the frequency cap.
+CAPPED_STATES = (S.SENT, S.DELIVERED, S.SENDING)
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class StateType(TypeDecorator[DeliveryState]):
+    """`deliveries.state`: stored as its string, read back as a `DeliveryState`; an unknown state is never written."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else S(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> DeliveryState | None:
+        return None if value is None else S(value)
 
 
 class ResolvedIncident(Base):
@@ -66,7 +85,7 @@ class Delivery(Base):
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str | None] = mapped_column(String(320), index=True)  # the phone or email it goes to
     severity: Mapped[str | None] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[DeliveryState] = mapped_column(StateType(), index=True)
     reason: Mapped[str | None] = mapped_column(String(255))
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -108,7 +127,7 @@ class Reservation:
 
     notification_id: str
     fresh: bool
-    state: str
+    state: DeliveryState
 
 
 class Ledger:
@@ -119,12 +138,15 @@ class Ledger:
 
     async def reserve(
         self, *, notification_id: str, incident_id: str, customer_id: str, channel: str, order_id: str | None,
-        now: datetime, state: str = "reserved", reason: str | None = None, due_at: datetime | None = None,
+        now: datetime, state: DeliveryState | str = S.RESERVED, reason: str | None = None,
+        due_at: datetime | None = None,
         incident: str | None = None, severity: str | None = None, body: str | None = None,
         subject: str | None = None, attempts: int = 0, address: str | None = None, incident_at: datetime | None = None,
         next_update_at: datetime | None = None, purpose: str = "incident",
     ) -> Reservation:
-        """Insert the row unless it exists; the unique constraint is the dedupe."""
+        """Insert the row unless it exists; the unique constraint is the dedupe. A decision made at once is
+        written as its outcome (`state`)."""
+        state = S(state)  # a state outside the machine is refused before anything is written
         async with self.sessions() as session:
             session.add(Delivery(
                 notification_id=notification_id, incident_id=incident_id, customer_id=customer_id,
@@ -162,7 +184,7 @@ class Ledger:
                     Delivery.customer_id == customer_id, Delivery.order_id == order_id
                 ).order_by(Delivery.id))).scalars())
             sent = list((await session.execute(select(Delivery.updated_at).where(
-                Delivery.customer_id == customer_id, Delivery.state.in_(("sent", "delivered", "sending")),
+                Delivery.customer_id == customer_id, Delivery.state.in_(CAPPED_STATES),
                 Delivery.purpose != "answer", Delivery.updated_at >= cap_since))).scalars())
             return existing, resolved, order_rows, sent
 
@@ -185,7 +207,7 @@ class Ledger:
                 table.c.order_id.in_({order for _, order in orders}),
                 table.c.customer_id.in_(customer_ids)).order_by(table.c.id))) if orders else []
             sends = list(await session.execute(select(table.c.customer_id, table.c.updated_at).where(
-                table.c.customer_id.in_(customer_ids), table.c.state.in_(("sent", "delivered", "sending")),
+                table.c.customer_id.in_(customer_ids), table.c.state.in_(CAPPED_STATES),
                 table.c.purpose != "answer", table.c.updated_at >= cap_since)))
         by_order: dict[tuple[str, str], list[Any]] = {}
         for row in order_rows:
@@ -210,17 +232,19 @@ class Ledger:
             await session.commit()
             return inserted
 
-    async def settle_many(self, updates: list[dict[str, Any]]) -> None:
-        """Apply many outcomes in one transaction; each dict has `nid`, `state`, `now` and optional fields."""
+    async def settle_sent(self, updates: list[dict[str, Any]]) -> None:
+        """Record many sends in one transaction; each dict has `nid`, `now`, `provider` and `provider_message_id`.
+        A row no longer in `sending` (moved by another process meanwhile) is left alone, as `transition` with
+        `expect` would."""
         if not updates:
             return
         table = DELIVERIES
-        statement = update(table).where(table.c.notification_id == bindparam("nid")).values(
-            state=bindparam("state"), updated_at=bindparam("now"), provider=bindparam("provider"),
-            provider_message_id=bindparam("provider_message_id"), reason=bindparam("reason"))
-        params = [{"provider": None, "provider_message_id": None, "reason": None, **u} for u in updates]
+        statement = update(table).where(
+            table.c.notification_id == bindparam("nid"), table.c.state == S.SENDING.value,
+        ).values(state=S.SENT.value, updated_at=bindparam("now"), provider=bindparam("provider"),
+                 provider_message_id=bindparam("provider_message_id"))
         async with self.sessions() as session:
-            await session.execute(statement, params)
+            await session.execute(statement, updates)
             await session.commit()
 
     async def find_any(self, *, incident_id: str, customer_id: str) -> Delivery | None:
@@ -235,7 +259,7 @@ class Ledger:
         """Rows whose incident rides along in message `notification_id`."""
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(
-                Delivery.state == "joined", Delivery.reason == notification_id).order_by(Delivery.id))
+                Delivery.state == S.JOINED, Delivery.reason == notification_id).order_by(Delivery.id))
             return list(result.scalars())
 
     async def customer_for_phone(self, phone: str) -> str | None:
@@ -262,7 +286,7 @@ class Ledger:
             result = await session.execute(select(Delivery).where(
                 Delivery.incident_id == incident_id, Delivery.customer_id == customer_id,
                 Delivery.purpose == "incident",
-                Delivery.state.in_(("sent", "delivered", "ambiguous"))).order_by(Delivery.id).limit(1))
+                Delivery.state.in_(TOLD_STATES)).order_by(Delivery.id).limit(1))
             return result.scalars().first()
 
     async def latest_told(self, customer_id: str) -> Delivery | None:
@@ -270,7 +294,7 @@ class Ledger:
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(
                 Delivery.customer_id == customer_id, Delivery.purpose == "incident",
-                Delivery.state.in_(("sent", "delivered", "ambiguous"))).order_by(Delivery.id.desc()).limit(1))
+                Delivery.state.in_(TOLD_STATES)).order_by(Delivery.id.desc()).limit(1))
             return result.scalars().first()
 
     async def feedback_context(
@@ -315,26 +339,47 @@ class Ledger:
             return result.scalar_one_or_none()
 
     async def transition(
-        self, notification_id: str, state: str, *, now: datetime, expect: tuple[str, ...] | None = None,
-        **fields: Any,
+        self, notification_id: str, state: DeliveryState | str, *, now: datetime,
+        expect: tuple[DeliveryState | str, ...] | None = None, **fields: Any,
     ) -> bool:
-        """Move a row to `state` (only from one of `expect`, when given). Returns whether it moved."""
-        statement = update(Delivery).where(Delivery.notification_id == notification_id)
+        """Move a row to `state`; returns whether it moved (False: no such row, or not in one of `expect`).
+
+        With `expect`, only from one of those states: another process may have moved the row, and then it is
+        left alone; each of them must allow the move. Without it, from wherever the row is, which must allow
+        the move. A move `delivery_states.TRANSITIONS` does not allow raises `IllegalTransition`."""
+        target = S(state)
         if expect is not None:
-            statement = statement.where(Delivery.state.in_(expect))
+            for source in expect:
+                check(notification_id, source, target)
+            sources = tuple(S(source) for source in expect)
+        else:
+            sources = sources_of(target)
+        statement = update(Delivery).where(Delivery.notification_id == notification_id, Delivery.state.in_(sources))
         async with self.sessions() as session:
-            result = await session.execute(statement.values(state=state, updated_at=now, **fields))
+            result = await session.execute(statement.values(state=target, updated_at=now, **fields))
             await session.commit()
-            return bool(getattr(result, "rowcount", 0))
+            if getattr(result, "rowcount", 0):
+                return True
+            if expect is None:
+                current = (await session.execute(select(Delivery.state).where(
+                    Delivery.notification_id == notification_id))).scalar_one_or_none()
+                if current is not None:
+                    raise IllegalTransition(notification_id, current, target)
+            return False
 
     async def record_status(self, provider_message_id: str, status: str, *, now: datetime) -> Delivery | None:
-        """Apply a provider status callback without ever moving a row backwards; the row if it moved."""
+        """Apply a provider status callback, only forward (`CALLBACK_RANK`) and along an allowed move; the row if
+        it moved. A callback is the provider's word, not ours: one that cannot apply is ignored, never raised."""
+        target = S(status)
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(Delivery.provider_message_id == provider_message_id))
             row = result.scalar_one_or_none()
-            if row is None or RANK.get(status, 0) <= RANK.get(row.state, 0):
+            if row is None or CALLBACK_RANK.get(target, 0) <= CALLBACK_RANK.get(row.state, 0):
                 return None
-            row.state, row.updated_at = status, now
+            if not allowed(row.state, target):
+                logger.info("status %s for %s ignored: the row is %s", target, row.notification_id, row.state)
+                return None
+            row.state, row.updated_at = target, now
             await session.commit()
             return row
 
@@ -342,7 +387,7 @@ class Ledger:
         """Deferred rows whose time has come."""
         async with self.sessions() as session:
             result = await session.execute(
-                select(Delivery).where(Delivery.state == "deferred", Delivery.due_at <= now)
+                select(Delivery).where(Delivery.state == S.DEFERRED, Delivery.due_at <= now)
                 .order_by(Delivery.due_at).limit(limit))
             return list(result.scalars())
 
@@ -351,7 +396,7 @@ class Ledger:
         async with self.sessions() as session:
             result = await session.execute(
                 select(Delivery).where(Delivery.promise == "open", Delivery.next_update_at <= now,
-                                       Delivery.state.in_(("sent", "delivered")))
+                                       Delivery.state.in_((S.SENT, S.DELIVERED)))
                 .order_by(Delivery.next_update_at).limit(limit))
             return list(result.scalars())
 
@@ -393,7 +438,7 @@ class Ledger:
             await session.commit()
             return bool(getattr(result, "rowcount", 0))
 
-    async def by_state(self, *states: str) -> list[Delivery]:
+    async def by_state(self, *states: DeliveryState | str) -> list[Delivery]:
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(Delivery.state.in_(states)).order_by(Delivery.id))
             return list(result.scalars())
@@ -406,10 +451,11 @@ class Ledger:
         async with self.sessions() as session:
             result = await session.execute(select(Delivery).where(
                 Delivery.incident_id == incident_id, Delivery.follow_up == 0,
-                Delivery.state.in_(("deferred", "reserved"))))
+                Delivery.state.in_(sources_of(S.WITHDRAWN))))
             rows = list(result.scalars())
             for row in rows:
-                row.state, row.reason, row.updated_at = "withdrawn", reason, now
+                check(row.notification_id, row.state, S.WITHDRAWN)
+                row.state, row.reason, row.updated_at = S.WITHDRAWN, reason, now
             await session.commit()
             return rows
 

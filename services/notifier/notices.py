@@ -14,7 +14,7 @@ import logging
 
 from schemas import CaseOpened
 from services.common.ids import stable_id
-from services.notifier.ledger import Delivery
+from services.notifier.ledger import Delivery, DeliveryState
 from services.notifier.own_messages import OwnMessages
 from services.notifier.rendering.answers import answer_sms
 
@@ -47,7 +47,7 @@ class CaseNotices(OwnMessages):
                           timezone=profile.timezone or incident.customer.timezone or self.settings.store_timezone)
         reservation = await self.ledger.reserve(
             notification_id=nid, incident_id=stable_id("case", data.case_id), customer_id=data.customer_id,
-            channel="sms", order_id=None, now=self.clock.now(), state="reserved", incident=told.incident,
+            channel="sms", order_id=None, now=self.clock.now(), state=DeliveryState.RESERVED, incident=told.incident,
             severity="normal", incident_at=data.opened_at, purpose="case", address=told.address, body=text,
         )
         if reservation.fresh:
@@ -57,8 +57,8 @@ class CaseNotices(OwnMessages):
 
     async def resume(self, row: Delivery) -> None:
         """A notice reserved, deferred or cut off by a restart: decide it now with its text as written."""
-        if not await self.ledger.transition(row.notification_id, "reserved", now=self.clock.now(),
-                                            expect=("deferred", "reserved")):
+        if not await self.ledger.transition(row.notification_id, DeliveryState.RESERVED, now=self.clock.now(),
+                                            expect=(DeliveryState.DEFERRED, DeliveryState.RESERVED)):
             return
         body = row.body or ""
         await self.send_own(row, self.incident_of(row), lambda _: body)

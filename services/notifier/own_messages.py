@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from schemas import IncidentDetectedData
 from services.common.clock import Clock
-from services.notifier.ledger import Delivery, Ledger
+from services.notifier.ledger import Delivery, DeliveryState, Ledger
 from services.notifier.policy import IncidentRef, PolicySettings, Profile, evaluate_follow_up
 from services.notifier.providers import SendResult
 from services.notifier.rendering import RenderedMessage
@@ -32,6 +32,7 @@ Deliver = Callable[[str, Profile, str, RenderedMessage], Awaitable[SendResult]]
 Settle = Callable[[IncidentDetectedData, str, str, SendResult], Awaitable[None]]
 Report = Callable[..., Awaitable[None]]
 IncidentOf = Callable[[Delivery], IncidentDetectedData]
+S = DeliveryState
 
 
 class OwnMessages:
@@ -64,12 +65,12 @@ class OwnMessages:
         decision = evaluate_follow_up(IncidentRef.of(incident), profile, now=now, settings=self.policy,
                                       sent_at=sent_at)
         if decision.action == "defer":
-            await self.ledger.transition(row.notification_id, "deferred", now=now, expect=("reserved",),
+            await self.ledger.transition(row.notification_id, S.DEFERRED, now=now, expect=(S.RESERVED,),
                                          due_at=decision.due_at, reason=str(decision.reason))
             return
         if decision.action == "send" and decision.channel == "email" and email_for is not None:
             email = email_for(profile)
-            if not await self.ledger.transition(row.notification_id, "sending", now=now, expect=("reserved",),
+            if not await self.ledger.transition(row.notification_id, S.SENDING, now=now, expect=(S.RESERVED,),
                                                 channel="email", body=email.text, subject=email.subject,
                                                 address=profile.email):
                 return
@@ -80,7 +81,7 @@ class OwnMessages:
             await self.drop(row, str(decision.reason) if decision.reason is not None else "sms_only")
             return
         text = text_for(profile)
-        if not await self.ledger.transition(row.notification_id, "sending", now=now, expect=("reserved",),
+        if not await self.ledger.transition(row.notification_id, S.SENDING, now=now, expect=(S.RESERVED,),
                                             body=text, address=profile.phone):
             return
         rendered = RenderedMessage(channel="sms", locale=profile.locale, text=text)
@@ -89,7 +90,7 @@ class OwnMessages:
 
     async def drop(self, row: Delivery, reason: str) -> None:
         now = self.clock.now()
-        if await self.ledger.transition(row.notification_id, "suppressed", now=now, expect=("reserved",),
+        if await self.ledger.transition(row.notification_id, S.SUPPRESSED, now=now, expect=(S.RESERVED,),
                                         reason=reason):
             logger.info("%s message %s not sent: %s", row.purpose, row.notification_id, reason)
             await self.report(row, "notification.suppressed", now, reason=reason)

@@ -25,7 +25,7 @@ from typing import Any
 from schemas import IncidentResolvedData
 from services.common.ids import stable_id
 from services.notifier.feedback import should_ask
-from services.notifier.ledger import Delivery
+from services.notifier.ledger import Delivery, DeliveryState
 from services.notifier.links import EmailLinks
 from services.notifier.own_messages import OwnMessages
 from services.notifier.policy import Profile
@@ -71,9 +71,9 @@ class FeedbackQuestions(OwnMessages):
         due = now + timedelta(seconds=self.settings.feedback_delay_s)
         reservation = await self.ledger.reserve(
             notification_id=nid, incident_id=stable_id("feedback", resolved.incident_id),
-            customer_id=incident.customer.id, channel="sms", order_id=None, now=now, state="deferred", due_at=due,
-            reason="feedback_delay", incident=told.incident, severity="low", incident_at=resolved.resolved_at,
-            purpose="feedback", address=told.address,
+            customer_id=incident.customer.id, channel="sms", order_id=None, now=now, state=DeliveryState.DEFERRED,
+            due_at=due, reason="feedback_delay", incident=told.incident, severity="low",
+            incident_at=resolved.resolved_at, purpose="feedback", address=told.address,
         )
         if reservation.fresh:
             logger.info("feedback question about %s due at %s", resolved.incident_id, due.isoformat())
@@ -82,8 +82,8 @@ class FeedbackQuestions(OwnMessages):
 
     async def resume(self, row: Delivery) -> None:
         """A question whose time has come (or cut off by a restart): decide it again, then send, defer or drop."""
-        if not await self.ledger.transition(row.notification_id, "reserved", now=self.clock.now(),
-                                            expect=("deferred", "reserved")):
+        if not await self.ledger.transition(row.notification_id, DeliveryState.RESERVED, now=self.clock.now(),
+                                            expect=(DeliveryState.DEFERRED, DeliveryState.RESERVED)):
             return
         incident = self.incident_of(row)
         now = self.clock.now()

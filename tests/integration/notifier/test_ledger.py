@@ -12,7 +12,8 @@ from alembic import command
 from sqlalchemy import Connection, text
 
 from services.common.db import create_engine, session_factory
-from services.notifier.ledger import Ledger
+from services.notifier.delivery_states import TRANSITIONS
+from services.notifier.ledger import DeliveryState, IllegalTransition, Ledger
 from services.notifier.migrate import alembic_config, upgrade
 from tests.support.notifier import incident_event
 from tests.support.postgres import fresh_database
@@ -65,13 +66,62 @@ async def test_transitions_guard_expected_state(ledger: Ledger) -> None:
 
 
 async def test_status_callbacks_never_regress(ledger: Ledger) -> None:
-    await _reserve(ledger)
+    await _reserve(ledger, state="sending")
     await ledger.transition("n1", "sent", now=NOW, provider_message_id="SM1")
     assert await ledger.record_status("SM1", "delivered", now=NOW) is not None
     assert await ledger.record_status("SM1", "sent", now=NOW) is None  # late, out of order
     row = await ledger.get("n1")
     assert row is not None and row.state == "delivered"
     assert await ledger.record_status("SM-unknown", "delivered", now=NOW) is None
+
+
+async def test_every_move_the_state_machine_forbids_raises_and_leaves_the_row(ledger: Ledger) -> None:
+    illegal = [(source, target) for source in DeliveryState for target in DeliveryState
+               if target not in TRANSITIONS[source]]
+    for n, (source, target) in enumerate(illegal):
+        nid = f"n-{source}-{target}"
+        await _reserve(ledger, nid=nid, incident=f"inc-{n}", state=source)
+        with pytest.raises(IllegalTransition):
+            await ledger.transition(nid, target, now=NOW)
+        with pytest.raises(IllegalTransition):  # a forbidden `expect` is the caller's bug too, raced or not
+            await ledger.transition(nid, target, now=NOW, expect=(source,))
+        row = await ledger.get(nid)
+        assert row is not None and row.state == source, (source, target)
+
+
+async def test_an_allowed_move_from_an_unexpected_state_is_left_alone(ledger: Ledger) -> None:
+    await _reserve(ledger, state="ambiguous")  # another process settled it meanwhile, say
+    assert not await ledger.transition("n1", "sent", now=NOW, expect=("sending",))
+    assert await ledger.transition("n1", "sent", now=NOW, expect=("sending", "ambiguous"))
+    row = await ledger.get("n1")
+    assert row is not None and row.state is DeliveryState.SENT
+
+
+async def test_a_state_outside_the_machine_is_never_written(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="queued"):
+        await _reserve(ledger, state="queued")
+    assert await ledger.get("n1") is None
+
+
+async def test_a_callback_that_cannot_apply_is_ignored(ledger: Ledger) -> None:
+    await _reserve(ledger, state="sending")
+    await ledger.transition("n1", "sent", now=NOW, provider_message_id="SM1")
+    assert await ledger.record_status("SM1", "bounced", now=NOW) is not None
+    assert await ledger.record_status("SM1", "undelivered", now=NOW) is None  # same rank: no move sideways
+    assert await ledger.record_status("SM1", "delivered", now=NOW) is not None
+    row = await ledger.get("n1")
+    assert row is not None and row.state is DeliveryState.DELIVERED
+
+
+async def test_bulk_sends_settle_only_rows_still_sending(ledger: Ledger) -> None:
+    await _reserve(ledger, nid="n1", incident="inc-1", state="sending")
+    await _reserve(ledger, nid="n2", incident="inc-2", state="sending")
+    await ledger.transition("n2", "ambiguous", now=NOW, expect=("sending",))  # a restart elsewhere, say
+    await ledger.settle_sent([{"nid": nid, "now": NOW, "provider": "twilio", "provider_message_id": f"SM-{nid}"}
+                              for nid in ("n1", "n2")])
+    n1, n2 = await ledger.get("n1"), await ledger.get("n2")
+    assert n1 is not None and n1.state is DeliveryState.SENT and n1.provider_message_id == "SM-n1"
+    assert n2 is not None and n2.state is DeliveryState.AMBIGUOUS and n2.provider_message_id is None
 
 
 async def test_deferred_rows_come_due(ledger: Ledger) -> None:
@@ -93,7 +143,7 @@ async def test_withdraw_only_unsent_rows(ledger: Ledger) -> None:
 
 
 async def test_sends_count_for_the_cap(ledger: Ledger) -> None:
-    await _reserve(ledger)
+    await _reserve(ledger, state="sending")
     await ledger.transition("n1", "sent", now=NOW)
 
     async def sent_since(since: datetime) -> list[datetime]:

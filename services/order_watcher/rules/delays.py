@@ -42,37 +42,37 @@ def apply_shipment(state: OrderState, event: ShipmentUpdated, limit: int) -> Shi
     exception it reports (see `note_exception`).
     """
     data = event.data
-    shipment = state.shipment(data.shipment_id)
-    if shipment is None:
-        if len(state.shipments) >= limit:
-            return None
-        shipment = ShipmentFacts(
-            shipment_id=data.shipment_id,
+    held = state.shipment(data.shipment_id)
+    if held is None and len(state.shipments) >= limit:
+        return None
+    facts: dict[str, Any] = {}
+    if held is None or (data.checkpoint_time, event.id) > (held.checkpoint_time, held.event_id):
+        facts.update(
             carrier=data.carrier,
             tracking_number=data.tracking_number,
-            tracking_url=data.tracking_url,
+            tracking_url=data.tracking_url or (held.tracking_url if held is not None else None),
             status=data.status,
             checkpoint_time=data.checkpoint_time,
             event_id=event.id,
         )
-        state.shipments.append(shipment)
-    elif (data.checkpoint_time, event.id) > (shipment.checkpoint_time, shipment.event_id):
-        shipment.carrier = data.carrier
-        shipment.tracking_number = data.tracking_number
-        shipment.tracking_url = data.tracking_url or shipment.tracking_url
-        shipment.status = data.status
-        shipment.checkpoint_time = data.checkpoint_time
-        shipment.event_id = event.id
     if data.estimated_delivery is not None:
-        held = (shipment.eta_checkpoint, shipment.eta)
-        if held[0] is None or held[1] is None or (data.checkpoint_time, data.estimated_delivery) > held:
-            shipment.eta = data.estimated_delivery
-            shipment.eta_date = data.estimated_delivery_date
-            shipment.eta_checkpoint = data.checkpoint_time
+        eta = (held.eta_checkpoint, held.eta) if held is not None else (None, None)
+        if eta[0] is None or eta[1] is None or (data.checkpoint_time, data.estimated_delivery) > eta:
+            facts.update(eta=data.estimated_delivery, eta_date=data.estimated_delivery_date,
+                         eta_checkpoint=data.checkpoint_time)
     if data.status in POSSESSION:
-        shipment.shipped = True
+        facts["shipped"] = True
     if data.status == "delivered":
-        shipment.delivered_at = min(filter(None, [shipment.delivered_at, data.checkpoint_time]))
+        was = held.delivered_at if held is not None else None
+        facts["delivered_at"] = min(filter(None, [was, data.checkpoint_time]))
+    if held is None:
+        shipment = ShipmentFacts(shipment_id=data.shipment_id, **facts)
+        state.shipments = [*state.shipments, shipment]
+    elif facts:
+        shipment = held.model_copy(update=facts)
+        state.replace_shipment(shipment)
+    else:
+        shipment = held
     return shipment
 
 

@@ -76,9 +76,10 @@ class Step:
 
     def resolve(self, mark: IncidentMark, reason: str, at: datetime) -> None:
         """Withdraw an emitted incident, once."""
-        if mark.resolved or self.state.customer is None:
+        current = self.state.mark(mark.id)
+        if current is None or current.resolved or self.state.customer is None:
             return
-        mark.resolved = True
+        self.state.replace_mark(current.model_copy(update={"resolved": True}))
         self.resolutions.append(
             IncidentResolvedData(
                 incident_id=mark.id,

@@ -79,7 +79,7 @@ def on_event(state: OrderState | None, event: CloudEvent, settings: WatchSetting
     digest = event_digest(event.id)
     if state is not None and digest in state.seen:
         return Outcome(state=state)
-    work = state.model_copy(deep=True) if state is not None else OrderState(order_id=event.subject)
+    work = state.draft() if state is not None else OrderState(order_id=event.subject)
     before = pending_deadlines(state, settings) if state is not None else []
     if isinstance(event, OrderPlaced) and not work.placed:
         settings = settings.for_store(event.data.store_id)
@@ -235,7 +235,7 @@ def overdue_now(state: OrderState, now: datetime, settings: WatchSettings) -> Ou
 def _fire(
     state: OrderState, kinds: Sequence[str], now: datetime, settings: WatchSettings, before: Sequence[Deadline]
 ) -> Outcome:
-    work = state.model_copy(deep=True)
+    work = state.draft()
     step = Step(work, settings)
     if work.placed and work.closed_at is None:
         for kind in kinds:

@@ -43,7 +43,13 @@ class _Compact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ShipmentFacts(_Compact):
+class _Part(_Compact):
+    """A part of the state: never changed in place, replaced by a changed copy (so a step can share it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShipmentFacts(_Part):
     """One shipment of the order as the latest carrier checkpoint describes it."""
 
     shipment_id: str
@@ -60,7 +66,7 @@ class ShipmentFacts(_Compact):
     delivered_at: AwareDatetime | None = None
 
 
-class PendingDecline(_Compact):
+class PendingDecline(_Part):
     """A likely-false decline waiting out decline_window for a successful payment."""
 
     payment_id: str
@@ -70,7 +76,7 @@ class PendingDecline(_Compact):
     retry_url: str | None = None
 
 
-class IncidentMark(_Compact):
+class IncidentMark(_Part):
     """An incident this order emitted: enough to withdraw it, and never to emit it twice."""
 
     id: str
@@ -109,6 +115,31 @@ class OrderState(_Compact):
     def _early_in_full(self, early: list[EarlyEvent]) -> list[dict[str, Any]]:
         """Held events are dumped whole (even with exclude_defaults), so they parse back as the same events."""
         return [event.model_dump(mode="json") for event in early]
+
+    def draft(self) -> OrderState:
+        """A copy a step may change without touching this state: its collections are new, their parts shared.
+
+        The parts (shipments, declines, incident marks, held events, the customer) are immutable; a
+        rule replaces one in its list instead of changing it, so no step needs a deep copy.
+        """
+        return self.model_copy(
+            update={
+                "skus": dict(self.skus),
+                "shipments": list(self.shipments),
+                "declines": list(self.declines),
+                "incidents": list(self.incidents),
+                "seen": list(self.seen),
+                "early": list(self.early),
+            }
+        )
+
+    def replace_mark(self, mark: IncidentMark) -> None:
+        """Put `mark` where the mark with its id is."""
+        self.incidents = [mark if m.id == mark.id else m for m in self.incidents]
+
+    def replace_shipment(self, shipment: ShipmentFacts) -> None:
+        """Put `shipment` where the shipment with its id is."""
+        self.shipments = [shipment if s.shipment_id == shipment.shipment_id else s for s in self.shipments]
 
     @property
     def placed(self) -> bool:

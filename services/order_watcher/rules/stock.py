@@ -63,9 +63,9 @@ class DemandChange(BaseModel):
 
 
 class DemandLine(BaseModel):
-    """An open, unfulfilled order line for the SKU."""
+    """An open, unfulfilled order line for the SKU; never changed in place, replaced by a changed copy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: str
     quantity: int
@@ -95,6 +95,10 @@ class SkuDemand(BaseModel):
         default_factory=list, description="recently closed order ids, so a late line stays closed"
     )
     seen: list[str] = Field(default_factory=list)
+
+    def draft(self) -> SkuDemand:
+        """A copy a step may change without touching this one: new lists, the (immutable) lines shared."""
+        return self.model_copy(update={"lines": list(self.lines), "closed": list(self.closed), "seen": list(self.seen)})
 
 
 @dataclass(frozen=True)
@@ -185,10 +189,10 @@ def _short_orders(demand: SkuDemand) -> set[str]:
 def _reconcile(demand: SkuDemand, at: datetime, cause_id: str) -> StockOutcome:
     short = _short_orders(demand)
     incidents, resolutions = [], []
-    for line in _queue(demand):
-        if line.order_id in short and not line.short:
-            line.short = True
-            line.episode += 1
+    changed: dict[str, DemandLine] = {}
+    for queued in _queue(demand):
+        if queued.order_id in short and not queued.short:
+            line = changed[queued.order_id] = queued.model_copy(update={"short": True, "episode": queued.episode + 1})
             facts = IncidentFacts(
                 product_name=line.product_name,
                 sku=demand.sku,
@@ -209,9 +213,11 @@ def _reconcile(demand: SkuDemand, at: datetime, cause_id: str) -> StockOutcome:
                     detected_at=at,
                 )
             )
-        elif line.order_id not in short and line.short:
-            line.short = False
+        elif queued.order_id not in short and queued.short:
+            line = changed[queued.order_id] = queued.model_copy(update={"short": False})
             resolutions.append(_resolution(line, demand.sku, "stock_restored", at))
+    if changed:
+        demand.lines = [changed.get(line.order_id, line) for line in demand.lines]
     return StockOutcome(demand=demand, incidents=incidents, resolutions=resolutions)
 
 
@@ -236,7 +242,7 @@ def on_demand(demand: SkuDemand | None, change: DemandChange, settings: WatchSet
     digest = event_digest(change.event_id)
     if digest in current.seen:
         return StockOutcome(demand=current)
-    work = current.model_copy(deep=True)
+    work = current.draft()
     work.seen = _remember(work.seen, digest, settings.seen_ids_limit)
     resolutions: list[IncidentResolvedData] = []
     existing = next((ln for ln in work.lines if ln.order_id == change.order_id), None)
@@ -277,7 +283,7 @@ def on_stock(demand: SkuDemand | None, event: StockChanged, settings: WatchSetti
     digest = event_digest(event.id)
     if digest in current.seen:
         return StockOutcome(demand=current)
-    work = current.model_copy(deep=True)
+    work = current.draft()
     work.seen = _remember(work.seen, digest, settings.seen_ids_limit)
     data = event.data
     if work.changed_at is not None and data.changed_at < work.changed_at:

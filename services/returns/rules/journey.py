@@ -43,8 +43,15 @@ def open_case(step: Step, return_id: str) -> ReturnCase | None:
         if len(state.returns) >= step.settings.returns_limit:
             return None
         case = ReturnCase(return_id=return_id)
-        state.returns.append(case)
+        state.returns = [*state.returns, case]
     return case
+
+
+def _update(step: Step, case: ReturnCase, **changes: object) -> ReturnCase:
+    """The case with `changes`, put in its place in the step's state (cases are never changed in place)."""
+    changed = case.model_copy(update=changes)
+    step.state.replace_case(changed)
+    return changed
 
 
 def _first_product(lines: list[ReturnLine]) -> str | None:
@@ -57,12 +64,14 @@ def on_requested(step: Step, event: ReturnRequested) -> None:
     case = open_case(step, data.return_id)
     if case is None:
         return
+    changes: dict[str, object] = {
+        "product_name": case.product_name or _first_product(data.lines),
+        "refund_amount": case.refund_amount or data.refund_amount,
+        "label_url": data.label_url or case.label_url,
+    }
     if case.requested_at is None or (data.requested_at, event.id) < (case.requested_at, case.requested_event_id or ""):
-        case.requested_at = data.requested_at
-        case.requested_event_id = event.id
-    case.product_name = case.product_name or _first_product(data.lines)
-    case.refund_amount = case.refund_amount or data.refund_amount
-    case.label_url = data.label_url or case.label_url
+        changes.update(requested_at=data.requested_at, requested_event_id=event.id)
+    case = _update(step, case, **changes)
     check_window(step, case, event)
 
 
@@ -72,7 +81,7 @@ def on_label_scanned(step: Step, event: ReturnLabelScanned) -> None:
     case = open_case(step, data.return_id)
     if case is None:
         return
-    case.label_scanned_at = min(filter(None, [case.label_scanned_at, data.scanned_at]))
+    case = _update(step, case, label_scanned_at=min(filter(None, [case.label_scanned_at, data.scanned_at])))
     for mark in step.state.live(case.return_id, *CLEARED_BY_PARCEL):
         step.resolve(mark, "label_scanned", event.time)
 
@@ -83,12 +92,12 @@ def on_received(step: Step, event: ReturnReceived) -> None:
     case = open_case(step, data.return_id)
     if case is None:
         return
+    changes: dict[str, object] = {"refund_amount": data.refund_amount or case.refund_amount}
     if data.lines:
-        case.product_name = _first_product(data.lines)
-    case.refund_amount = data.refund_amount or case.refund_amount
+        changes["product_name"] = _first_product(data.lines)
     if case.received_at is None or data.received_at < case.received_at:
-        case.received_at = data.received_at
-        case.received_event_id = event.id
+        changes.update(received_at=data.received_at, received_event_id=event.id)
+    case = _update(step, case, **changes)
     for mark in step.state.live(case.return_id, *CLEARED_BY_PARCEL):
         step.resolve(mark, "return_received", event.time)
 
@@ -122,7 +131,7 @@ def on_refund(step: Step, event: RefundIssued) -> None:
     case = open_case(step, data.return_id)
     if case is None:
         return
-    case.refunded_at = min(filter(None, [case.refunded_at, data.issued_at]))
+    case = _update(step, case, refunded_at=min(filter(None, [case.refunded_at, data.issued_at])))
     for mark in step.state.live(case.return_id, *CLEARED_BY_DECISION):
         step.resolve(mark, "refund_issued", event.time)
     if not step.settings.journey_refund_issued:
@@ -142,7 +151,7 @@ def on_rejected(step: Step, event: ReturnRejected) -> None:
     case = open_case(step, data.return_id)
     if case is None:
         return
-    case.rejected_at = min(filter(None, [case.rejected_at, data.rejected_at]))
+    case = _update(step, case, rejected_at=min(filter(None, [case.rejected_at, data.rejected_at])))
     for mark in step.state.live(case.return_id, *CLEARED_BY_DECISION):
         step.resolve(mark, "return_rejected", event.time)
     if not step.settings.journey_return_rejected or case.refunded_at is not None:

@@ -61,7 +61,7 @@ def on_event(state: ReturnsState | None, event: CloudEvent, settings: ReturnSett
     digest = event_digest(event.id)
     if state is not None and digest in state.seen:
         return Outcome(state=state)
-    work = state.model_copy(deep=True) if state is not None else ReturnsState(order_id=event.subject)
+    work = state.draft() if state is not None else ReturnsState(order_id=event.subject)
     before = pending_deadlines(state, settings) if state is not None else []
     store_id = event.data.store_id if isinstance(event, OrderPlaced) and not work.placed else work.store_id
     settings = settings.for_store(store_id)
@@ -153,7 +153,7 @@ def on_deadline(state: ReturnsState, deadline: Deadline, now: datetime, settings
 def _fire(
     state: ReturnsState, kind: str, now: datetime, settings: ReturnSettings, before: Sequence[Deadline]
 ) -> Outcome:
-    work = state.model_copy(deep=True)
+    work = state.draft()
     step = Step(work, settings)
     fire = FIRE.get(kind)
     if fire is not None and work.placed:

@@ -31,7 +31,13 @@ class _Compact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ReturnCase(_Compact):
+class _Part(_Compact):
+    """A part of the state: never changed in place, replaced by a changed copy (so a step can share it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReturnCase(_Part):
     """One return of the order: where it stands, and the events that moved it."""
 
     return_id: str
@@ -56,7 +62,7 @@ class ReturnCase(_Compact):
         return self.received_at + sla if self.received_at is not None else None
 
 
-class IncidentMark(_Compact):
+class IncidentMark(_Part):
     """An incident this order emitted: enough to withdraw it, and never to emit it twice."""
 
     id: str
@@ -87,6 +93,26 @@ class ReturnsState(_Compact):
     def _early_in_full(self, early: list[EarlyEvent]) -> list[dict[str, Any]]:
         """Held events are dumped whole (even with exclude_defaults), so they parse back as the same events."""
         return [event.model_dump(mode="json") for event in early]
+
+    def draft(self) -> ReturnsState:
+        """A copy a step may change without touching this state: its lists are new, their (immutable) parts shared."""
+        return self.model_copy(
+            update={
+                "returns": list(self.returns),
+                "incidents": list(self.incidents),
+                "escalations": list(self.escalations),
+                "seen": list(self.seen),
+                "early": list(self.early),
+            }
+        )
+
+    def replace_case(self, case: ReturnCase) -> None:
+        """Put `case` where the case with its return id is."""
+        self.returns = [case if c.return_id == case.return_id else c for c in self.returns]
+
+    def replace_mark(self, mark: IncidentMark) -> None:
+        """Put `mark` where the mark with its id is."""
+        self.incidents = [mark if m.id == mark.id else m for m in self.incidents]
 
     @property
     def placed(self) -> bool:

@@ -38,6 +38,7 @@ from faust.worker import Worker
 from mode import CrashingSupervisor
 
 from services.common.deadletter import DeadLetterFailed
+from services.common.faust_patches import quiet_worker_logging
 from services.common.kafka import TopicLayoutError, broker_message_max_bytes, ensure_topics
 from services.common.logging import configure_logging
 from services.common.metrics import serve_metrics
@@ -149,6 +150,5 @@ def run_service(
     logger.info("%s starting against %s (records up to %d bytes)", name, common.kafka_bootstrap_servers, limit)
     worker = _Worker(name, app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True,
                      stop_deadline_s=common.stop_deadline_s)
-    # Faust would install its own (unmasked) log handler; ours is already on the root logger.
-    worker._setup_logging = lambda: None
+    quiet_worker_logging(worker)  # Faust would install its own (unmasked) log handler; ours is on the root logger
     worker.execute_from_commandline()

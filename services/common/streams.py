@@ -6,20 +6,19 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import faust
-import faust.streams
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
 from schemas import CloudEvent, ContractError, dlq_topic, parse_event
-from services.common import fetching, rewind
+from services.common import faust_patches
 from services.common.deadletter import DeadLetterFailed, DeadLetterSink
+from services.common.faust_patches import acting_for
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.settings import CommonSettings
 from services.common.sizes import DEFAULT_MAX_MESSAGE_BYTES
@@ -40,8 +39,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     """A Faust app for one service; nothing connects until the worker starts."""
-    rewind.install()  # records around a rebalance are read again, never skipped (see `rewind`)
-    fetching.install(settings.fetch_max_wait_ms)  # busy partitions are not held behind idle ones
+    faust_patches.install(fetch_max_wait_ms=settings.fetch_max_wait_ms)  # refuses an untested faust-streaming
     datadir = Path(settings.data_dir) / f"{settings.topic_prefix}{service}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()]
@@ -75,23 +73,6 @@ def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> fau
         *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
         partitions=partitions, internal=False, allow_empty=True,
     )
-
-
-@contextmanager
-def acting_for(event: Any) -> Iterator[None]:
-    """Make `event` Faust's current event for the block.
-
-    A Faust table places every read and write by the current event: the changelog partition a
-    write goes to, and the RocksDB partition store it reads and writes. Faust sets it while an
-    agent iterates `stream.events()`, but not for the events of a `take_events` batch, which the
-    agent handles after they were all taken. faust-streaming keeps it in a context variable of
-    `faust.streams` and exposes no setter, hence the private name.
-    """
-    token = faust.streams._current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        faust.streams._current_event.reset(token)
 
 
 Handler = Callable[[CloudEvent, Any], Awaitable[None]]

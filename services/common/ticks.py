@@ -17,9 +17,9 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
-from faust.types import TP
 
 from services.common.clock import Clock
+from services.common.faust_patches import committed_offsets
 from services.common.watermark import InputOffsets, Tick
 
 __all__ = ["TICK_TOPIC", "committed_positions", "encode_tick", "install_ticker", "parse_tick"]
@@ -99,10 +99,9 @@ def committed_positions(app: faust.App, topics: Sequence[str], partition: int) -
     Everything before a committed offset was handled and its state written before the commit, so
     it is a lower bound of what the state has read (a worker restarted after a kill, whose last
     recorded positions did not reach the changelog, reads nothing new and would otherwise wait for
-    a record that never comes). Faust keeps them in its consumer (a private mapping of the pinned
-    version, read only; `tests/unit/common/test_ticks.py` pins it)."""
-    known: Any = getattr(app.consumer, "_committed_offset", {})
-    found = {topic: known.get(TP(topic, partition)) for topic in topics}
+    a record that never comes). Faust keeps them in its consumer (see `faust_patches.committed_offsets`;
+    `tests/unit/common/test_ticks.py` pins it)."""
+    found = committed_offsets(app, topics, partition)
     return {topic: offset for topic, offset in found.items() if isinstance(offset, int) and offset > 0}
 
 

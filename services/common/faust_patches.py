@@ -1,0 +1,95 @@
+"""Every private part of faust-streaming we patch or read, behind one module and one version check.
+
+faust-streaming exposes no hooks for what the services need, so a few of its private parts are
+patched or read. They are listed here, and only here, each pinned by a unit test against the
+version of constraints.txt:
+
+* `rewind` (`Consumer.__init__`, `Consumer._add_gap`, mode's `FlowControlQueue.clear`): every record
+  of a committed partition reaches its agent in order, none skipped around a seek;
+* `fetching` (`AIOKafkaConsumerThread._create_worker_consumer`): the broker's fetch wait;
+* `acting_for` (`faust.streams._current_event`): a table write placed by an event of a batch;
+* `committed_offsets` (`Consumer._committed_offset`): the group's commits as the worker knows them;
+* `quiet_worker_logging` (`Worker._setup_logging`): Faust's log handler left out, ours kept.
+
+`install()` refuses (`UnsupportedFaust`) any faust-streaming version but `TESTED_VERSION`, so an
+upgrade fails at start with a clear message instead of misbehaving in silence: bump the pin, run
+the tests that pin these parts (`tests/unit/common/test_rewind.py`, `test_fetching.py`,
+`test_ticks.py`, `test_faust_patches.py`), then bump `TESTED_VERSION`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+import faust
+import faust.streams
+from faust.types import TP
+
+__all__ = [
+    "TESTED_VERSION",
+    "UnsupportedFaust",
+    "acting_for",
+    "check_version",
+    "committed_offsets",
+    "install",
+    "quiet_worker_logging",
+]
+
+TESTED_VERSION: Final = "0.15.3"
+"""The faust-streaming version these patches were written and tested against (as pinned in constraints.txt)."""
+
+
+class UnsupportedFaust(RuntimeError):
+    """The installed faust-streaming is not the version the private patches were tested against."""
+
+
+def check_version(installed: str | None = None) -> None:
+    """Raise `UnsupportedFaust` unless `installed` (by default the installed faust-streaming) is `TESTED_VERSION`."""
+    found = installed if installed is not None else importlib.metadata.version("faust-streaming")
+    if found != TESTED_VERSION:
+        raise UnsupportedFaust(
+            f"faust-streaming {found} is installed, but Forewarn patches private parts of faust-streaming "
+            f"{TESTED_VERSION} only (services/common/faust_patches.py); install the version pinned in "
+            f"constraints.txt, or port and re-test the patches before bumping TESTED_VERSION")
+
+
+def install(*, fetch_max_wait_ms: int) -> None:
+    """Check the version, then install every patch (idempotent); called before an app is built."""
+    from services.common import fetching, rewind  # patches of the checked version only
+
+    check_version()
+    rewind.install()  # records around a rebalance are read again, never skipped (see `rewind`)
+    fetching.install(fetch_max_wait_ms)  # busy partitions are not held behind idle ones (see `fetching`)
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event for the block.
+
+    A Faust table places every read and write by the current event: the changelog partition a
+    write goes to, and the RocksDB partition store it reads and writes. Faust sets it while an
+    agent iterates `stream.events()`, but not for the events of a `take_events` batch, which the
+    agent handles after they were all taken. faust-streaming keeps it in a context variable of
+    `faust.streams` and exposes no setter, hence the private name.
+    """
+    token = faust.streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust.streams._current_event.reset(token)
+
+
+def committed_offsets(app: faust.App, topics: Sequence[str], partition: int) -> dict[str, int | None]:
+    """The group's committed offset of each of `topics` on `partition`, as this worker's consumer knows it
+    (None: not known). Faust keeps them in a private mapping of its consumer, read only here."""
+    known: Any = getattr(app.consumer, "_committed_offset", {})
+    return {topic: known.get(TP(topic, partition)) for topic in topics}
+
+
+def quiet_worker_logging(worker: Any) -> None:
+    """Keep Faust's worker from installing its own (unmasked) log handler; ours is already on the root logger."""
+    worker._setup_logging = lambda: None

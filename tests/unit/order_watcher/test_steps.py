@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from schemas import INCIDENT_CANDIDATES, ContractError, CustomerRef, IncidentDetectedData, make_event, parse_event
+from services.common.processing import Staged
 from services.common.watermark import InputOffsets, Tick, Watermark
 from services.order_watcher.rules import DemandChange, WatchSettings
-from services.order_watcher.staging import Staged
 from services.order_watcher.steps import (
     CANDIDATES,
     DEMAND,

@@ -16,9 +16,9 @@ from datetime import datetime
 
 from services.common.ids import stable_id
 from services.notifier.ledger import Delivery, DeliveryState
+from services.notifier.outgoing import About, Outgoing
 from services.notifier.own_messages import OwnMessages
 from services.notifier.policy import Profile
-from services.notifier.providers import SendResult
 from services.notifier.rendering import RenderedMessage
 
 __all__ = ["Answers", "answer_id"]
@@ -48,28 +48,6 @@ class Answers(OwnMessages):
 
     async def resume(self, row: Delivery) -> None:
         """A reserved answer (or one cut off by a restart before its provider call): send it as written."""
-        if not await self.ledger.transition(row.notification_id, DeliveryState.SENDING, now=self.clock.now(),
-                                            expect=(DeliveryState.RESERVED,)):
-            return
         profile = Profile(customer_id=row.customer_id, store_id="", phone=row.address)
         rendered = RenderedMessage(channel="sms", locale=profile.locale, text=row.body or "")
-        await self._settle(row, await self.deliver("sms", profile, row.notification_id, rendered))
-
-    async def _settle(self, row: Delivery, result: SendResult) -> None:
-        now = self.clock.now()
-        nid = row.notification_id
-        if result.outcome == "sent":
-            await self.ledger.transition(nid, DeliveryState.SENT, now=now,
-                                         expect=(DeliveryState.SENDING, DeliveryState.AMBIGUOUS),
-                                         provider=result.provider, provider_message_id=result.provider_message_id)
-            await self.report(row, "notification.sent", now, provider=result.provider,
-                              provider_message_id=result.provider_message_id)
-        elif result.outcome == "ambiguous":  # looked up at the provider later (`Dispatcher.reconcile`)
-            await self.ledger.transition(nid, DeliveryState.AMBIGUOUS, now=now, expect=(DeliveryState.SENDING,),
-                                         provider=result.provider, reason=result.reason)
-        else:
-            reason = result.reason or result.outcome
-            await self.ledger.transition(nid, DeliveryState.FAILED, now=now,
-                                         expect=(DeliveryState.SENDING, DeliveryState.AMBIGUOUS),
-                                         provider=result.provider, reason=reason)
-            await self.report(row, "notification.failed", now, reason=reason, provider=result.provider)
+        await self.send(Outgoing(row.notification_id, "sms", profile, rendered, About.of_row(row)), claim={})

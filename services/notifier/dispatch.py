@@ -31,7 +31,9 @@ from services.notifier.follow_ups import FollowUps
 from services.notifier.ledger import Delivery, Ledger
 from services.notifier.links import EmailLinks
 from services.notifier.notices import CaseNotices
+from services.notifier.outgoing import About, Outgoing
 from services.notifier.policy import (
+    Decision,
     IncidentRef,
     OrderMessage,
     PolicySettings,
@@ -70,6 +72,19 @@ class Composed(NamedTuple):
 
     rendered: RenderedMessage
     promise: datetime | None
+
+
+class Fresh(NamedTuple):
+    """An incident decided `send` with no row yet: reserved straight into `sending`."""
+
+    event: IncidentDetected
+    profile: Profile
+    channel: str
+    composed: Composed
+
+    @property
+    def nid(self) -> str:
+        return notification_id_for(self.event.data.incident_id, self.event.data.customer.id, self.channel)
 
 
 @dataclass(frozen=True)
@@ -116,7 +131,7 @@ class Dispatcher:
         self.follow_ups = FollowUps(ledger=ledger, policy=self.policy, promises=self.promises, clock=clock,
                                     profile_of=self._profile, send=self._send, report=self._emit_row)
         own: dict[str, Any] = {"ledger": ledger, "policy": self.policy, "settings": settings, "clock": clock,
-                               "profile_of": self._profile, "deliver": self._deliver_one, "settle": self._settle,
+                               "profile_of": self._profile, "send": self.send,
                                "report": self._emit_row, "incident_of": _incident_of}
         self.questions = FeedbackQuestions(**own, links=self.links)
         self.notices = CaseNotices(**own)
@@ -126,53 +141,8 @@ class Dispatcher:
 
     # -- incidents ---------------------------------------------------------------------------
     async def on_incident(self, event: IncidentDetected) -> None:
-        incident = event.data
-        customer_id = incident.customer.id
-        now = self.clock.now()
-        existing, resolved, order_rows, sent_at = await self.ledger.decision_context(
-            incident_id=incident.incident_id, customer_id=customer_id, order_id=incident.order_id,
-            cap_since=now - self.policy.cap_window)
-        if existing is not None and existing.state != S.RESERVED:
-            logger.info("incident %s already handled (%s)", incident.incident_id, existing.state)
-            return  # a redelivery or a replay: never a second message
-        profile = await self._profile(incident)
-        decision = evaluate(
-            IncidentRef.of(incident), profile, now=now, settings=self.policy,
-            messages_same_order=_order_messages(
-                incident.order_id, [r for r in order_rows if r.incident_id != incident.incident_id]),
-            sent_at=sent_at,
-            resolved_ids=({incident.incident_id} if resolved else ()),
-        )
-        channel = decision.channel or "none"
-        reason = str(decision.reason) if decision.reason is not None else None
-        if decision.action == "join":
-            reason = decision.join_message_id
-        if existing is None and decision.action == "send":
-            await self._send_fresh(event, profile, channel)
-            return
-        nid = existing.notification_id if existing is not None else notification_id_for(
-            incident.incident_id, customer_id, channel)
-        state = DECIDED[decision.action]
-        if existing is None:
-            reservation = await self.ledger.reserve(
-                notification_id=nid, incident_id=incident.incident_id, customer_id=customer_id, channel=channel,
-                order_id=incident.order_id, now=now, state=state, due_at=decision.due_at, reason=reason,
-                incident=event.to_bytes().decode(), severity=str(incident.severity),
-                address=_address(profile, channel), incident_at=incident.detected_at,
-            )
-            if not reservation.fresh:
-                return
-        elif decision.action != "send":
-            await self.ledger.transition(nid, state, now=now, expect=(S.RESERVED,), due_at=decision.due_at,
-                                         reason=reason)
-        if decision.action == "send":
-            await self._send(nid, [incident], profile, channel)
-        elif decision.action == "defer":
-            await self._emit(incident, "notification.deferred", nid, channel, now, due_at=decision.due_at,
-                             reason=reason)
-        else:
-            await self._emit(incident, "notification.suppressed", nid, decision.channel, now,
-                             reason="coalesced" if decision.action == "join" else reason)
+        """One incident: a batch of one (`on_incidents`)."""
+        await self.on_incidents([event])
 
     async def on_incident_batch(self, events: Sequence[CloudEvent]) -> None:
         """A batch from `incidents`: its withdrawals first, then its detections in bulk.
@@ -207,97 +177,94 @@ class Dispatcher:
             pending = later
 
     async def _decide_batch(self, events: list[IncidentDetected]) -> None:
+        """Decide incidents of distinct customers against one read of the ledger; fresh sends go out together."""
         now = self.clock.now()
         context = await self.ledger.batch_context(
             [(e.data.incident_id, e.data.customer.id, e.data.order_id) for e in events],
             cap_since=now - self.policy.cap_window)
         profiles = await self.profiles.profiles_for([_contact(e.data) for e in events])
-        fresh: list[tuple[IncidentDetected, Profile, str, Composed]] = []
-        one_by_one: list[IncidentDetected] = []
+        fresh: list[Fresh] = []
+        others: list[tuple[IncidentDetected, Profile, Decision, Any]] = []
         repeats = 0
         for event in events:
             incident = event.data
             existing = context.existing.get((incident.incident_id, incident.customer.id))
             if existing is not None and existing.state != S.RESERVED:
-                repeats += 1  # a redelivery or a replay
+                repeats += 1  # a redelivery or a replay: never a second message
                 continue
             profile = profiles[incident.customer.id]
             decision = evaluate(
                 IncidentRef.of(incident), profile, now=now, settings=self.policy,
-                messages_same_order=_order_messages(
-                    incident.order_id, context.by_order.get((incident.customer.id, incident.order_id or ""), [])),
+                messages_same_order=_order_messages(incident.order_id, [
+                    r for r in context.by_order.get((incident.customer.id, incident.order_id or ""), [])
+                    if r.incident_id != incident.incident_id]),
                 sent_at=context.sent.get(incident.customer.id, []),
                 resolved_ids=({incident.incident_id} if incident.incident_id in context.resolved else ()),
             )
             if existing is None and decision.action == "send" and decision.channel is not None:
                 nid = notification_id_for(incident.incident_id, incident.customer.id, decision.channel)
-                fresh.append((event, profile, decision.channel, self._render([incident], profile,
-                                                                             decision.channel, nid)))
+                fresh.append(Fresh(event, profile, decision.channel, self._render([incident], profile,
+                                                                                  decision.channel, nid)))
             else:
-                one_by_one.append(event)  # deferrals, joins, suppressions, resumed reservations: the full path
+                others.append((event, profile, decision, existing))
         if repeats:
             logger.info("%d incidents of the batch were already handled", repeats)
-        for event in one_by_one:
-            await self.on_incident(event)
+        for event, profile, decision, existing in others:
+            await self._apply(event, profile, decision, existing, now)
         if fresh:
-            await self._send_fresh_many(fresh, now)
+            await self._send_fresh(fresh, now)
 
-    async def _send_fresh_many(
-        self, fresh: list[tuple[IncidentDetected, Profile, str, Composed]], now: datetime
+    async def _apply(
+        self, event: IncidentDetected, profile: Profile, decision: Decision, existing: Any, now: datetime,
     ) -> None:
+        """Record a decision that is not a fresh send (a deferral, a join, a suppression, or a resumed
+        reservation decided again), and send a reserved row the decision lets go."""
+        incident = event.data
+        channel = decision.channel or "none"
+        reason = str(decision.reason) if decision.reason is not None else None
+        if decision.action == "join":
+            reason = decision.join_message_id
+        nid = existing.notification_id if existing is not None else notification_id_for(
+            incident.incident_id, incident.customer.id, channel)
+        state = DECIDED[decision.action]
+        if existing is None:
+            reservation = await self.ledger.reserve(
+                notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
+                channel=channel, order_id=incident.order_id, now=now, state=state, due_at=decision.due_at,
+                reason=reason, incident=event.to_bytes().decode(), severity=str(incident.severity),
+                address=_address(profile, channel), incident_at=incident.detected_at,
+            )
+            if not reservation.fresh:
+                return
+        elif decision.action != "send":
+            await self.ledger.transition(nid, state, now=now, expect=(S.RESERVED,), due_at=decision.due_at,
+                                         reason=reason)
+        if decision.action == "send":
+            await self._send(nid, [incident], profile, channel)
+        elif decision.action == "defer":
+            await self._emit(incident, "notification.deferred", nid, channel, now, due_at=decision.due_at,
+                             reason=reason)
+        else:
+            await self._emit(incident, "notification.suppressed", nid, decision.channel, now,
+                             reason="coalesced" if decision.action == "join" else reason)
+
+    async def _send_fresh(self, fresh: list[Fresh], now: datetime) -> None:
+        """Fresh sends: reserved straight into `sending` in one statement (the rows this call won), then sent."""
         rows = []
-        for event, profile, channel, (rendered, promise) in fresh:
-            incident = event.data
+        for item in fresh:
+            incident, channel, (rendered, promise) = item.event.data, item.channel, item.composed
             rows.append({
-                "notification_id": notification_id_for(incident.incident_id, incident.customer.id, channel),
-                "incident_id": incident.incident_id, "customer_id": incident.customer.id,
+                "notification_id": item.nid, "incident_id": incident.incident_id, "customer_id": incident.customer.id,
                 "order_id": incident.order_id, "channel": channel, "state": S.SENDING, "reason": None,
-                "due_at": None, "incident": event.to_bytes().decode(), "severity": str(incident.severity),
+                "due_at": None, "incident": item.event.to_bytes().decode(), "severity": str(incident.severity),
                 "body": rendered.text, "subject": rendered.subject, "attempts": 1, "created_at": now,
-                "updated_at": now, "address": _address(profile, channel), "incident_at": incident.detected_at,
+                "updated_at": now, "address": _address(item.profile, channel), "incident_at": incident.detected_at,
                 "next_update_at": promise, "promise": "open" if promise is not None else None,
             })
         won = await self.ledger.reserve_many(rows)
-
-        async def deliver(item: tuple[IncidentDetected, Profile, str, Composed]) -> tuple[str, SendResult]:
-            event, profile, channel, (rendered, _) = item
-            nid = notification_id_for(event.data.incident_id, event.data.customer.id, channel)
-            async with self._pool:
-                return nid, await self._deliver(channel, profile, nid, rendered, attempt_recorded=True)
-
-        mine = [item for item in fresh
-                if notification_id_for(item[0].data.incident_id, item[0].data.customer.id, item[2]) in won]
-        results = await asyncio.gather(*(deliver(item) for item in mine))
-        settled = self.clock.now()
-        sent = [(item, nid, result) for item, (nid, result) in zip(mine, results, strict=True)
-                if result.outcome == "sent"]
-        await self.ledger.settle_sent([
-            {"nid": nid, "now": settled, "provider": result.provider,
-             "provider_message_id": result.provider_message_id} for _, nid, result in sent])
-        await asyncio.gather(*(
-            self._emit(item[0].data, "notification.sent", nid, item[2], settled, provider=result.provider,
-                       provider_message_id=result.provider_message_id) for item, nid, result in sent))
-        for item, (nid, result) in zip(mine, results, strict=True):
-            if result.outcome != "sent":
-                await self._settle(item[0].data, nid, item[2], result)
-
-    async def _send_fresh(self, event: IncidentDetected, profile: Profile, channel: str) -> None:
-        """The common case in one reservation: render, reserve straight into `sending`, call, settle."""
-        incident = event.data
-        nid = notification_id_for(incident.incident_id, incident.customer.id, channel)
-        rendered, promise = self._render([incident], profile, channel, nid)
-        reservation = await self.ledger.reserve(
-            notification_id=nid, incident_id=incident.incident_id, customer_id=incident.customer.id,
-            channel=channel, order_id=incident.order_id, now=self.clock.now(), state=S.SENDING,
-            incident=event.to_bytes().decode(), severity=str(incident.severity), body=rendered.text,
-            subject=rendered.subject, attempts=1, address=_address(profile, channel),
-            incident_at=incident.detected_at, next_update_at=promise,
-        )
-        if not reservation.fresh:
-            return
-        async with self._pool:
-            result = await self._deliver(channel, profile, nid, rendered, attempt_recorded=True)
-        await self._settle(incident, nid, channel, result)
+        await self._send_claimed([
+            Outgoing(item.nid, item.channel, item.profile, item.composed.rendered, About.of(item.event.data))
+            for item in fresh if item.nid in won])
 
     async def _profile(self, incident: IncidentDetectedData) -> Profile:
         return (await self.profiles.profiles_for([_contact(incident)]))[incident.customer.id]
@@ -388,24 +355,52 @@ class Dispatcher:
         await self._decide_riders_again(row.notification_id, now)
         return True
 
-    # -- sending -----------------------------------------------------------------------------
+    # -- sending ---------------------------------------------------------------------------
     async def _send(
         self, nid: str, incidents: list[IncidentDetectedData], profile: Profile, channel: str, follow_up: int = 0,
         news: bool = False,
     ) -> None:
-        """Send a reserved message; a follow-up (number `follow_up`) says whether there is `news` since the last."""
+        """Send a reserved message about incidents (its riders join them); a follow-up (number `follow_up`) says
+        whether there is `news` since the last."""
         riders = [_incident_of(row) for row in await self.ledger.joined_to(nid)]
         resolved = [i.incident_id for i in riders if await self.ledger.is_resolved(i.incident_id)]
         known = {i.incident_id for i in incidents}
         incidents = incidents + [i for i in riders if i.incident_id not in resolved and i.incident_id not in known]
         rendered, promise = self._render(incidents, profile, channel, nid, follow_up=follow_up, news=news)
-        if not await self.ledger.transition(nid, S.SENDING, now=self.clock.now(), expect=(S.RESERVED,),
-                                            body=rendered.text, subject=rendered.subject, next_update_at=promise,
-                                            promise="open" if promise is not None else None):
-            return  # someone else moved it (withdrawn, or already sending)
-        async with self._pool:
-            result = await self._deliver(channel, profile, nid, rendered)
-        await self._settle(incidents[0], nid, channel, result)
+        await self.send(Outgoing(nid, channel, profile, rendered, About.of(incidents[0])), claim={
+            "body": rendered.text, "subject": rendered.subject, "next_update_at": promise,
+            "promise": "open" if promise is not None else None})
+
+    async def send(self, out: Outgoing, *, claim: dict[str, Any]) -> bool:
+        """The send path of every message the notifier sends: claim its reserved row (`reserved -> sending`,
+        writing what it says: `claim`, and counting the attempt), call the provider, record the outcome and
+        report it. False when the row was no longer reserved (withdrawn, or taken by another pass)."""
+        if not await self.ledger.transition(out.nid, S.SENDING, now=self.clock.now(), expect=(S.RESERVED,),
+                                            attempts=Delivery.attempts + 1, **claim):
+            return False
+        await self._send_claimed([out])
+        return True
+
+    async def _send_claimed(self, outs: Sequence[Outgoing]) -> None:
+        """Call the provider for rows in `sending` (the attempt counted), at most `send_concurrency` at once;
+        record the sends in one statement and every other outcome one by one."""
+
+        async def deliver(out: Outgoing) -> SendResult:
+            async with self._pool:
+                return await self._deliver(out)
+
+        results = await asyncio.gather(*(deliver(out) for out in outs))
+        settled = self.clock.now()
+        sent = [(out, result) for out, result in zip(outs, results, strict=True) if result.outcome == "sent"]
+        await self.ledger.settle_sent([
+            {"nid": out.nid, "now": settled, "provider": result.provider,
+             "provider_message_id": result.provider_message_id} for out, result in sent])
+        await asyncio.gather(*(
+            self._report(out.about, "notification.sent", out.nid, out.channel, settled, provider=result.provider,
+                         provider_message_id=result.provider_message_id) for out, result in sent))
+        for out, result in zip(outs, results, strict=True):
+            if result.outcome != "sent":
+                await self._settle(out, result)
 
     def _render(
         self, incidents: list[IncidentDetectedData], profile: Profile, channel: str, nid: str, *, follow_up: int = 0,
@@ -423,16 +418,16 @@ class Dispatcher:
         ctx = ctx.model_copy(update={"next_update_at": promise, "follow_up": follow_up, "news": news})
         return Composed(render(ctx, "sms" if channel == "sms" else "email"), promise)
 
-    async def _deliver(
-        self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage, *, attempt_recorded: bool = False
-    ) -> SendResult:
-        """Call the provider; a `retry` answer is repeated after the delay it asks for, a bounded number of times."""
+    async def _deliver(self, out: Outgoing) -> SendResult:
+        """Call the provider; a `retry` answer is repeated after the delay it asks for, a bounded number of times
+        (each attempt after the first counted in the ledger: the first was counted when the row was claimed)."""
         delay = 1.0
+        nid, profile, rendered = out.nid, out.profile, out.rendered
         for attempt in range(1, self.settings.max_attempts + 1):
-            if attempt > 1 or not attempt_recorded:
+            if attempt > 1:
                 await self.ledger.transition(nid, S.SENDING, now=self.clock.now(), expect=(S.SENDING,),
                                              attempts=Delivery.attempts + 1)
-            if channel == "sms":
+            if out.channel == "sms":
                 if profile.phone is None:
                     return SendResult("failed", "none", reason="no_phone")
                 result = await self.providers.sms.send_sms(SmsMessage(
@@ -451,30 +446,24 @@ class Dispatcher:
             delay = min(delay * 2, self.settings.retry_backoff_max_s)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _deliver_one(self, channel: str, profile: Profile, nid: str, rendered: RenderedMessage) -> SendResult:
-        async with self._pool:
-            return await self._deliver(channel, profile, nid, rendered)
-
-    async def _settle(self, incident: IncidentDetectedData, nid: str, channel: str, result: SendResult) -> None:
+    async def _settle(self, out: Outgoing, result: SendResult) -> None:
+        """Record a provider's answer other than a send (those are recorded together): ambiguous (looked up
+        later, `reconcile`), or failed."""
         now = self.clock.now()
-        if result.outcome == "sent":
-            await self.ledger.transition(nid, S.SENT, now=now, expect=(S.SENDING, S.AMBIGUOUS),
-                                         provider=result.provider, provider_message_id=result.provider_message_id)
-            await self._emit(incident, "notification.sent", nid, channel, now, provider=result.provider,
-                             provider_message_id=result.provider_message_id)
-        elif result.outcome == "ambiguous":
+        nid, channel = out.nid, out.channel
+        if result.outcome == "ambiguous":
             # The request may still be in flight at the provider: look it up after `reconcile_after_s`.
             await self.ledger.transition(nid, S.AMBIGUOUS, now=now, expect=(S.SENDING,), provider=result.provider,
                                          reason=result.reason)
         else:
             reason = result.reason or result.outcome
-            if result.outcome == "opted_out" and channel == "sms" and incident.customer.phone:
-                await self.profiles.set_opt_out("sms", incident.customer.phone, opted_out=True,
+            if result.outcome == "opted_out" and channel == "sms" and out.about.opt_out_phone:
+                await self.profiles.set_opt_out("sms", out.about.opt_out_phone, opted_out=True,
                                                 source="twilio_21610", now=now)
             await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.SENDING, S.AMBIGUOUS),
                                          provider=result.provider, reason=reason)
-            await self._emit(incident, "notification.failed", nid, channel, now, reason=reason,
-                             provider=result.provider)
+            await self._report(out.about, "notification.failed", nid, channel, now, reason=reason,
+                               provider=result.provider)
 
     async def reconcile(self, nid: str) -> None:
         """An ambiguous send: ask the provider whether it went before deciding anything."""
@@ -511,13 +500,17 @@ class Dispatcher:
         self, incident: IncidentDetectedData, type_: str, nid: str, channel: str | None, now: datetime,
         **fields: object,
     ) -> None:
-        await self._publish(type_, nid, [incident.incident_id], incident.customer.id, incident.order_id, channel,
-                            now, fields)
+        await self._report(About.of(incident), type_, nid, channel, now, **fields)
 
     async def _emit_row(self, row: Delivery, type_: str, now: datetime, **fields: object) -> None:
         channel = row.channel if row.channel in ("sms", "email") else None
-        await self._publish(type_, row.notification_id, [row.incident_id], row.customer_id, row.order_id, channel,
-                            now, fields)
+        await self._report(About.of_row(row), type_, row.notification_id, channel, now, **fields)
+
+    async def _report(
+        self, about: About, type_: str, nid: str, channel: str | None, now: datetime, **fields: object,
+    ) -> None:
+        await self._publish(type_, nid, [about.incident_id], about.customer_id, about.order_id, channel, now,
+                            fields)
 
     async def _publish(
         self, type_: str, nid: str, incident_ids: list[str], customer_id: str, order_id: str | None,

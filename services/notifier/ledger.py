@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, Text, TypeDecorator, UniqueConstraint, bindparam, select, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    bindparam,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -234,13 +246,14 @@ class Ledger:
 
     async def settle_sent(self, updates: list[dict[str, Any]]) -> None:
         """Record many sends in one transaction; each dict has `nid`, `now`, `provider` and `provider_message_id`.
-        A row no longer in `sending` (moved by another process meanwhile) is left alone, as `transition` with
-        `expect` would."""
+        Only rows in `sending` or `ambiguous` (a restart elsewhere marked it so meanwhile) move: a row another
+        process moved on is left alone, as `transition` with `expect` would."""
         if not updates:
             return
         table = DELIVERIES
         statement = update(table).where(
-            table.c.notification_id == bindparam("nid"), table.c.state == S.SENDING.value,
+            table.c.notification_id == bindparam("nid"),
+            or_(*(table.c.state == source for source in sources_of(S.SENT, among=(S.SENDING, S.AMBIGUOUS)))),
         ).values(state=S.SENT.value, updated_at=bindparam("now"), provider=bindparam("provider"),
                  provider_message_id=bindparam("provider_message_id"))
         async with self.sessions() as session:

@@ -1,5 +1,6 @@
 """Messages of the notifier's own that are not about a new incident (the feedback question, "a person will get in
-touch"): a ledger row of their own (`purpose`), sent through the same policy, provider call, settle and report.
+touch"): a ledger row of their own (`purpose`), decided by the same policy and sent by the one send path
+(`Dispatcher.send`).
 
 Each row holds the incident it speaks of (for the contact, the language and the order number), has no order
 id (so the order's coalescing and follow-ups never see it), and is reserved before the provider is called.
@@ -18,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from schemas import IncidentDetectedData
 from services.common.clock import Clock
 from services.notifier.ledger import Delivery, DeliveryState, Ledger
+from services.notifier.outgoing import About, Outgoing, Send
 from services.notifier.policy import IncidentRef, PolicySettings, Profile, evaluate_follow_up
-from services.notifier.providers import SendResult
 from services.notifier.rendering import RenderedMessage
 from services.notifier.settings import NotifierSettings
 
@@ -28,8 +29,6 @@ __all__ = ["OwnMessages"]
 logger = logging.getLogger(__name__)
 
 ProfileOf = Callable[[IncidentDetectedData], Awaitable[Profile]]
-Deliver = Callable[[str, Profile, str, RenderedMessage], Awaitable[SendResult]]
-Settle = Callable[[IncidentDetectedData, str, str, SendResult], Awaitable[None]]
 Report = Callable[..., Awaitable[None]]
 IncidentOf = Callable[[Delivery], IncidentDetectedData]
 S = DeliveryState
@@ -40,15 +39,14 @@ class OwnMessages:
 
     def __init__(
         self, *, ledger: Ledger, policy: PolicySettings, settings: NotifierSettings, clock: Clock,
-        profile_of: ProfileOf, deliver: Deliver, settle: Settle, report: Report, incident_of: IncidentOf,
+        profile_of: ProfileOf, send: Send, report: Report, incident_of: IncidentOf,
     ) -> None:
         self.ledger = ledger
         self.policy = policy
         self.settings = settings
         self.clock = clock
         self.profile_of = profile_of
-        self.deliver = deliver
-        self.settle = settle
+        self.send = send
         self.report = report
         self.incident_of = incident_of
 
@@ -70,23 +68,15 @@ class OwnMessages:
             return
         if decision.action == "send" and decision.channel == "email" and email_for is not None:
             email = email_for(profile)
-            if not await self.ledger.transition(row.notification_id, S.SENDING, now=now, expect=(S.RESERVED,),
-                                                channel="email", body=email.text, subject=email.subject,
-                                                address=profile.email):
-                return
-            result = await self.deliver("email", profile, row.notification_id, email)
-            await self.settle(incident, row.notification_id, "email", result)
+            await self.send(Outgoing(row.notification_id, "email", profile, email, About.of(incident)), claim={
+                "channel": "email", "body": email.text, "subject": email.subject, "address": profile.email})
             return
         if decision.action != "send" or decision.channel != "sms":
             await self.drop(row, str(decision.reason) if decision.reason is not None else "sms_only")
             return
-        text = text_for(profile)
-        if not await self.ledger.transition(row.notification_id, S.SENDING, now=now, expect=(S.RESERVED,),
-                                            body=text, address=profile.phone):
-            return
-        rendered = RenderedMessage(channel="sms", locale=profile.locale, text=text)
-        result = await self.deliver("sms", profile, row.notification_id, rendered)
-        await self.settle(incident, row.notification_id, "sms", result)
+        rendered = RenderedMessage(channel="sms", locale=profile.locale, text=text_for(profile))
+        await self.send(Outgoing(row.notification_id, "sms", profile, rendered, About.of(incident)), claim={
+            "body": rendered.text, "address": profile.phone})
 
     async def drop(self, row: Delivery, reason: str) -> None:
         now = self.clock.now()

@@ -113,15 +113,17 @@ async def test_a_callback_that_cannot_apply_is_ignored(ledger: Ledger) -> None:
     assert row is not None and row.state is DeliveryState.DELIVERED
 
 
-async def test_bulk_sends_settle_only_rows_still_sending(ledger: Ledger) -> None:
-    await _reserve(ledger, nid="n1", incident="inc-1", state="sending")
-    await _reserve(ledger, nid="n2", incident="inc-2", state="sending")
-    await ledger.transition("n2", "ambiguous", now=NOW, expect=("sending",))  # a restart elsewhere, say
+async def test_bulk_sends_settle_only_rows_still_in_flight(ledger: Ledger) -> None:
+    for n in (1, 2, 3):
+        await _reserve(ledger, nid=f"n{n}", incident=f"inc-{n}", state="sending")
+    await ledger.transition("n2", "ambiguous", now=NOW, expect=("sending",))  # a restart elsewhere marked it
+    await ledger.transition("n3", "failed", now=NOW, expect=("sending",))  # settled elsewhere
     await ledger.settle_sent([{"nid": nid, "now": NOW, "provider": "twilio", "provider_message_id": f"SM-{nid}"}
-                              for nid in ("n1", "n2")])
-    n1, n2 = await ledger.get("n1"), await ledger.get("n2")
+                              for nid in ("n1", "n2", "n3")])
+    n1, n2, n3 = await ledger.get("n1"), await ledger.get("n2"), await ledger.get("n3")
     assert n1 is not None and n1.state is DeliveryState.SENT and n1.provider_message_id == "SM-n1"
-    assert n2 is not None and n2.state is DeliveryState.AMBIGUOUS and n2.provider_message_id is None
+    assert n2 is not None and n2.state is DeliveryState.SENT and n2.provider_message_id == "SM-n2"
+    assert n3 is not None and n3.state is DeliveryState.FAILED and n3.provider_message_id is None
 
 
 async def test_deferred_rows_come_due(ledger: Ledger) -> None:

@@ -49,6 +49,7 @@ from tests.support.care import escalation_event
 from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
 from tests.support.fake_zendesk import FakeZendesk
+from tests.support.kafka_io import read_topic
 from tests.support.processes import ServiceProcess
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "service_env",
     "sqlite_url",
     "supervise",
+    "trace",
     "wait_delivered",
 ]
 
@@ -411,6 +413,17 @@ async def _care_cases(database_url: str) -> list[tuple[str, str, str]]:
     finally:
         await engine.dispose()
     return [(str(customer), str(external_id), str(state)) for customer, external_id, state in rows]
+
+
+def trace(bootstrap: str, prefix: str, needles: Sequence[str], topics: Sequence[str]) -> str:
+    """Where lost inputs got to: per topic, the records whose key or value names one of `needles`."""
+    lines = []
+    for topic in topics:
+        records = asyncio.run(read_topic(bootstrap, prefix + topic, expect=10**9, timeout=5))
+        hits = [(r.partition, r.offset, (r.key or b"").decode(errors="replace")) for r in records
+                if any(n.encode() in (r.key or b"") + (r.value or b"") for n in needles)]
+        lines.append(f"{topic}: {len(records)} records, naming {list(needles)[:3]}: {hits[:12]}")
+    return "\n".join(lines)
 
 
 async def _ledger_figures(database_url: str) -> tuple[int, dict[str, int]]:

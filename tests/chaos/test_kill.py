@@ -54,6 +54,7 @@ from tests.chaos.harness import (
     service,
     service_env,
     sqlite_url,
+    trace,
     wait_delivered,
 )
 from tests.support.fake_providers import FakeProviders
@@ -125,7 +126,9 @@ def test_kill_9_each_faust_service_at_random_moments(
 
     assert sorted(kill["service"] for kill in kills) == sorted(
         each.name for each in services for _ in range(size.kills_per_service + 1))
-    assert sms["lost"] == 0, f"{figures.as_dict()}\n{logs}"
+    assert sms["lost"] == 0, f"{figures.as_dict()}\n{logs}\n" + trace(
+        kafka, topic_prefix, [_order_of(phone) for phone in figures.extra["lost_sample"]],
+        ["orders", "shipments", "returns", "incident-candidates", "incidents", "notifications"])
     assert sms["duplicates"] == 0, figures.as_dict()
     assert tickets.lost == 0, f"{tickets.as_dict()}\n{services[3].log()[-3000:]}"
     assert tickets.duplicates == 0, tickets.as_dict()
@@ -142,6 +145,12 @@ def test_kill_9_each_faust_service_at_random_moments(
 def _share(items: list[T], wave: int) -> list[T]:
     """The wave's share of `items`, spread evenly over WAVES."""
     return items[wave * len(items) // WAVES:(wave + 1) * len(items) // WAVES]
+
+
+def _order_of(phone: str) -> str:
+    """The order of a phone's input: a burst's, or a return's (phones from RETURNS_BASE on)."""
+    n = int(phone[-7:])
+    return f"ord-kill-ret-{n:05d}" if n >= RETURNS_BASE else f"ord-kill-{n:05d}"
 
 
 def _records(records: Iterable[tuple[bytes | None, bytes | None]]) -> list[tuple[bytes | None, bytes | None]]:

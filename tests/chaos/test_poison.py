@@ -11,14 +11,18 @@ poison and is only counted.
 
 What must hold, per consuming service: every bad value has a record on `<topic>.dlq` naming its
 original topic, partition and offset, its error class and message (a value too large to copy whole
-may be a smaller reference record); no good value is dead-lettered; every good one has its effect
-where one can be seen (orders with a carrier exception, incidents and incident candidates: one SMS per
-customer) and is consumed (committed) everywhere else; services that exit are restarted as a
-supervisor would and counted.
+may be a smaller reference record); no good value is dead-lettered; every good one has its own effect,
+on every topic: one SMS per customer for orders with a carrier exception, incidents, incident
+candidates, a likely-false payment decline past its window (payments), an ordered SKU out of stock
+(inventory) and a received return (returns); an SMS opt-out recorded by the notifier for
+`customer.opted_out` (customers) and for an inbound STOP (provider-events); every group consumed
+everything (committed); services that exit are restarted as a supervisor would and counted.
 
 Can it fail? It does on a service whose dead-letter write of a value between 1,000,000 bytes and
 8 MiB fails (issue 12, item 1): the service exits, the values after it in its batch are never
-processed, and their DLQ records and SMS are missing.
+processed, and their DLQ records and SMS are missing. A good event that is committed but whose
+effect is dropped (a detector that skips events after a dead-lettered one in its batch, a state write
+lost) shows in `good_effects_missing`, per topic.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import random
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +43,19 @@ from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from sqlalchemy import text
 
-from schemas import TOPICS, ContractError, parse_event
+from schemas import TOPICS, CloudEvent, ContractError, make_event, parse_event
+from services.common.db import create_engine
 from tests.chaos.conftest import ChaosResults
 from tests.chaos.harness import (
     LARGE_PRODUCER_BYTES,
     burst,
+    delivered_phones,
     measure,
     now_utc,
     phone_of,
+    return_received,
     scale,
     seed,
     service,
@@ -54,6 +64,8 @@ from tests.chaos.harness import (
     supervise,
     wait_delivered,
 )
+from tests.integration.order_watcher.support import declined, stock_changed
+from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
 from tests.support.kafka_io import Record, group_caught_up, read_topic
 from tests.support.notifier import incident_event
@@ -65,6 +77,10 @@ CONSUMERS = {  # registry topic -> the services (consumer groups) that read it
     "orders": ("order-watcher", "returns"), "shipments": ("order-watcher",), "payments": ("order-watcher",),
     "inventory": ("order-watcher",), "incident-candidates": ("order-watcher",), "returns": ("returns",),
     "incidents": ("notifier",), "customers": ("notifier",), "provider-events": ("notifier",),
+}
+GOOD_PHONES = {  # topic -> the first phone number of its good events' customers
+    "incidents": 70_000, "incident-candidates": 71_000, "orders": 72_000, "shipments": 72_000, "payments": 73_000,
+    "inventory": 74_000, "returns": 75_000, "customers": 76_000, "provider-events": 77_000,
 }
 DLQ_HEADERS = ("original-topic", "original-partition", "original-offset", "error-class", "error-message")
 Value = tuple[str, bytes | None, bytes]  # (kind, key, value)
@@ -135,21 +151,72 @@ def _is_poison(topic: str, value: bytes) -> bool:
     return False
 
 
-def _good(topic: str, n: int, now: Any) -> tuple[list[Value], set[str]]:
-    """Good events for `topic` and the phones they must reach (empty where their effect is not an SMS)."""
+@dataclass
+class Good:
+    """A topic's good events, the orders they need on `orders`, and the effect each must have: an SMS to each
+    of `phones`, an SMS opt-out recorded for each of `opted_out`."""
+
+    values: list[Value]
+    phones: set[str] = field(default_factory=set)
+    orders: list[Value] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)
+
+
+def _good(topic: str, n: int, now: datetime) -> Good:
+    """Good events for `topic`, each with an effect that can be seen.
+
+    incidents, incident-candidates: one SMS each (the notifier; order_watcher publishes the candidates);
+    orders, shipments: an order and its carrier exception, one SMS; payments: a likely-false decline of an
+    order (placed on orders) older than the decline window: a false_decline, one SMS; inventory: the only
+    SKU of an order (placed on orders) out of stock: a stockout, one SMS; returns: a return received for an
+    order (placed on orders): one SMS; customers: `customer.opted_out` of a phone; provider-events: an
+    inbound STOP from a phone: that phone opted out of SMS in the notifier's records."""
+    def phone(k: int) -> str:
+        return phone_of(GOOD_PHONES[topic] + k)
+
+    def placed(k: int, **extra: Any) -> Value:
+        oid = f"ord-poison-{topic}-{k}"
+        event = order_placed(oid, placed_at=now - timedelta(hours=1), ship_in=timedelta(days=2),
+                             deliver_in=timedelta(days=4), customer_id=f"cus-poison-{topic}-{k}", phone=phone(k),
+                             email=None, **extra)
+        return ("good", oid.encode(), event.to_bytes())
+
+    def good(events: list[CloudEvent]) -> list[Value]:
+        return [("good", event.key(), event.to_bytes()) for event in events]
+
+    phones = {phone(k) for k in range(n)}
     if topic in ("incidents", "incident-candidates"):
-        base = 70_000 if topic == "incidents" else 71_000
-        events = [incident_event(f"inc-poison-{topic}-{k}", at=now, order_id=f"ord-poison-{topic}-{k}",
-                                 customer_id=f"cus-poison-{topic}-{k}", phone=phone_of(base + k), email=None,
-                                 timezone="UTC") for k in range(n)]
-        return ([("good", e.subject.encode(), e.to_bytes()) for e in events],
-                {phone_of(base + k) for k in range(n)})
+        return Good(good([incident_event(f"inc-poison-{topic}-{k}", at=now, order_id=f"ord-poison-{topic}-{k}",
+                                         customer_id=f"cus-poison-{topic}-{k}", phone=phone(k), email=None,
+                                         timezone="UTC") for k in range(n)]), phones=phones)
     if topic in ("orders", "shipments"):
-        bursts = [burst(72_000 + k, now, "poison") for k in range(n)]
+        bursts = [burst(GOOD_PHONES["orders"] + k, now, "poison") for k in range(n)]
         records = [b[0] if topic == "orders" else b[1] for b in bursts]
-        return [("good", key, value) for key, value in records], {phone for _, _, phone in bursts}
-    events = [_example(topic) for _ in range(n)]
-    return [("good", str(e.get("subject") or "").encode() or None, json.dumps(e).encode()) for e in events], set()
+        return Good([("good", key, value) for key, value in records], phones={p for _, _, p in bursts})
+    if topic == "payments":
+        return Good(good([declined(f"ord-poison-{topic}-{k}", now - timedelta(minutes=40)) for k in range(n)]),
+                    phones=phones, orders=[placed(k) for k in range(n)])
+    if topic == "inventory":
+        skus = [f"SKU-POISON-{k}" for k in range(n)]
+        lines = [[{"sku": sku, "product_name": "Gooseneck Kettle", "quantity": 1,
+                   "unit_price": {"amount": "89.00", "currency": "USD"}}] for sku in skus]
+        return Good(good([stock_changed(sku, 0, now) for sku in skus]), phones=phones,
+                    orders=[placed(k, lines=lines[k]) for k in range(n)])
+    if topic == "returns":
+        returns = [return_received(GOOD_PHONES[topic] + k, now, "poison") for k in range(n)]
+        return Good([("good", *receipt) for _, receipt, _ in returns], phones={p for _, _, p in returns},
+                    orders=[("good", *order) for order, _, _ in returns])
+    if topic == "customers":
+        return Good(good([make_event("customer.opted_out", {
+            "customer_id": f"cus-poison-{topic}-{k}", "channel": "sms", "phone": phone(k), "source": "support",
+            "store_id": "acme", "at": now}, source="store/acme", subject=f"cus-poison-{topic}-{k}", time=now)
+            for k in range(n)]), opted_out=phones)
+    if topic == "provider-events":
+        return Good(good([make_event("provider.sms_inbound", {
+            "message_sid": f"SMpoison{k:026d}", "from": phone(k), "to": "+15005550006", "body": "STOP",
+            "received_at": now}, source="provider/twilio", subject=f"SMpoison{k:026d}", time=now)
+            for k in range(n)]), opted_out=phones)
+    raise LookupError(f"no good events for {topic}")
 
 
 async def _produce(bootstrap: str, plan: list[tuple[str, list[Value]]]) -> list[tuple[str, str, int, int]]:
@@ -175,18 +242,19 @@ def test_poison_on_every_input_topic_is_dead_lettered_and_good_events_are_proces
     rng = random.Random(run_seed)
     now = now_utc()
     plan: list[tuple[str, list[Value]]] = []
-    phones: set[str] = set()
+    goods = {topic: _good(topic, size.poison_good_per_topic, now) for topic in CONSUMERS}
+    phones = {phone for good in goods.values() for phone in good.phones}
+    opted_out = {phone for good in goods.values() for phone in good.opted_out}
     fuzz_accepted: Counter[str] = Counter()
     for topic in CONSUMERS:
-        good, owed = _good(topic, size.poison_good_per_topic, now)
-        phones |= owed
         crafted = _crafted(topic)
         assert all(_is_poison(topic, value) for _, _, value in crafted), "a crafted value satisfies the contract"
         bad = crafted + _fuzzed(topic, size.poison_fuzzed_per_topic, run_seed)
         for kind, _key, value in bad:
             if kind == "fuzzed" and not _is_poison(topic, value):
                 fuzz_accepted[topic] += 1
-        values = good + bad
+        values = goods[topic].values + bad + [order for good in goods.values() for order in good.orders
+                                              if topic == "orders"]
         rng.shuffle(values)
         plan.append((topic_prefix + topic, values))
     plan.sort(key=lambda item: item[0] != topic_prefix + "orders")  # orders before their carrier exceptions
@@ -209,12 +277,14 @@ def test_poison_on_every_input_topic_is_dead_lettered_and_good_events_are_proces
         owed_dlq = sum(len(CONSUMERS[topic.removeprefix(topic_prefix)]) for _, topic, _, _ in poison)
         all_told = wait_delivered(fake_providers, phones, timeout=90 + len(phones) / 20, check=lambda: supervise(
             list(services.values()), exits))
+        recorded_opt_outs = _wait_opted_out(sqlite_url(tmp_path), opted_out, timeout=60)
         dead = _read_dlqs(kafka, topic_prefix, expect=owed_dlq, timeout=90 if all_told else 20)
         caught_up = {name: asyncio.run(group_caught_up(kafka, f"{topic_prefix}forewarn-{name}",
                                                        [topic_prefix + t for t, cs in CONSUMERS.items() if name in cs],
                                                        4)) for name in services}
         supervise(list(services.values()), exits)
         figures = measure(fake_providers, phones, database_url=sqlite_url(tmp_path), settle_s=2.0, seed=run_seed)
+        told = set(delivered_phones(fake_providers))
     finally:
         for each in services.values():
             each.stop()
@@ -224,7 +294,11 @@ def test_poison_on_every_input_topic_is_dead_lettered_and_good_events_are_proces
                  if (r.topic.removesuffix(".dlq"), int(r.headers.get("forewarn.dlq.original-partition", b"-1")),
                      int(r.headers.get("forewarn.dlq.original-offset", b"-1"))) in
                  {(t, p, o) for kind, t, p, o in placed if kind == "good"}]
+    effects_missing = {topic: len((good.phones - told) | (good.opted_out - recorded_opt_outs))
+                       for topic, good in goods.items()}
     figures.extra.update({
+        "good_effects_owed": {topic: len(good.phones | good.opted_out) for topic, good in goods.items()},
+        "good_effects_missing": {topic: n for topic, n in effects_missing.items() if n},
         "bad_values": len(poison), "dlq_records_owed": owed_dlq, "dlq_records": len(dead),
         "bad_values_missing_from_dlq": len(missing), "missing_by_kind": dict(Counter(k for k, *_ in missing)),
         "missing_sample": [f"{kind} {topic}[{partition}]@{offset} for {svc}"
@@ -240,10 +314,31 @@ def test_poison_on_every_input_topic_is_dead_lettered_and_good_events_are_proces
     assert not missing, f"{figures.as_dict()}\n{logs}"
     assert not headless, headless[:5]
     assert not good_dead, good_dead[:5]
+    assert not any(effects_missing.values()), f"good events without their effect: {effects_missing}\n{logs}"
     assert figures.lost == 0, figures.as_dict()
     assert figures.duplicates == 0, figures.as_dict()
     assert not exits, f"services went down: {dict(exits)}\n{logs}"
     assert all(caught_up.values()), caught_up
+
+
+def _wait_opted_out(database_url: str, phones: set[str], *, timeout: float) -> set[str]:
+    """The phones the notifier has recorded as opted out of SMS, once all of `phones` are (or at the timeout)."""
+    async def read() -> set[str]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text(
+                    "select address from contact_optouts where channel = 'sms' and opted_out"))).all()
+        finally:
+            await engine.dispose()
+        return {str(row[0]) for row in rows}
+
+    deadline = time.monotonic() + timeout
+    recorded = asyncio.run(read())
+    while not phones <= recorded and time.monotonic() < deadline:
+        time.sleep(1)
+        recorded = asyncio.run(read())
+    return recorded
 
 
 def _aligned(plan: list[tuple[str, list[Value]]], placed: list[tuple[str, str, int, int]]

@@ -36,6 +36,7 @@ from services.care.bootstrap import open_handoff
 from services.care.handoff import HandOff
 from services.care.settings import CareSettings
 from services.common.clock import Clock, SystemClock
+from services.common.processing import Processor, Work, handler_step
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
 
@@ -81,20 +82,26 @@ def build(common: CommonSettings, *, settings: CareSettings | None = None, clock
         elif isinstance(event, FeedbackGiven):
             await care.on_feedback(event)
 
+    # Each handler makes its own effects (the desk, the ledger, `cases`) and awaits them; the core parses,
+    # retries what is transient and dead-letters the rest, one event at a time.
+    escalations_core = Processor[Work](guard, {}, handler_step(guard, on_escalation))
+    customers_core = Processor[Work](guard, {}, handler_step(guard, on_customer_event))
+    actions_core = Processor[Work](guard, {}, handler_step(guard, on_action))
+
     @app.agent(raw_topic(app, *escalation_names), concurrency=1)
     async def hand_off(stream: Any) -> None:
         async for event in stream.events():
-            await guard.handle(event, on_escalation)
+            await escalations_core.one(event)
 
     @app.agent(raw_topic(app, *customer_names), concurrency=1)
     async def hear_customers(stream: Any) -> None:
         async for event in stream.events():
-            await guard.handle(event, on_customer_event)
+            await customers_core.one(event)
 
     @app.agent(raw_topic(app, *action_names), concurrency=1)
     async def hear_choices(stream: Any) -> None:
         async for event in stream.events():
-            await guard.handle(event, on_action)
+            await actions_core.one(event)
 
     @app.timer(interval=settings.resume_poll_s)
     async def resume_pending() -> None:

@@ -44,6 +44,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from schemas import CloudEvent
 from services.common.deadletter import DeadLetterFailed
 from services.common.faust_patches import acting_for
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
@@ -57,6 +58,7 @@ __all__ = [
     "Send",
     "Staged",
     "Work",
+    "handler_step",
 ]
 
 logger = logging.getLogger(__name__)
@@ -224,6 +226,22 @@ class Outlet(Protocol):
 W = TypeVar("W", bound=Decided)
 
 
+def handler_step(
+    guard: Guard, handler: Callable[[CloudEvent], Awaitable[None]],
+) -> Callable[[Any, Sequence[BatchStaged]], Awaitable[Work | None]]:
+    """A step for a handler that makes its own effects and awaits them (a database, a help desk, a producer whose
+    acks it waits for): the event is parsed (a bad value dead-lettered) and handed over; nothing is left for the
+    core to send or write. The handler must be idempotent: a retry or a fallback runs it again."""
+
+    async def step(event: Any, views: Sequence[BatchStaged]) -> Work | None:
+        parsed = await guard.parse(event)
+        if parsed is not None:
+            await handler(parsed)
+        return None
+
+    return step
+
+
 class _FallBack(Exception):
     """A transient failure while deciding a batch: handle its events one at a time instead."""
 
@@ -272,8 +290,31 @@ class Processor(Generic[W]):
         for layer in layers:
             layer.apply_as(acting_for)
 
-    async def one(self, event: Any) -> bool:
-        """Handle one event alone, retrying transient failures; True if handled, False if dead-lettered."""
+    async def process_together(self, events: Sequence[Any],
+                               together: Callable[[list[CloudEvent]], Awaitable[None]]) -> None:
+        """Handle a batch by one call over all its valid values (a handler cheaper over many, with its own effects,
+        such as the notifier's dispatch); bad values are dead-lettered first. If that call fails, each valid event
+        goes through the step one at a time, with its own retries and dead letter. Both must be idempotent (the
+        fallback repeats what the call may already have done)."""
+        for event in events:
+            EVENTS_CONSUMED.labels(self.guard.service, event.message.topic).inc()
+        valid = [(event, value) for event in events if (value := await self.guard.parse(event)) is not None]
+        try:
+            await together([value for _, value in valid])
+        except DeadLetterFailed:
+            raise
+        except Exception:
+            logger.exception("batch of %d failed; handling its events one at a time", len(valid))
+            await self._one_at_a_time([event for event, _ in valid])  # bad values were dead-lettered above, once
+
+    async def one(self, event: Any) -> None:
+        """Handle one event alone: its sends acknowledged, then its writes; a transient failure is retried with
+        backoff, a bug or a bad value (or a transient failure that outlasts the retries) dead-lettered."""
+        EVENTS_CONSUMED.labels(self.guard.service, event.message.topic).inc()
+        await self._one(event)
+
+    async def _one(self, event: Any) -> bool:
+        """`one` without the count; True if handled, False if the core dead-lettered it."""
         message = event.message
         started = time.perf_counter()
         delay = self.guard.backoff_s
@@ -338,7 +379,7 @@ class Processor(Generic[W]):
 
     async def _one_at_a_time(self, events: Sequence[Any]) -> None:
         for event in events:
-            await self.one(event)
+            await self._one(event)
 
     async def _settle(self, event: Any, work: W) -> None:
         if self.settle is not None:

@@ -1,12 +1,11 @@
-"""The Faust app factory and the guarded loop every agent runs its events through."""
+"""The Faust app factory, raw topics, and the guard that parses messages and dead-letters what cannot be handled."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from schemas import CloudEvent, ContractError, dlq_topic, parse_event
 from services.common import faust_patches
 from services.common.deadletter import DeadLetterFailed, DeadLetterSink
 from services.common.faust_patches import acting_for
-from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.settings import CommonSettings
 from services.common.sizes import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -75,8 +73,6 @@ def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> fau
     )
 
 
-Handler = Callable[[CloudEvent, Any], Awaitable[None]]
-
 _FAILURE_ACTIONS: weakref.WeakKeyDictionary[faust.App, Callable[[DeadLetterFailed], None]] = (
     weakref.WeakKeyDictionary())
 
@@ -94,7 +90,8 @@ def _failed(app: faust.App, failure: DeadLetterFailed) -> None:
 
 
 class Guard:
-    """Per message: parse, handle with bounded retries, else dead-letter. Never lets an error ack silently.
+    """Parse a message against its topic's contract, and dead-letter what cannot be handled (through one
+    `DeadLetterSink`); the processing core (`services.common.processing`) runs the handling itself.
 
     `topics` maps each full topic name this guard consumes to its registry base name, so a
     parsed event is checked against the contract of the topic it came from."""
@@ -122,60 +119,6 @@ class Guard:
         except ContractError as exc:
             await self._dead_letter(event, exc, attempts=1)
             return None
-
-    async def handle_batch(
-        self, events: list[Any], fast: Callable[[list[CloudEvent]], Awaitable[None]],
-        one: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        """Handle a batch with `fast` (all valid values at once); if that fails, every event goes through
-        `handle` with `one`, so retries and dead letters work per message as usual. `fast` and `one`
-        must be idempotent (a fallback repeats what the fast path may already have done)."""
-        for event in events:
-            EVENTS_CONSUMED.labels(self.service, event.message.topic).inc()
-        valid = [(event, value) for event in events if (value := await self.parse(event)) is not None]
-        try:
-            await fast([value for _, value in valid])
-        except DeadLetterFailed:
-            raise
-        except Exception:
-            logger.exception("batch of %d failed; handling its events one by one", len(valid))
-            for event, _ in valid:  # bad values were dead-lettered above, once
-                await self.handle(event, one)
-
-    async def handle(self, event: Any, handler: Callable[[Any], Awaitable[None]], *, parse: bool = True) -> bool:
-        """Run one Faust event through `handler`; return True if handled, False if dead-lettered."""
-        message = event.message
-        topic = message.topic
-        EVENTS_CONSUMED.labels(self.service, topic).inc()
-        started = time.perf_counter()
-        payload: Any = event.value
-        if parse:
-            try:
-                payload = parse_event(event.value, topic=self.topics.get(topic))
-            except ContractError as exc:
-                await self._dead_letter(event, exc, attempts=1)
-                return False
-        delay = self.backoff_s
-        for attempt in range(1, self.attempts + 1):
-            try:
-                await handler(payload)
-            except DeadLetterFailed:
-                raise  # never passed over: the message stays uncommitted
-            except TRANSIENT as exc:
-                if attempt == self.attempts:
-                    await self._dead_letter(event, exc, attempts=attempt)
-                    return False
-                logger.warning("transient failure on %s (attempt %d): %s", topic, attempt, exc.__class__.__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max_s)
-            except Exception as exc:  # a bug or a bad message: keep it, with why, and go on
-                logger.exception("handler failed on %s[%d]@%d", topic, message.partition, message.offset)
-                await self._dead_letter(event, exc, attempts=attempt)
-                return False
-            else:
-                HANDLER_SECONDS.labels(self.service, topic).observe(time.perf_counter() - started)
-                return True
-        return False  # pragma: no cover - the loop always returns
 
     async def dead_letter(self, event: Any, exc: BaseException, *, attempts: int = 1) -> None:
         """Send one Faust event's message to its dead-letter topic, with why."""

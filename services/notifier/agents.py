@@ -33,6 +33,7 @@ from schemas import (
     IncidentResolved,
 )
 from services.common.clock import Clock, SystemClock
+from services.common.processing import Processor, Work, handler_step
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
 from services.notifier.bootstrap import build_providers, open_database
@@ -127,26 +128,33 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     async def on_incident_batch(events: list[CloudEvent]) -> None:
         await (await wiring()).dispatcher.on_incident_batch(events)
 
+    # Each handler makes its own effects (the ledger, the providers, its outcome events, whose acks it awaits); the
+    # core parses, retries what is transient and dead-letters the rest, and falls back from a batch to one at a time.
+    incidents_core = Processor[Work](guard, {}, handler_step(guard, on_incident_event))
+    customers_core = Processor[Work](guard, {}, handler_step(guard, on_customer_event))
+    providers_core = Processor[Work](guard, {}, handler_step(guard, on_provider_event))
+    cases_core = Processor[Work](guard, {}, handler_step(guard, on_case_event))
+
     @app.agent(raw_topic(app, *incident_names), concurrency=1)
     async def notify(stream: Any) -> None:
         # A batch is acked only after all of it is handled (take_events); the ledger makes a repeat harmless.
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
-            await guard.handle_batch(batch, on_incident_batch, on_incident_event)
+            await incidents_core.process_together(batch, on_incident_batch)
 
     @app.agent(raw_topic(app, *customer_names), concurrency=1)
     async def keep_profiles(stream: Any) -> None:
         async for event in stream.events():
-            await guard.handle(event, on_customer_event)
+            await customers_core.one(event)
 
     @app.agent(raw_topic(app, *provider_names), concurrency=1)
     async def hear_providers(stream: Any) -> None:
         async for event in stream.events():
-            await guard.handle(event, on_provider_event)
+            await providers_core.one(event)
 
     @app.agent(raw_topic(app, *case_names), concurrency=1)
     async def hear_cases(stream: Any) -> None:
         async for event in stream.events():
-            await guard.handle(event, on_case_event)
+            await cases_core.one(event)
 
     @app.timer(interval=settings.deferred_poll_s)
     async def send_deferred() -> None:

@@ -183,7 +183,7 @@ async def test_one_event_alone_is_retried_then_dead_lettered_with_nothing_writte
         Staged(layers[0])["written"] = "never"
         raise TransientError("still away")
 
-    assert await Processor(guard, {DEMAND: outlet}, down, (table,)).one(_event(0, 1)) is False
+    await Processor(guard, {DEMAND: outlet}, down, (table,)).one(_event(0, 1))
     assert [d["attempts"] for d in sink.dead] == [guard.attempts]
     assert table == {} and outlet.sent == []
 

@@ -1,12 +1,15 @@
-"""The guard: bad values are dead-lettered, transient failures retried, a failed batch handled one by one."""
+"""Handlers with their own effects through the processing core: bad values are dead-lettered, transient failures
+retried, a failed batch handled one by one."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from schemas import CloudEvent
+from services.common.processing import Processor, Work, handler_step
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, TransientError, create_app
 from tests.support.events import order_placed
@@ -27,6 +30,10 @@ def _event(offset: int, value: bytes) -> Event:
     return Event(Message("unit-orders", 0, offset, b"k", value))
 
 
+def _core(guard: Guard, handler: Callable[[CloudEvent], Awaitable[None]]) -> Processor[Work]:
+    return Processor[Work](guard, {}, handler_step(guard, handler))
+
+
 GOOD = order_placed("ord-g1", placed_at=datetime(2026, 11, 22, 10, tzinfo=UTC)).to_bytes()
 
 
@@ -37,8 +44,8 @@ async def test_bad_value_is_dead_lettered_and_good_one_handled() -> None:
     async def handler(event: CloudEvent) -> None:
         seen.append(event)
 
-    assert await guard.handle(_event(0, b"{oops"), handler) is False
-    assert await guard.handle(_event(1, GOOD), handler) is True
+    await _core(guard, handler).one(_event(0, b"{oops"))
+    await _core(guard, handler).one(_event(1, GOOD))
     assert [d["offset"] for d in sink.dead] == [0]
     assert [e.subject for e in seen] == ["ord-g1"]
 
@@ -53,13 +60,13 @@ async def test_transient_failures_are_retried_then_dead_lettered() -> None:
         if calls < 3:
             raise TransientError("database away")
 
-    assert await guard.handle(_event(0, GOOD), flaky) is True
+    await _core(guard, flaky).one(_event(0, GOOD))
     assert calls == 3 and sink.dead == []
 
     async def down(event: CloudEvent) -> None:
         raise TransientError("still away")
 
-    assert await guard.handle(_event(1, GOOD), down) is False
+    await _core(guard, down).one(_event(1, GOOD))
     assert sink.dead[0]["attempts"] == 3
 
 
@@ -69,7 +76,7 @@ async def test_a_bug_is_dead_lettered_at_once() -> None:
     async def broken(event: CloudEvent) -> None:
         raise KeyError("bug")
 
-    assert await guard.handle(_event(0, GOOD), broken) is False
+    await _core(guard, broken).one(_event(0, GOOD))
     assert sink.dead[0]["attempts"] == 1 and isinstance(sink.dead[0]["exc"], KeyError)
 
 
@@ -86,7 +93,7 @@ async def test_failed_batch_falls_back_to_one_by_one() -> None:
         one_by_one.append(event.subject)
 
     poison = order_placed("ord-bad", placed_at=datetime(2026, 11, 22, 10, tzinfo=UTC)).to_bytes()
-    await guard.handle_batch([_event(0, GOOD), _event(1, b"\xff"), _event(2, poison)], fast, one)
+    await _core(guard, one).process_together([_event(0, GOOD), _event(1, b"\xff"), _event(2, poison)], fast)
     assert one_by_one == ["ord-g1"]
     assert sorted(d["offset"] for d in sink.dead) == [1, 2]  # the bad bytes (once) and the poison
 
@@ -101,6 +108,6 @@ async def test_batch_fast_path_gets_only_valid_values() -> None:
     async def one(event: CloudEvent) -> None:
         raise AssertionError("not used when the batch succeeds")
 
-    await guard.handle_batch([_event(0, GOOD), _event(1, b"[]")], fast, one)
+    await _core(guard, one).process_together([_event(0, GOOD), _event(1, b"[]")], fast)
     assert got == [["ord-g1"]]
     assert [d["offset"] for d in sink.dead] == [1]

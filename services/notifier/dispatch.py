@@ -343,10 +343,10 @@ class Dispatcher:
         if incident.order_id is None:
             return False
         now = self.clock.now()
-        _, _, order_rows, _ = await self.ledger.decision_context(
-            incident_id=incident.incident_id, customer_id=incident.customer.id, order_id=incident.order_id,
-            cap_since=now)
-        others = [r for r in order_rows if r.notification_id != row.notification_id]
+        context = await self.ledger.batch_context([(incident.incident_id, incident.customer.id, incident.order_id)],
+                                                  cap_since=now)
+        others = [r for r in context.by_order.get((incident.customer.id, incident.order_id), [])
+                  if r.notification_id != row.notification_id]
         merge = coalesce(_order_messages(incident.order_id, others), IncidentRef.of(incident), now, self.policy)
         if merge.action != "suppress" or not await self.ledger.transition(
                 row.notification_id, S.SUPPRESSED, now=now, expect=(S.RESERVED,), reason="coalesced"):

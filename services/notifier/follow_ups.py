@@ -134,11 +134,11 @@ class FollowUps:
             await self.ledger.end_promise(row.notification_id)
             return 0
         profile = await self.profile_of(chain)
-        _, _, _, sent_at = await self.ledger.decision_context(
-            incident_id=row.incident_id, customer_id=row.customer_id, order_id=row.order_id,
-            cap_since=now - self.policy.cap_window)
+        context = await self.ledger.batch_context([(row.incident_id, row.customer_id, None)],
+                                                  cap_since=now - self.policy.cap_window)
         lead = _incident(story.news[0] if story.news else story.open[0]) or chain
-        choice = evaluate_follow_up(IncidentRef.of(lead), profile, now=now, settings=self.policy, sent_at=sent_at)
+        choice = evaluate_follow_up(IncidentRef.of(lead), profile, now=now, settings=self.policy,
+                                    sent_at=context.sent.get(row.customer_id, []))
         channel = choice.channel or "none"
         state = DECIDED.get(choice.action, S.SUPPRESSED)
         nid = follow_up_id(row.notification_id)

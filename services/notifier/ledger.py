@@ -177,33 +177,14 @@ class Ledger:
             raise RuntimeError(f"delivery for {incident_id}/{channel} vanished after a unique violation")
         return Reservation(existing.notification_id, False, existing.state)
 
-    async def decision_context(
-        self, *, incident_id: str, customer_id: str, order_id: str | None, cap_since: datetime,
-    ) -> tuple[Delivery | None, bool, list[Delivery], list[datetime]]:
-        """Everything the policy needs from the ledger, in one session.
-
-        This incident's row if any, whether it was resolved, all this customer's rows about the
-        order (whenever written: a burst is found by the incidents' event time, and an order has
-        few rows), and their sends since `cap_since` (wall clock)."""
-        async with self.sessions() as session:
-            existing = (await session.execute(select(Delivery).where(
-                Delivery.incident_id == incident_id, Delivery.customer_id == customer_id, Delivery.follow_up == 0,
-            ).order_by(Delivery.id))).scalars().first()
-            resolved = await session.get(ResolvedIncident, incident_id) is not None
-            order_rows: list[Delivery] = []
-            if order_id is not None:
-                order_rows = list((await session.execute(select(Delivery).where(
-                    Delivery.customer_id == customer_id, Delivery.order_id == order_id
-                ).order_by(Delivery.id))).scalars())
-            sent = list((await session.execute(select(Delivery.updated_at).where(
-                Delivery.customer_id == customer_id, Delivery.state.in_(CAPPED_STATES),
-                Delivery.purpose != "answer", Delivery.updated_at >= cap_since))).scalars())
-            return existing, resolved, order_rows, sent
-
     async def batch_context(
         self, keys: list[tuple[str, str, str | None]], *, cap_since: datetime,
     ) -> BatchContext:
-        """`decision_context` for many (incident id, customer id, order id) at once, in one session."""
+        """Everything the policy needs from the ledger about (incident id, customer id, order id)s, in one session.
+
+        Each incident's first row for its customer if any, which incidents were resolved, all those customers'
+        rows about those orders (whenever written: a burst is found by the incidents' event time, and an order
+        has few rows), and their sends since `cap_since` (wall clock; our answers to replies are not counted)."""
         table = DELIVERIES
         incident_ids = {k[0] for k in keys}
         customer_ids = {k[1] for k in keys}

@@ -57,11 +57,10 @@ class OwnMessages:
         has one, from the customer's profile), defer it, or drop it."""
         now = self.clock.now()
         profile = await self.profile_of(incident)
-        _, _, _, sent_at = await self.ledger.decision_context(
-            incident_id=row.incident_id, customer_id=row.customer_id, order_id=None,
-            cap_since=now - self.policy.cap_window)
+        context = await self.ledger.batch_context([(row.incident_id, row.customer_id, None)],
+                                                  cap_since=now - self.policy.cap_window)
         decision = evaluate_follow_up(IncidentRef.of(incident), profile, now=now, settings=self.policy,
-                                      sent_at=sent_at)
+                                      sent_at=context.sent.get(row.customer_id, []))
         if decision.action == "defer":
             await self.ledger.transition(row.notification_id, S.DEFERRED, now=now, expect=(S.RESERVED,),
                                          due_at=decision.due_at, reason=str(decision.reason))

@@ -149,11 +149,7 @@ async def test_sends_count_for_the_cap(ledger: Ledger) -> None:
     await ledger.transition("n1", "sent", now=NOW)
 
     async def sent_since(since: datetime) -> list[datetime]:
-        _, _, _, sent = await ledger.decision_context(incident_id="other", customer_id="cus_1", order_id=None,
-                                                      cap_since=since)
-        batch = await ledger.batch_context([("other", "cus_1", None)], cap_since=since)
-        assert batch.sent.get("cus_1", []) == sent  # the batch path sees the same sends
-        return sent
+        return (await ledger.batch_context([("other", "cus_1", None)], cap_since=since)).sent.get("cus_1", [])
 
     assert len(await sent_since(NOW - timedelta(hours=24))) == 1
     assert await sent_since(NOW + timedelta(seconds=1)) == []

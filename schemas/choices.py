@@ -1,4 +1,4 @@
-"""The choices a customer can make about an incident: one catalogue per incident kind.
+"""The choices a customer can make about an incident; which ones each kind offers is in schemas/kinds.py.
 
 Detection puts a kind's choices into `IncidentFacts.choices` (in this order); the notifier
 offers them (SMS: "Reply 1 to wait, 2 for a refund"; email: signed links) and turns the
@@ -21,27 +21,20 @@ kind's choices is part of the contract: append, never reorder.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal, get_args
+from typing import Final, get_args
 
-from schemas.values import ExceptionReason, IncidentKind
+from schemas.kinds import CATALOGUE, SERIOUS_REASONS
+from schemas.values import Choice, ExceptionReason, IncidentKind
 
 __all__ = ["CHOICES", "CHOICES_BY_KIND", "LEGACY_CHOICES", "Choice", "choices_for", "known_choice"]
 
-Choice = Literal["wait", "cancel", "refund", "substitute", "reship", "retry_payment", "new_date"]
 CHOICES: Final[tuple[Choice, ...]] = get_args(Choice)
 
 CHOICES_BY_KIND: Final[Mapping[IncidentKind, tuple[Choice, ...]]] = {
-    "stockout": ("wait", "refund", "substitute"),
-    "backordered": ("wait", "refund", "substitute"),
-    "not_shipped": ("wait", "cancel"),
-    "eta_slipped": ("wait", "cancel"),
-    "not_delivered": ("wait", "reship", "refund"),
-    "delivery_exception": ("reship", "refund"),
-    "false_decline": ("retry_payment", "cancel"),
+    kind: spec.choices for kind, spec in CATALOGUE.items() if spec.choices
 }
-"""What a customer may choose per kind; kinds not listed offer no choice (the store acts or informs)."""
-
-_LOST_OR_DAMAGED: Final[frozenset[str]] = frozenset({"lost", "damaged"})
+"""What a customer may choose per kind (the catalogue's, schemas/kinds.py); kinds not listed offer no choice
+(the store acts or informs)."""
 
 LEGACY_CHOICES: Final[Mapping[str, Choice]] = {"cancel_refund": "refund"}
 """Names older incidents carry, read as today's choice."""
@@ -53,7 +46,7 @@ def choices_for(kind: str, exception_reason: ExceptionReason | str | None = None
     A delivery exception offers a replacement or a refund only when the parcel is lost or
     damaged; weather, customs or a carrier delay leave nothing to choose.
     """
-    if kind == "delivery_exception" and exception_reason not in _LOST_OR_DAMAGED:
+    if kind == "delivery_exception" and exception_reason not in SERIOUS_REASONS:
         return ()
     return next((choices for known, choices in CHOICES_BY_KIND.items() if known == kind), ())
 

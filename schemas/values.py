@@ -22,6 +22,7 @@ from pydantic import (
 
 __all__ = [
     "Channel",
+    "Choice",
     "ConsentRecord",
     "ContractModel",
     "Currency",
@@ -157,6 +158,8 @@ Currency = Annotated[
 ]
 
 Channel = Literal["sms", "email"]
+Choice = Literal["wait", "cancel", "refund", "substitute", "reship", "retry_payment", "new_date"]
+"""What a customer may choose about an incident (see schemas/choices.py for what each means)."""
 Severity = Literal["low", "normal", "high", "critical"]
 Tier = Literal[1, 2, 3]
 ExceptionReason = Literal["weather", "customs", "address", "damaged", "lost", "carrier_delay", "other"]

@@ -8,6 +8,8 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from schemas.kinds import SEVERITY_RANK, severity_rank
+
 __all__ = [
     "CHANNELS",
     "SEVERITY_RANK",
@@ -29,7 +31,6 @@ __all__ = [
 Channel = Literal["sms", "email"]
 Action = Literal["send", "defer", "suppress", "join"]
 CHANNELS: tuple[Channel, ...] = ("sms", "email")
-SEVERITY_RANK: Mapping[str, int] = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 
 
 class Reason(StrEnum):
@@ -47,11 +48,6 @@ class Reason(StrEnum):
     FREQUENCY_CAP = "frequency_cap"
     QUIET_HOURS = "quiet_hours"
     RESOLVED_BEFORE_SEND = "resolved_before_send"
-
-
-def severity_rank(severity: str) -> int:
-    """Rank of a severity; an unknown one ranks as "normal"."""
-    return SEVERITY_RANK.get(str(getattr(severity, "value", severity)), SEVERITY_RANK["normal"])
 
 
 def require_aware(at: datetime, what: str = "now") -> datetime:

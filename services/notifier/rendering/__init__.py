@@ -1,6 +1,8 @@
 """Rendering of notifier messages: templates, locale-aware formatting, SMS segments."""
 
-from .context import IncidentFacts, IncidentItem, MessageContext, Money, StoreInfo
+from schemas.values import Money
+
+from .context import IncidentFacts, IncidentItem, MessageContext, StoreInfo
 from .email_headers import list_unsubscribe_headers
 from .render import RenderedMessage, render
 from .segments import SegmentInfo, count_segments

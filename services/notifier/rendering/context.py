@@ -5,67 +5,26 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.choices import CHOICES, known_choice
+from schemas.kinds import SEVERITY_RANK, lead_rank
+from schemas.values import ExceptionReason, IncidentKind, Money, Severity
 
 __all__ = [
-    "KIND_ORDER",
     "KNOWN_CHOICES",
-    "SEVERITY_RANK",
     "IncidentFacts",
     "IncidentItem",
-    "IncidentKind",
     "MessageContext",
-    "Money",
-    "Severity",
     "StoreInfo",
     "valid_timezone",
 ]
 
-IncidentKind = Literal[
-    "not_shipped",
-    "tracking_stalled",
-    "delivery_exception",
-    "eta_slipped",
-    "not_delivered",
-    "stockout",
-    "backordered",
-    "false_decline",
-    "refund_overdue",
-    "return_received",
-    "refund_issued",
-    "return_rejected",
-    "return_stalled",
-    "return_window_exceeded",
-]
-Severity = Literal["low", "normal", "high", "critical"]
-
-SEVERITY_RANK: Mapping[str, int] = {"low": 0, "normal": 1, "high": 2, "critical": 3}
-
-# Which incident leads a coalesced message when severities tie: what the customer can act
-# on first, then what changes their plans, then plain updates.
-KIND_ORDER: tuple[IncidentKind, ...] = (
-    "false_decline",
-    "stockout",
-    "backordered",
-    "delivery_exception",
-    "not_delivered",
-    "eta_slipped",
-    "not_shipped",
-    "tracking_stalled",
-    "refund_overdue",
-    "return_rejected",
-    "return_window_exceeded",
-    "return_stalled",
-    "refund_issued",
-    "return_received",
-)
+_EXCEPTION_REASONS: frozenset[str] = frozenset(get_args(ExceptionReason))
 
 # The choices of the catalogue (schemas/choices.py); anything else in `facts.choices` is not shown.
 KNOWN_CHOICES: tuple[str, ...] = CHOICES
@@ -98,20 +57,6 @@ def _web_url(value: object) -> str | None:
     if any(ch.isspace() or ch in '<>"' for ch in text):
         return None
     return text
-
-
-class Money(BaseModel):
-    """An amount in a currency (ISO 4217 code)."""
-
-    model_config = _FROZEN
-
-    amount: Decimal
-    currency: str = Field(min_length=3, max_length=3)
-
-    @field_validator("currency")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
 
 
 class IncidentFacts(BaseModel):
@@ -165,11 +110,10 @@ class IncidentFacts(BaseModel):
     @field_validator("exception_reason", mode="before")
     @classmethod
     def _reason(cls, value: object) -> str | None:
-        known = {"weather", "customs", "address", "damaged", "lost", "carrier_delay", "other"}
         if value is None:
             return None
         text = str(getattr(value, "value", value))
-        return text if text in known else "other"
+        return text if text in _EXCEPTION_REASONS else "other"
 
 
 class IncidentItem(BaseModel):
@@ -192,9 +136,9 @@ class IncidentItem(BaseModel):
         return tuple(dict.fromkeys(c for name in self.facts.choices if (c := known_choice(name)) is not None))
 
     def lead_key(self) -> tuple[int, int, int, float]:
-        """Sort key: most severe first, escalated first, then by kind, then earliest."""
+        """Sort key: most severe first, escalated first, then by the catalogue's lead order, then earliest."""
         at = self.detected_at.timestamp() if self.detected_at else float("inf")
-        return (-SEVERITY_RANK[self.severity], not self.escalated, KIND_ORDER.index(self.kind), at)
+        return (-SEVERITY_RANK[self.severity], not self.escalated, lead_rank(self.kind), at)
 
 
 class StoreInfo(BaseModel):

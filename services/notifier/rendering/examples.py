@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, get_args
 
-from .context import IncidentFacts, IncidentItem, IncidentKind, MessageContext, Money
+from schemas.values import IncidentKind, Money
+
+from .context import IncidentFacts, IncidentItem, MessageContext
 
 __all__ = [
     "EXAMPLE_LOCALES",

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import get_args
 
-from .context import IncidentKind
+from schemas.values import IncidentKind
+
 from .examples import EXAMPLE_LOCALES, GALLERY_CUSTOMERS, INCIDENT_KINDS, example_context, gallery_context
 from .locales import TEMPLATES_DIR
 from .render import MAX_SMS_SEGMENTS, Channel, RenderedMessage, render, sms_variants

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas import EscalationOpenedData, IncidentDetectedData, Money
+from schemas.kinds import escalation_class
 from schemas.values import Tier
 from services.common.ids import stable_id
 from services.order_watcher.rules.settings import WatchSettings
 
 __all__ = [
-    "COMPLEX_KINDS",
-    "JOURNEY_KINDS",
     "EscalationOutcome",
     "Trouble",
     "TroubleHistory",
@@ -30,16 +28,6 @@ __all__ = [
     "on_escalation",
     "on_incident",
 ]
-
-JOURNEY_KINDS: Final = frozenset({"return_received", "refund_issued", "return_rejected", "return_window_exceeded"})
-"""Updates on a journey the customer started (or a store decision), not a failure of ours."""
-
-COMPLEX_KINDS: Final = frozenset({"refund_overdue", "return_stalled"})
-"""Refund trouble needs an agent who can move money: at least tier 2."""
-
-COMPLEX_REASONS: Final = frozenset({"lost", "damaged"})
-"""A lost or damaged parcel needs a claim or a replacement: at least tier 2."""
-
 
 class Trouble(BaseModel):
     """One bad-experience incident the customer had."""
@@ -124,7 +112,8 @@ def on_incident(
     settings = settings.for_store(incident.store_id)
     customer_id = incident.customer.id
     current = history if history is not None else TroubleHistory(customer_id=customer_id)
-    if incident.kind in JOURNEY_KINDS:
+    counts_as = escalation_class(incident.kind, incident.facts.exception_reason)
+    if counts_as == "journey":  # an update on the customer's own journey is no bad experience
         return EscalationOutcome(history=current, incident=incident)
     value = order_value or incident.facts.order_total
     requested = incident.escalation_tier if incident.escalate else None
@@ -138,7 +127,7 @@ def on_incident(
         kind=incident.kind,
         order_id=incident.order_id,
         detected_at=incident.detected_at,
-        complex=incident.kind in COMPLEX_KINDS or incident.facts.exception_reason in COMPLEX_REASONS,
+        complex=counts_as == "complex",
     )
     tier, related = _decide(trouble, current.troubles, value, settings, requested)
     trouble.tier = tier

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
 
 from schemas import CustomerRef, IncidentDetectedData, IncidentFacts
 from schemas.choices import choices_for
-from schemas.values import IncidentKind, Severity
+from schemas.kinds import severity_for
+from schemas.values import IncidentKind
 from services.common.ids import stable_id
 
-__all__ = ["SEVERITY", "build_incident", "incident_id"]
-
-SEVERITY: Final[dict[str, Severity]] = {
-    "not_shipped": "normal",
-    "tracking_stalled": "normal",
-    "delivery_exception": "high",
-    "eta_slipped": "normal",
-    "not_delivered": "high",
-    "stockout": "high",
-    "backordered": "normal",
-    "false_decline": "high",
-}
-"""How urgent each kind is for the notifier; a lost or damaged parcel is raised to critical."""
+__all__ = ["build_incident", "incident_id"]
 
 
 def incident_id(kind: str, order_id: str, cause: str) -> str:
@@ -42,11 +30,8 @@ def build_incident(
     detected_at: datetime,
     order_number: str | None = None,
 ) -> IncidentDetectedData:
-    """An incident as the rules emit it: escalation is decided later, per customer; the choices the customer
-    may make are the kind's catalogue (schemas/choices.py), unless the rule named them."""
-    severity = SEVERITY.get(kind, "normal")
-    if facts.exception_reason in {"lost", "damaged"}:
-        severity = "critical"
+    """An incident as the rules emit it: escalation is decided later, per customer; its severity and the
+    choices the customer may make are the catalogue's (schemas/kinds.py), unless the rule named the choices."""
     if facts.choices is None and (choices := choices_for(kind, facts.exception_reason)):
         facts = facts.model_copy(update={"choices": list(choices)})
     return IncidentDetectedData(
@@ -57,7 +42,7 @@ def build_incident(
         store_id=store_id,
         customer=customer,
         facts=facts,
-        severity=severity,
+        severity=severity_for(kind, facts.exception_reason),
         cause_event_ids=list(dict.fromkeys(cause_event_ids)),
         detected_at=detected_at,
     )

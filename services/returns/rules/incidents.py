@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Final
 
 from schemas import CustomerRef, EscalationOpenedData, IncidentDetectedData, IncidentFacts
-from schemas.values import IncidentKind, Severity, Tier
+from schemas.kinds import severity_for
+from schemas.values import IncidentKind, Tier
 from services.common.ids import stable_id
 
 __all__ = [
     "ESCALATION_TIER",
-    "SEVERITY",
     "build_escalation",
     "build_incident",
     "escalation_id",
@@ -20,16 +20,6 @@ __all__ = [
 
 ESCALATION_TIER: Final[Tier] = 2
 """Returns that need a person (money, or a decision outside policy) go to tier 2."""
-
-SEVERITY: Final[dict[str, Severity]] = {
-    "return_received": "low",
-    "refund_issued": "low",
-    "return_rejected": "normal",
-    "return_stalled": "low",
-    "return_window_exceeded": "normal",
-    "refund_overdue": "high",
-}
-"""How urgent each kind is for the notifier: money owed and late is high; journey updates are low."""
 
 
 def incident_id(kind: str, order_id: str, return_id: str, cause: str) -> str:
@@ -55,7 +45,8 @@ def build_incident(
     escalate: bool = False,
     order_number: str | None = None,
 ) -> IncidentDetectedData:
-    """An incident as the return rules emit it; an escalated one carries tier 2."""
+    """An incident as the return rules emit it, at the catalogue's severity (schemas/kinds.py); an escalated one
+    carries tier 2."""
     return IncidentDetectedData(
         incident_id=incident_id,
         kind=kind,
@@ -64,7 +55,7 @@ def build_incident(
         store_id=store_id,
         customer=customer,
         facts=facts,
-        severity=SEVERITY.get(kind, "normal"),
+        severity=severity_for(kind),
         escalate=escalate,
         escalation_tier=ESCALATION_TIER if escalate else None,
         cause_event_ids=list(dict.fromkeys(cause_event_ids)),

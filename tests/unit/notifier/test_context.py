@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, HttpUrl
 
+from schemas import Money
 from services.notifier.rendering import MessageContext, StoreInfo, render
 
 pytestmark = pytest.mark.unit
@@ -58,7 +59,7 @@ def _incident(**overrides: Any) -> SimpleNamespace:
             restock_eta=datetime(2026, 12, 2, 12, tzinfo=UTC),
             choices=["wait", "cancel_refund", "teleport"],
             order_status_url=HttpUrl("https://acme.example/o/1"),
-            refund_amount=ContractMoney(amount=Decimal("12.50"), currency="eur"),
+            refund_amount=ContractMoney(amount=Decimal("12.50"), currency="EUR"),
         ),
         "severity": "high",
         "escalate": False,
@@ -78,7 +79,7 @@ def test_reads_contract_objects_duck_typed() -> None:
     item = ctx.lead
     assert item.kind == "stockout" and item.severity == "high"
     assert item.facts.order_status_url == "https://acme.example/o/1"
-    assert item.facts.refund_amount is not None and item.facts.refund_amount.currency == "EUR"
+    assert item.facts.refund_amount == Money(amount=Decimal("12.50"), currency="EUR")  # the contract's own type
     assert item.offered_choices == ("wait", "refund")  # the older name read as the catalogue's
     assert ctx.help_url == "https://acme.example/help"
     assert "Wanderschuh" in render(ctx, "sms").text

@@ -1,7 +1,14 @@
 """The notifier's use cases: an incident becomes at most one message, sent once, at a humane hour.
 
 Policy and rendering are pure (policy/, rendering/); this module does the I/O around them:
-the ledger and profiles (SQL), the provider call and the outcome events."""
+the ledger and profiles (SQL), the provider call and the outcome events.
+
+One decision path: incidents are decided in batches (`on_incidents`; one incident is a batch of one)
+against one read of the ledger. One send path: every message the notifier sends (about an incident, a
+follow-up, an answer to a reply, the feedback question, a case notice) goes out through `send` (or, for
+fresh incidents reserved straight into `sending` in bulk, `_send_fresh`), which calls the provider,
+records the outcome and reports it; an ambiguous outcome is looked up at the provider by `reconcile`.
+A row's states and their moves are `delivery_states`, enforced by the ledger."""
 
 from __future__ import annotations
 
@@ -162,9 +169,8 @@ class Dispatcher:
         await self.questions.on_resolved(resolved)
 
     async def on_incidents(self, events: list[IncidentDetected]) -> None:
-        """Many incidents at once: the same decisions as `on_incident`, with the ledger read and written in
-        bulk. A customer's incidents are decided in order (one per customer per round), so coalescing and
-        the cap see the earlier ones."""
+        """Decide incidents, with the ledger read and written in bulk. A customer's incidents are decided in
+        order (one per customer per round), so coalescing and the cap see the earlier ones."""
         pending = list(events)
         while pending:
             batch: list[IncidentDetected] = []

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from schemas import make_event
+from services.notifier.ledger import DeliveryState
+from services.notifier.outgoing import About, Outgoing
+from services.notifier.policy import Profile
+from services.notifier.rendering import RenderedMessage
 from tests.support.fake_providers import FakeProviders
 from tests.support.notifier import NotifierRig, incident_event, rig_on
 
@@ -61,6 +65,37 @@ async def test_429_is_retried_after_the_delay_asked(rig: NotifierRig, fake_provi
     assert sends[1].at - sends[0].at >= 0.9  # waited for Retry-After
     assert len(fake_providers.messages) == 1
     assert rig.outcomes("notification.sent")
+
+
+def _outgoing(nid: str, incident_id: str) -> Outgoing:
+    profile = Profile(customer_id="cus_1", store_id="acme", phone="+14155550123")
+    rendered = RenderedMessage(channel="sms", locale="en", text="Acme: a word about your order.")
+    return Outgoing(nid, "sms", profile, rendered, About.of(incident_event(incident_id, at=NOON_NY).data))
+
+
+async def test_the_send_path_claims_a_reserved_row_counts_each_attempt_and_reports_the_send(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.ledger.reserve(notification_id="ntf-own", incident_id="inc-own", customer_id="cus_1", channel="sms",
+                             order_id="ord-1", now=NOON_NY)
+    fake_providers.script("twilio", [(429, 0)])
+    assert await rig.dispatcher.send(_outgoing("ntf-own", "inc-own"), claim={"body": "Acme: a word."})
+    row = await rig.ledger.get("ntf-own")
+    assert row is not None and row.state is DeliveryState.SENT and row.attempts == 2 and row.body == "Acme: a word."
+    [sent] = rig.outcomes("notification.sent")
+    assert sent.data.notification_id == "ntf-own" and sent.data.incident_ids == ["inc-own"]  # type: ignore[attr-defined]
+    assert sent.data.provider_message_id == row.provider_message_id  # type: ignore[attr-defined]
+    assert not await rig.dispatcher.send(_outgoing("ntf-own", "inc-own"), claim={})  # sent: never claimed again
+    assert len(fake_providers.messages) == 1
+
+
+async def test_the_send_path_leaves_a_row_another_pass_moved_on(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    await rig.ledger.reserve(notification_id="ntf-gone", incident_id="inc-gone", customer_id="cus_1", channel="sms",
+                             order_id="ord-1", now=NOON_NY, state=DeliveryState.WITHDRAWN)
+    assert not await rig.dispatcher.send(_outgoing("ntf-gone", "inc-gone"), claim={})
+    assert fake_providers.sends("twilio") == [] and rig.emitted == []
 
 
 async def test_500_is_reconciled_not_resent(rig: NotifierRig, fake_providers: FakeProviders) -> None:

@@ -12,17 +12,21 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from schemas import CloudEvent
 from services.common.clock import Clock
 from services.common.faust_patches import committed_offsets
-from services.common.watermark import InputOffsets, Tick
+from services.common.processing import BatchStaged
+from services.common.streams import Guard
+from services.common.watermark import InputOffsets, Tick, Watermark
 
-__all__ = ["TICK_TOPIC", "committed_positions", "encode_tick", "install_ticker", "parse_tick"]
+__all__ = ["TICK_TOPIC", "Clocked", "clocked_step", "committed_positions", "encode_tick", "install_ticker",
+           "parse_tick"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +107,43 @@ def committed_positions(app: faust.App, topics: Sequence[str], partition: int) -
     `tests/unit/common/test_ticks.py` pins it)."""
     found = committed_offsets(app, topics, partition)
     return {topic: offset for topic, offset in found.items() if isinstance(offset, int) and offset > 0}
+
+
+W_co = TypeVar("W_co", covariant=True)
+
+
+class Clocked(Protocol[W_co]):
+    """Per-key rules driven by their inputs and by ticks: what an order's or a return's step does."""
+
+    def on_tick(self, tick: Tick, partition: int, committed: Mapping[str, int]) -> W_co: ...
+    def event(self, event: CloudEvent, partition: int) -> W_co: ...
+
+
+def clocked_step(
+    app: faust.App, guard: Guard, tick_topic: str, watermark: Watermark,
+    steps: Callable[[Sequence[BatchStaged]], Clocked[W_co]],
+) -> Callable[[Any, Sequence[BatchStaged]], Awaitable[W_co | None]]:
+    """The processing step of an agent that reads its inputs and its ticks (see `watermark`).
+
+    A tick is decided with the group's committed offsets of the inputs on its partition (a lower
+    bound of what the state has read); an input record is noted as read (dead-lettered or not),
+    parsed against its contract (a bad value is dead-lettered, and the step returns None), noted
+    with its event time, then decided. `steps(views)` builds the rules over the batch's views."""
+    inputs = list(watermark.inputs)
+
+    async def step(event: Any, views: Sequence[BatchStaged]) -> W_co | None:
+        message = event.message
+        if message.topic == tick_topic:
+            committed = committed_positions(app, inputs, message.partition)
+            return steps(views).on_tick(parse_tick(event.value), message.partition, committed)
+        watermark.read(message.topic, message.partition, message.offset)
+        parsed = await guard.parse(event)
+        if parsed is None:
+            return None
+        watermark.read(message.topic, message.partition, message.offset, parsed.time)
+        return steps(views).event(parsed, message.partition)
+
+    return step
 
 
 def install_ticker(

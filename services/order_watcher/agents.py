@@ -32,7 +32,7 @@ from services.common.metrics import INCIDENTS_EMITTED
 from services.common.processing import BatchStaged, Processor
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.common.ticks import committed_positions, install_ticker, parse_tick
+from services.common.ticks import clocked_step, install_ticker
 from services.common.watermark import Watermark
 from services.order_watcher import steps
 from services.order_watcher.rules import WatchSettings
@@ -86,18 +86,8 @@ def build(
     hold = timedelta(seconds=common.overdue_hold_s)
     watermark = Watermark(order_inputs)  # what this process read of each input, for the ticks to judge
 
-    async def order_step(event: Any, views: Sequence[BatchStaged]) -> steps.Work | None:
-        order_steps = steps.OrderSteps(views[0], views[1], watch, hold=hold, watermark=watermark)
-        message = event.message
-        if message.topic == tick_name:
-            committed = committed_positions(app, list(order_inputs), message.partition)
-            return order_steps.on_tick(parse_tick(event.value), message.partition, committed)
-        watermark.read(message.topic, message.partition, message.offset)  # dead-lettered or not
-        parsed = await order_guard.parse(event)
-        if parsed is None:
-            return None
-        watermark.read(message.topic, message.partition, message.offset, parsed.time)
-        return order_steps.event(parsed, message.partition)
+    order_step = clocked_step(app, order_guard, tick_name, watermark, lambda views: steps.OrderSteps(
+        views[0], views[1], watch, hold=hold, watermark=watermark))
 
     async def order_settled(event: Any, work: steps.Work) -> None:
         await _dead_letter_deadlines(order_guard, tick_name, event, work)  # deadlines that could not fire

@@ -15,7 +15,7 @@ of its state is written and before its offsets can be committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -26,10 +26,10 @@ from schemas import INCIDENT_CANDIDATES, ORDERS, RETURNS, CloudEvent, make_event
 from services.common.clock import Clock, SystemClock
 from services.common.deadlines import DeadlineIndex, DueEntry
 from services.common.metrics import INCIDENTS_EMITTED
-from services.common.processing import BatchStaged, Processor, Send, Staged, Work
+from services.common.processing import Processor, Send, Staged, Work
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.common.ticks import committed_positions, install_ticker, parse_tick
+from services.common.ticks import clocked_step, install_ticker
 from services.common.watermark import Tick, Watermark
 from services.returns.rules import Deadline, Outcome, ReturnSettings, ReturnsState, on_deadline, on_event
 from services.returns.settings import ReturnsEnv
@@ -65,19 +65,8 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
                    clock=clock, inputs=list(inputs), bootstrap=common.kafka_bootstrap_servers)
     watermark = Watermark(inputs)  # what this process read of each input, for the ticks to judge
 
-    async def step(event: Any, views: Sequence[BatchStaged]) -> ReturnsWork | None:
-        steps = ReturnSteps(views[0], views[1], rules, hold=hold, watermark=watermark)
-        message = event.message
-        if message.topic == tick_name:
-            committed = committed_positions(app, list(inputs), message.partition)  # handled, state written
-            return steps.on_tick(parse_tick(event.value), message.partition, committed)
-        watermark.read(message.topic, message.partition, message.offset)  # dead-lettered or not
-        parsed = await guard.parse(event)
-        if parsed is None:
-            return None
-        watermark.read(message.topic, message.partition, message.offset, parsed.time)
-        return steps.event(parsed, message.partition)
-
+    step = clocked_step(app, guard, tick_name, watermark,
+                        lambda views: ReturnSteps(views[0], views[1], rules, hold=hold, watermark=watermark))
     returns = Processor(guard, outlets, step, (orders, deadlines), settle=_reported)
 
     @app.agent(source, concurrency=1)
@@ -109,7 +98,7 @@ class ReturnSteps:
         self.rules = rules
         self.watermark = watermark or Watermark(())
 
-    def on_tick(self, tick: Tick, partition: int, committed: dict[str, int]) -> ReturnsWork:
+    def on_tick(self, tick: Tick, partition: int, committed: Mapping[str, int]) -> ReturnsWork:
         """Fire what is due by the partition's watermark (see `services.common.watermark`): nothing fires
         while orders or returns of this partition have not been read far enough to tell."""
         work = self._work()

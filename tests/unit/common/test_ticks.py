@@ -85,3 +85,43 @@ async def test_fausts_consumer_keeps_committed_offsets_where_we_read_them() -> N
     app.consumer._committed_offset[TP("unit-orders", 2)] = 11
     assert committed_positions(app, ["unit-orders", "unit-shipments"], 2) == {"unit-orders": 11}
 
+
+
+async def test_a_clocked_step_decides_ticks_with_the_commits_and_inputs_once_parsed_and_noted() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from faust.types import TP
+
+    from schemas import CloudEvent
+    from services.common.streams import Guard
+    from services.common.ticks import clocked_step
+    from services.common.watermark import Watermark
+    from tests.support.events import order_placed
+    from tests.support.faust_events import Event, Message, RecordingSink
+
+    class Rules:
+        def __init__(self, views: Sequence[Any]) -> None:
+            self.views = views
+
+        def on_tick(self, tick: Tick, partition: int, committed: Mapping[str, int]) -> str:
+            return f"tick {tick.at:%H:%M} p{partition} {dict(committed)}"
+
+        def event(self, event: CloudEvent, partition: int) -> str:
+            return f"{event.subject} p{partition}"
+
+    app = create_app("clocked-test", CommonSettings(topic_prefix="unit-"))
+    guard = Guard(service="clocked-test", app=app, topics={"unit-orders": "orders", "unit-ticks": "ticks"})
+    sink = RecordingSink()
+    guard.sink = sink  # type: ignore[assignment]
+    consumer = SimpleNamespace(_committed_offset={TP("unit-orders", 1): 4})
+    watermark = Watermark(["unit-orders"])
+    step = clocked_step(SimpleNamespace(consumer=consumer), guard, "unit-ticks", watermark, Rules)  # type: ignore[arg-type]
+
+    tick = Event(Message("unit-ticks", 1, 0, b"tick", encode_tick(Tick(AT, {}))))
+    assert await step(tick, []) == "tick 12:00 p1 {'unit-orders': 4}"
+    placed = order_placed("ord-c1", placed_at=AT).to_bytes()
+    assert await step(Event(Message("unit-orders", 1, 4, b"ord-c1", placed)), []) == "ord-c1 p1"
+    assert await step(Event(Message("unit-orders", 1, 5, b"k", b"{bad")), []) is None
+    assert [d["offset"] for d in sink.dead] == [5]
+    assert watermark.positions(1) == {"unit-orders": 6}, "a dead-lettered record is read too"

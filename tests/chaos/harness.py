@@ -18,7 +18,7 @@ What every scenario does with the services as processes is here too: their envir
 a supervisor's restarts (`supervise`), and the counts (`measure`, `measure_tickets`).
 
 `FOREWARN_CHAOS_SCALE=long` (what `make chaos` sets) selects the long versions; the default is the
-short one that `make test` runs. `FOREWARN_CHAOS_SEED` repeats a run's random moments;
+short one (`make chaos-short`). `FOREWARN_CHAOS_SEED` repeats a run's random moments;
 `FOREWARN_CHAOS_SERVICES_ROOT` runs another checkout's services under the same suite.
 """
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from schemas import ShipmentUpdated
+from schemas.values import IncidentKind
 from services.order_watcher.rules.effects import Step, utc_iso
 from services.order_watcher.rules.incidents import incident_id
 from services.order_watcher.rules.settings import WatchSettings
@@ -189,7 +190,7 @@ def ship_by_due(state: OrderState, settings: WatchSettings) -> datetime | None:
     """not_shipped is due at promised_ship_by + ship_grace unless the carrier has the parcel."""
     if state.promised_ship_by is None or state.shipped:
         return None
-    if state.mark(incident_id("not_shipped", state.order_id, utc_iso(state.promised_ship_by))):
+    if _emitted(state, "not_shipped", utc_iso(state.promised_ship_by)):
         return None
     return state.promised_ship_by + settings.ship_grace
 
@@ -201,8 +202,11 @@ def fire_ship_by(step: Step, now: datetime) -> None:
         step.emit("not_shipped", utc_iso(state.promised_ship_by), {}, [state.placed_event_id], due)
 
 
-def _stall_id(state: OrderState, shipment_id: str, checkpoint: datetime) -> str:
-    return incident_id("tracking_stalled", state.order_id, f"{shipment_id}@{utc_iso(checkpoint)}")
+def _emitted(state: OrderState, kind: IncidentKind, cause: str) -> bool:
+    """This order emitted the incident of `kind` for `cause` (its id is hashed only when a mark of the kind exists)."""
+    if not any(m.kind == kind for m in state.incidents):
+        return False
+    return state.mark(incident_id(kind, state.order_id, cause)) is not None
 
 
 def stall_dues(state: OrderState, settings: WatchSettings) -> list[tuple[datetime, str]]:
@@ -210,7 +214,7 @@ def stall_dues(state: OrderState, settings: WatchSettings) -> list[tuple[datetim
     dues = []
     for s in state.shipments:
         waiting = s.delivered_at is None and s.status in STALL_STATUSES
-        if waiting and state.mark(_stall_id(state, s.shipment_id, s.checkpoint_time)) is None:
+        if waiting and not _emitted(state, "tracking_stalled", f"{s.shipment_id}@{utc_iso(s.checkpoint_time)}"):
             dues.append((s.checkpoint_time + settings.tracking_stall_after, s.shipment_id))
     return sorted(dues)
 
@@ -244,7 +248,7 @@ def delivery_by_due(state: OrderState, settings: WatchSettings) -> datetime | No
     promise = state.promised_delivery_by
     if promise is None or not any(s.shipped for s in state.shipments):
         return None
-    if state.mark(incident_id("not_delivered", state.order_id, utc_iso(promise))):
+    if _emitted(state, "not_delivered", utc_iso(promise)):
         return None
     return promise + settings.delivery_grace
 

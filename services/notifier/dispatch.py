@@ -374,8 +374,8 @@ class Dispatcher:
         incidents = incidents + [i for i in riders if i.incident_id not in resolved and i.incident_id not in known]
         rendered, promise = self._render(incidents, profile, channel, nid, follow_up=follow_up, news=news)
         await self.send(Outgoing(nid, channel, profile, rendered, About.of(incidents[0])), claim={
-            "body": rendered.text, "subject": rendered.subject, "next_update_at": promise,
-            "promise": "open" if promise is not None else None})
+            "body": rendered.text, "subject": rendered.subject, "address": _address(profile, channel),
+            "next_update_at": promise, "promise": "open" if promise is not None else None})
 
     async def send(self, out: Outgoing, *, claim: dict[str, Any]) -> bool:
         """The send path of every message the notifier sends: claim its reserved row (`reserved -> sending`,
@@ -491,14 +491,16 @@ class Dispatcher:
             await self._resume(row)  # it never reached the provider: sending again cannot duplicate it
 
     async def _lookup(self, row: Delivery) -> str | None:
-        if row.purpose == "answer":  # no incident: the row holds its phone and text
-            return await self.providers.sms.find_sms(
-                SmsMessage(row.notification_id, row.address or "", row.body or ""), row.created_at)
-        customer = _incident_of(row).customer
+        """Ask the provider for the message at the address it went to: the row's (every send writes it), or,
+        for a row written without one, the incident's contact."""
+        address = row.address
+        if address is None and row.purpose != "answer":
+            customer = _incident_of(row).customer
+            address = customer.phone if row.channel == "sms" else customer.email
         if row.channel == "sms":
-            message = SmsMessage(row.notification_id, customer.phone or "", row.body or "")
+            message = SmsMessage(row.notification_id, address or "", row.body or "")
             return await self.providers.sms.find_sms(message, row.created_at)
-        email = EmailMessage(row.notification_id, customer.email or "", row.subject or "", row.body or "", None)
+        email = EmailMessage(row.notification_id, address or "", row.subject or "", row.body or "", None)
         return await self.providers.email.find_email(email, row.created_at)
 
     # -- outcomes ----------------------------------------------------------------------------

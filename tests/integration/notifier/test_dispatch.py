@@ -98,6 +98,22 @@ async def test_the_send_path_leaves_a_row_another_pass_moved_on(
     assert fake_providers.sends("twilio") == [] and rig.emitted == []
 
 
+async def test_an_ambiguous_send_is_looked_up_at_the_number_it_went_to(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    """The stored profile names a newer phone than the incident carries: the message went there, so the lookup asks
+    there (asking at the incident's number finds nothing, and the message would go out twice)."""
+    await rig.profiles.upsert("cus_1", now=NOON_NY, phone="+14155550999")
+    fake_providers.script("twilio", [500])
+    await rig.dispatcher.on_incident(incident_event("inc-new-phone", at=NOON_NY))
+    [send] = fake_providers.sends("twilio")
+    assert send.form["To"] == "+14155550999"
+    await rig.dispatcher.send_due()  # looked up at the provider
+    row = await rig.ledger.find_any(incident_id="inc-new-phone", customer_id="cus_1")
+    assert row is not None and row.state == "sent" and row.reason == "reconciled"
+    assert len(fake_providers.sends("twilio")) == 1
+
+
 async def test_500_is_reconciled_not_resent(rig: NotifierRig, fake_providers: FakeProviders) -> None:
     fake_providers.script("twilio", [500])
     await rig.dispatcher.on_incident(incident_event("inc-500", at=NOON_NY))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.notifier.policy import (
@@ -68,6 +68,7 @@ def test_without_business_mornings_the_promise_is_the_interval() -> None:
     assert promise_for("not_shipped", MONDAY_2PM_BERLIN, "UTC", quick) == MONDAY_2PM_BERLIN + timedelta(seconds=6)
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(
     now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)),
     kind=st.sampled_from(KINDS),
@@ -119,6 +120,7 @@ def test_follow_up_decision(
     assert (decision.action, decision.follow_up, decision.reason) == expected
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(
     steps=st.lists(st.tuples(st.integers(min_value=0, max_value=3), st.booleans()), min_size=1, max_size=8),
     limit=st.integers(min_value=0, max_value=3),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.choices import CHOICES_BY_KIND, Choice, choices_for
@@ -90,6 +90,7 @@ def test_a_carrier_keyword_keeps_its_meaning(word: str, spell: object) -> None:
 _PADDING = st.text(alphabet=" \t\n\r.!?,;:", max_size=4)
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(st.sampled_from(CARRIER), st.sampled_from(SPELLINGS), _PADDING, _PADDING,
        st.sampled_from([tuple(c) for c in CHOICES_BY_KIND.values()]))
 def test_property_a_carrier_keyword_in_any_case_and_padding_is_never_a_choice(
@@ -100,6 +101,7 @@ def test_property_a_carrier_keyword_in_any_case_and_padding_is_never_a_choice(
     assert understand(body, offered).choice is None
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(st.sampled_from([tuple(c) for c in CHOICES_BY_KIND.values()]), st.integers(min_value=-5, max_value=999),
        _PADDING, _PADDING)
 def test_property_a_number_is_the_offered_choice_only_within_the_range(
@@ -112,6 +114,7 @@ def test_property_a_number_is_the_offered_choice_only_within_the_range(
         assert choice is None
 
 
+@settings(deadline=None)  # a loaded machine is slow, not wrong
 @given(st.text(max_size=80), st.sampled_from([tuple(c) for c in CHOICES_BY_KIND.values()]))
 def test_property_any_text_is_an_offered_choice_or_none(body: str, offered: tuple[Choice, ...]) -> None:
     choice = read_choice(body, offered)

@@ -40,7 +40,6 @@ from schemas import (
     make_event,
 )
 from services.common.deadlines import DeadlineIndex, DueEntry
-from services.common.ids import event_digest
 from services.common.watermark import Tick, Watermark
 from services.order_watcher.rules import (
     Deadline,
@@ -175,9 +174,9 @@ class OrderSteps:
         index = DeadlineIndex(deadlines, hold=self.hold)
         order_id = event.subject
         before = _load_order(orders, order_id)
-        if before is None or event_digest(event.id) not in before.seen:  # seen: its effects were sent already
-            outcome = on_event(before, event, self.watch)
-            self._fold(work, outcome, order_id, orders, index, partition)
+        outcome = on_event(before, event, self.watch)  # seen before: it only re-asserts the state's deadlines
+        self._fold(work, outcome, order_id, orders, index, partition, before)
+        if outcome.state is not before:  # seen: its effects were sent already
             for change in demand_changes(event, outcome.state, before):
                 work.sends.append(Send(DEMAND, change.sku.encode(), change.model_dump_json().encode()))
         now = self.watermark.catch_up(partition)
@@ -209,16 +208,16 @@ class OrderSteps:
                 logger.exception("deadline %s of order %s could not be fired", entry.kind, entry.ref)
                 work.failed.append((entry, exc))
                 continue
-            self._fold(work, outcome, entry.ref, orders, index, partition)
+            self._fold(work, outcome, entry.ref, orders, index, partition, state)
 
     @staticmethod
     def _fold(work: Work, outcome: Outcome, order_id: str, orders: Staged, index: DeadlineIndex,
-              partition: int) -> None:
+              partition: int, before: OrderState | None) -> None:
         work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
         if outcome.state is None:
             if order_id in orders:
                 del orders[order_id]
-        else:
+        elif outcome.state is not before:  # the very object back: nothing changed, no changelog write
             orders[order_id] = _dump(outcome.state)
         for deadline in outcome.cancel:  # cancel before schedule: a rescheduled deadline stays
             index.cancel(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))

@@ -71,14 +71,18 @@ FIRE = {
 def on_event(state: OrderState | None, event: CloudEvent, settings: WatchSettings) -> Outcome:
     """Fold one order, shipment or payment event into the order's state.
 
-    A duplicate event id, or an event of another topic, is an Outcome with no effects.
+    A duplicate event id, or an event of another topic, is an Outcome with no effects (a duplicate
+    only re-schedules the deadlines its state implies).
     Deadlines already due are only scheduled: the caller fires them (or calls `overdue_now`).
     """
     if not isinstance(event, ORDER_EVENTS):
         return Outcome(state=state)
     digest = event_digest(event.id)
     if state is not None and digest in state.seen:
-        return Outcome(state=state)
+        # Read again (a restart before its offset was committed): its effects were sent and its state
+        # written, but the deadline index is another table, whose writes of that batch may not have
+        # reached their changelog before a kill; re-asserting what the state implies mends it (idempotent).
+        return Outcome(state=state, schedule=pending_deadlines(state, settings))
     work = state.draft() if state is not None else OrderState(order_id=event.subject)
     before = pending_deadlines(state, settings) if state is not None else []
     if isinstance(event, OrderPlaced) and not work.placed:

@@ -53,14 +53,18 @@ def on_event(state: ReturnsState | None, event: CloudEvent, settings: ReturnSett
     """Fold one order.placed or return event into the order's state.
 
     Any other event (the rest of the `orders` topic), or a duplicate event id, is an Outcome
-    whose state is the very object passed in. Deadlines already due are only scheduled: the
+    whose state is the very object passed in (a duplicate also re-schedules the deadlines that
+    state implies). Deadlines already due are only scheduled: the
     caller fires them at its next tick.
     """
     if not isinstance(event, (OrderPlaced, *RETURN_EVENTS)):
         return Outcome(state=state)
     digest = event_digest(event.id)
     if state is not None and digest in state.seen:
-        return Outcome(state=state)
+        # Read again (a restart before its offset was committed): its effects were sent and its state
+        # written, but the deadline index is another table, whose writes of that batch may not have
+        # reached their changelog before a kill; re-asserting what the state implies mends it (idempotent).
+        return Outcome(state=state, schedule=pending_deadlines(state, settings))
     work = state.draft() if state is not None else ReturnsState(order_id=event.subject)
     before = pending_deadlines(state, settings) if state is not None else []
     store_id = event.data.store_id if isinstance(event, OrderPlaced) and not work.placed else work.store_id

@@ -135,13 +135,14 @@ def test_per_store_overrides_apply() -> None:
     assert watcher.kinds == ["not_shipped"]
 
 
-def test_a_duplicate_event_has_no_effect() -> None:
+def test_a_duplicate_event_has_no_effect_but_re_asserting_the_deadlines_of_its_state() -> None:
     exception = shipment("exception", T0 + D, reason="weather")
     state = on_event(on_event(None, order_placed(), SETTINGS).state, exception, SETTINGS).state
     assert state is not None
     outcome = on_event(state, exception, SETTINGS)
     assert outcome.state is state
-    assert (outcome.incidents, outcome.resolutions, outcome.schedule, outcome.cancel) == ([], [], [], [])
+    assert (outcome.incidents, outcome.resolutions, outcome.cancel) == ([], [], [])
+    assert outcome.schedule == pending_deadlines(state, SETTINGS) != []
 
 
 def test_the_input_state_is_never_changed() -> None:

@@ -213,3 +213,18 @@ def test_a_deadline_that_cannot_fire_is_set_aside_and_the_others_fire() -> None:
     assert [s.key for s in work.sends] == [b"cus-2"]
     work.apply()
     assert steps.tick(T0 + 5 * H, partition=0).failed == []  # set aside once, not on every tick
+
+
+def test_an_event_read_again_mends_a_deadline_index_that_lost_its_writes() -> None:
+    """A kill -9 can leave the order's state in its changelog without the deadline index's writes of the
+    same batch (two tables, no transaction between them): the event, read again, is a duplicate for the
+    state, and re-asserts the deadlines the state implies, so its ship-by still fires. (Without the mend
+    this test fires nothing: checked on the code before it.)"""
+    steps, _, deadlines = order_steps()
+    steps.event(order_placed("o-1", ship_by=H), partition=1).apply()
+    deadlines.clear()  # the deadline index's changelog records were lost
+    again = steps.event(order_placed("o-1", ship_by=H), partition=1)
+    assert again.sends == []  # still handled once: nothing sent again
+    again.apply()
+    work = steps.tick(T0 + 4 * H, partition=1)
+    assert [parse_event(s.value, topic="incidents").data.kind for s in work.sends] == ["not_shipped"]

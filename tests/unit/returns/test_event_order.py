@@ -101,7 +101,8 @@ def test_the_same_event_id_twice_is_processed_once() -> None:
     state = desk.state()
     outcome = on_event(state, received(T0), ReturnSettings())
     assert outcome.state is state
-    assert outcome.incidents == [] and outcome.schedule == [] and outcome.cancel == []
+    assert outcome.incidents == [] and outcome.cancel == []
+    assert state is not None and outcome.schedule == pending_deadlines(state, ReturnSettings()) != []
 
 
 def test_a_duplicate_held_event_is_held_once() -> None:

@@ -2,9 +2,9 @@
 
 No Kafka here. State is kept as compact JSON bytes (`model_dump_json(exclude_defaults=True)`),
 one value per key. A step reads and writes its tables through `Staged` views and returns a `Work`:
-the messages to send and the staged writes. The agent sends the messages, waits for every ack,
-and only then applies the writes (see `staging`), so a crash never leaves state that claims an
-incident was published when it was not.
+the messages to send and the staged writes. The processing core sends the messages, waits for
+every ack, and only then applies the writes (see `services.common.processing`), so a crash never
+leaves state that claims an incident was published when it was not.
 
 Three steps, three keys:
 
@@ -40,6 +40,8 @@ from schemas import (
     make_event,
 )
 from services.common.deadlines import DeadlineIndex, DueEntry
+from services.common.processing import Send, Staged
+from services.common.processing import Work as CoreWork
 from services.common.watermark import Tick, Watermark
 from services.order_watcher.rules import (
     Deadline,
@@ -58,7 +60,6 @@ from services.order_watcher.rules import (
     on_incident,
     on_stock,
 )
-from services.order_watcher.staging import Staged
 
 __all__ = [
     "CANDIDATES",
@@ -85,28 +86,13 @@ INCIDENTS: Final = "incidents"
 ESCALATIONS: Final = "escalations"
 
 
-@dataclass(frozen=True)
-class Send:
-    """One message to produce: `to` names the outlet (CANDIDATES, DEMAND, INCIDENTS, ESCALATIONS)."""
-
-    to: str
-    key: bytes
-    value: bytes
-
-
 @dataclass
-class Work:
-    """The outcome of one step: send these, wait for the acks, then `apply()` the staged writes."""
+class Work(CoreWork):
+    """The outcome of one step (see `services.common.processing.Work`), with what order_watcher reports."""
 
-    sends: list[Send] = field(default_factory=list)
-    staged: list[Staged] = field(default_factory=list)
     published: list[IncidentDetectedData] = field(default_factory=list)
     failed: list[tuple[DueEntry, Exception]] = field(default_factory=list)
     """Deadlines that could not be fired (a bug, or a state that no longer parses): dead-letter them."""
-
-    def apply(self) -> None:
-        for view in self.staged:
-            view.apply()
 
 
 def _detected(incident: IncidentDetectedData, source: str = SOURCE) -> CloudEvent:

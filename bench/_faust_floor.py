@@ -25,9 +25,10 @@ from typing import Any
 import faust
 
 from schemas import parse_event
+from services.common.faust_patches import acting_for
 from services.common.runner import run_service
 from services.common.settings import CommonSettings
-from services.common.streams import acting_for, create_app, raw_topic
+from services.common.streams import create_app, raw_topic
 
 SERVICE = "faust-floor"
 OUT = "faust-floor-out"

@@ -18,6 +18,7 @@ from schemas import (
     PaymentSucceeded,
     ShipmentUpdated,
 )
+from services.common.drafts import draft
 
 __all__ = [
     "EarlyEvent",
@@ -122,16 +123,7 @@ class OrderState(_Compact):
         The parts (shipments, declines, incident marks, held events, the customer) are immutable; a
         rule replaces one in its list instead of changing it, so no step needs a deep copy.
         """
-        return self.model_copy(
-            update={
-                "skus": dict(self.skus),
-                "shipments": list(self.shipments),
-                "declines": list(self.declines),
-                "incidents": list(self.incidents),
-                "seen": list(self.seen),
-                "early": list(self.early),
-            }
-        )
+        return draft(self)
 
     def replace_mark(self, mark: IncidentMark) -> None:
         """Put `mark` where the mark with its id is."""

@@ -21,6 +21,7 @@ from schemas import (
     ShipmentUpdated,
     StockChanged,
 )
+from services.common.drafts import draft
 from services.common.ids import event_digest
 from services.order_watcher.rules.incidents import build_incident, incident_id
 from services.order_watcher.rules.settings import WatchSettings
@@ -98,7 +99,7 @@ class SkuDemand(BaseModel):
 
     def draft(self) -> SkuDemand:
         """A copy a step may change without touching this one: new lists, the (immutable) lines shared."""
-        return self.model_copy(update={"lines": list(self.lines), "closed": list(self.closed), "seen": list(self.seen)})
+        return draft(self)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from schemas import (
     ReturnRejected,
     ReturnRequested,
 )
+from services.common.drafts import draft
 
 __all__ = ["EarlyEvent", "IncidentMark", "ReturnCase", "ReturnsState"]
 
@@ -96,15 +97,7 @@ class ReturnsState(_Compact):
 
     def draft(self) -> ReturnsState:
         """A copy a step may change without touching this state: its lists are new, their (immutable) parts shared."""
-        return self.model_copy(
-            update={
-                "returns": list(self.returns),
-                "incidents": list(self.incidents),
-                "escalations": list(self.escalations),
-                "seen": list(self.seen),
-                "early": list(self.early),
-            }
-        )
+        return draft(self)
 
     def replace_case(self, case: ReturnCase) -> None:
         """Put `case` where the case with its return id is."""

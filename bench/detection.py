@@ -319,13 +319,17 @@ def _faust_floor(bootstrap: str, prefix: str, env: dict[str, str], tmp: Path, mo
     return {"events_per_s": round(count / (done - started), 1), "cpu_us_per_event": round(cpu / count * 1e6, 1)}
 
 
+def watcher_env(bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
+    """The environment of an order_watcher under bench: topics of its own, 4 partitions, ship grace 0."""
+    return {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
+            "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(data_dir),
+            "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
+
+
 def _workers(bootstrap: str, records: list[tuple[str, bytes, bytes]], count: int, tmp: Path) -> dict[str, Any]:
     """The same records through `count` order_watcher workers of one group, on topics of their own."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-    env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
-           "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(tmp / f"data-{count}"),
-           "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
-    services = [Service("services.order_watcher", {**env, "FOREWARN_DATA_DIR": str(tmp / f"data-{count}-{k}")},
+    services = [Service("services.order_watcher", watcher_env(bootstrap, prefix, tmp / f"data-{count}-{k}"),
                         tmp / f"workers-{count}", name=f"order_watcher-{k}") for k in range(count)]
     try:
         for service in services:
@@ -342,9 +346,7 @@ def _through_service(bootstrap: str, events: int, seed: int, workers: bool) -> d
     print(f"detection: building {events} mixed events", file=sys.stderr)
     records = mixed_events(events, datetime.now(UTC), seed)
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
-        env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
-               "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(Path(tmp) / "data"),
-               "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
+        env = watcher_env(bootstrap, prefix, Path(tmp) / "data")
         service = Service("services.order_watcher", env, Path(tmp)).start()
         try:
             rss_before = service.rss_bytes()

@@ -34,7 +34,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench._support import ROOT, Service, local_broker
-from bench.detection import LATENESS_SPREAD_S, PARTITIONS, _lateness, mixed_events
+from bench.detection import LATENESS_SPREAD_S, _lateness, mixed_events, watcher_env
 
 __all__ = ["run"]
 
@@ -78,9 +78,7 @@ def _one_rate(bootstrap: str, rate: int, seed: int, root: Path = ROOT,
               extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
-        env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
-               "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(Path(tmp) / "data"),
-               "FOREWARN_WATCH_SHIP_GRACE_S": "0", **(extra_env or {})}
+        env = {**watcher_env(bootstrap, prefix, Path(tmp) / "data"), **(extra_env or {})}
         service = Service("services.order_watcher", env, Path(tmp), root=root).start()
         try:
             print(f"watermark: lateness at {rate} events/s", file=sys.stderr)

@@ -121,6 +121,11 @@ class Delivery(Base):
 
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]  # Core access for bulk statements
+# Insert a row unless one exists for the same incident, customer and channel; the ids of the rows inserted.
+_RESERVE_MANY = {
+    postgres: insert_(DELIVERIES).on_conflict_do_nothing().returning(DELIVERIES.c.notification_id)
+    for postgres, insert_ in ((False, sqlite_insert), (True, postgresql_insert))
+}
 
 
 @dataclass(frozen=True)
@@ -216,12 +221,12 @@ class Ledger:
         (a row that already exists for the same incident, customer and channel is left alone)."""
         if not rows:
             return set()
-        table = DELIVERIES
         async with self.sessions() as session:
             dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-            insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert_(table).values(rows).on_conflict_do_nothing().returning(table.c.notification_id)
-            inserted = set((await session.execute(statement)).scalars())
+            # One statement for every batch, its rows as parameters (SQLAlchemy's "insertmanyvalues"): compiled
+            # once and cached, where rows written into the statement would be compiled anew for each batch.
+            statement = _RESERVE_MANY[dialect == "postgresql"]
+            inserted = set((await session.execute(statement, rows)).scalars())
             await session.commit()
             return inserted
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -11,14 +13,15 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2.environment import TemplateModule
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from .locales import TEMPLATES_DIR
 
-__all__ = ["capfirst", "environment", "flatten", "is_html_template"]
+__all__ = ["capfirst", "environment", "flatten", "is_html_template", "one_message"]
 
 # Line breaks, other C0/C1 controls and Unicode line/paragraph separators in data become one
 # space: a name cannot add a line to an SMS or a header to an email.
@@ -74,13 +77,27 @@ def _date(context: Context, value: date | datetime | None, format: str | None = 
     return format_date(value, format or str(context["date_format"]), locale=context["format_locale"])
 
 
+_DAYS: dict[tuple[str, date, str], str] = {}
+_DAYS_KEPT = 4096
+
+
 @pass_context
 def _day(context: Context, value: datetime | None) -> str:
-    """A weekday and date in the customer's locale and timezone ("Fri, Dec 4"; email: "Friday, December 4")."""
+    """A weekday and date in the customer's locale and timezone ("Fri, Dec 4"; email: "Friday, December 4").
+
+    The skeletons name only the month, the weekday and the day, so the text is a function of the local
+    calendar date and the locale: each is formatted once (babel's skeleton matching is slow)."""
     if value is None:
         return ""
     skeleton = "MMMEd" if context["channel"] == "sms" else "MMMMEEEEd"
-    return format_skeleton(skeleton, _local(context, value), locale=context["format_locale"])
+    local = _local(context, value)
+    key = (skeleton, local.date(), str(context["format_locale"]))
+    text = _DAYS.get(key)
+    if text is None:
+        if len(_DAYS) >= _DAYS_KEPT:
+            _DAYS.clear()
+        text = _DAYS[key] = format_skeleton(skeleton, local, locale=context["format_locale"])
+    return text
 
 
 @pass_context
@@ -110,6 +127,61 @@ def _money(context: Context, value: Any) -> str:
     return format_currency(value.amount, value.currency, locale=context["format_locale"])
 
 
+_one_message: ContextVar[dict[tuple[Any, ...], tuple[TemplateModule, Any, Any]] | None] = ContextVar(
+    "one_message", default=None)
+
+
+@contextmanager
+def one_message() -> Iterator[None]:
+    """Render one message's templates (its layouts and their forms) with their imports shared (see `_Template`)."""
+    token = _one_message.set({})
+    try:
+        yield
+    finally:
+        _one_message.reset(token)
+
+
+class _Template(Template):
+    """A template whose imports "with context" are built once per message.
+
+    Jinja builds such an import anew at every render (`{% import ... with context %}` is never cached), and
+    every SMS layout imports the phrase modules that way: the forms of one message (full, short, minimal)
+    would each build the same modules from the same values. Inside `one_message()`, a module built from the
+    very same values (the same objects: the key is their identities, and the entry keeps them alive so no
+    identity is reused) is built once. The sandbox lets no template change a value, so the module is the same."""
+
+    def make_module(
+        self, vars: dict[str, Any] | None = None, shared: bool = False, locals: Mapping[str, Any] | None = None,
+    ) -> TemplateModule:
+        memo = _one_message.get()
+        if memo is None or vars is None:
+            return super().make_module(vars, shared, locals)
+        key = (self, shared, tuple((k, id(v)) for k, v in vars.items()),
+               tuple((k, id(v)) for k, v in (locals or {}).items()))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (super().make_module(vars, shared, locals), vars, locals)
+        return hit[0]
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, deciding each (type, attribute) once: its checks (`is_internal_attribute`,
+    `modifies_known_mutable`) look at nothing but the object's type and the attribute's name."""
+
+    template_class = _Template
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._safe: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        safe = self._safe.get(key)
+        if safe is None:
+            safe = self._safe[key] = super().is_safe_attribute(obj, attr, value)
+        return safe
+
+
 @cache
 def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
     """The sandboxed, strict template environment for text (SMS, subject, plain text) or HTML.
@@ -119,7 +191,7 @@ def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
     come back marked safe in an HTML template, with its customer data unescaped. The text
     environment still escapes a `*.html.j2` template should one be rendered through it.
     """
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=FileSystemLoader(TEMPLATES_DIR),
         undefined=StrictUndefined,
         autoescape=True if html else is_html_template,

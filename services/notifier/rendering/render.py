@@ -6,12 +6,13 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 from jinja2 import Template
 
 from .context import MessageContext
-from .environment import environment, flatten
+from .environment import environment, flatten, one_message
 from .locales import format_locale, template_locale
 from .segments import SegmentInfo, count_segments, gsm7_friendly, is_gsm7, sms_lookalikes
 
@@ -63,9 +64,10 @@ def render(ctx: MessageContext, channel: Channel) -> RenderedMessage:
     language = template_locale(ctx.locale)
     kinds = tuple(dict.fromkeys(f"{language}/kinds/{item.kind}.j2" for item in ctx.ordered))
     support = (f"{language}/common.j2", *kinds)
-    if channel == "sms":
-        return _render_sms(ctx, language, support)
-    return _render_email(language, _variables(ctx, language, channel), support)
+    with one_message():
+        if channel == "sms":
+            return _render_sms(ctx, language, support)
+        return _render_email(language, _variables(ctx, language, channel), support)
 
 
 def sms_variants(ctx: MessageContext) -> tuple[RenderedMessage, ...]:
@@ -74,13 +76,14 @@ def sms_variants(ctx: MessageContext) -> tuple[RenderedMessage, ...]:
     kinds = tuple(dict.fromkeys(f"{language}/kinds/{item.kind}.j2" for item in ctx.ordered))
     variables = _variables(ctx, language, "sms")
     out = []
-    for form, name in SMS_VARIANTS:
-        template = _layout(language, name)
-        text = _sms_text(template, variables)
-        out.append(RenderedMessage(
-            channel="sms", locale=language, text=text, segments=count_segments(text),
-            templates=(str(template.name), f"{language}/common.j2", *kinds), form=form,
-        ))
+    with one_message():
+        for form, name in SMS_VARIANTS:
+            template = _layout(language, name)
+            text = _sms_text(template, variables)
+            out.append(RenderedMessage(
+                channel="sms", locale=language, text=text, segments=count_segments(text),
+                templates=(str(template.name), f"{language}/common.j2", *kinds), form=form,
+            ))
     return tuple(out)
 
 
@@ -111,8 +114,10 @@ def _variables(ctx: MessageContext, language: str, channel: Channel) -> dict[str
     }
 
 
+@cache
 def _layout(language: str, name: str) -> Template:
-    """A layout, the language's own when it has one, else the shared one."""
+    """A layout, the language's own when it has one, else the shared one (templates are read once: the
+    environment does not reload them)."""
     env = environment(html=name.endswith(".html.j2"))
     return env.select_template([f"{language}/{name}", name])
 

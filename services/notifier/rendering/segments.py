@@ -30,6 +30,7 @@ GSM7_BASIC: frozenset[str] = frozenset(
 
 # Default extension table: each character costs the escape plus itself, two septets.
 GSM7_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 _GSM7_SINGLE = 160
 _GSM7_PART = 153  # 7 septets go to the concatenation header
@@ -90,7 +91,7 @@ class SegmentInfo:
 
 def is_gsm7(text: str) -> bool:
     """True when every character of `text` is in the GSM-7 basic or extension table."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return _GSM7.issuperset(text)
 
 
 def gsm7_friendly(text: str) -> str:
@@ -121,6 +122,8 @@ def sms_lookalikes(text: str) -> str:
     look-alike (Greek lower case, Cyrillic, CJK, Arabic, emoji) are kept: the text is UCS-2 then.
     For SMS only; email keeps every character.
     """
+    if _GSM7.issuperset(text):
+        return text
     return "".join(_lookalike(ch) for ch in text)
 
 
@@ -131,6 +134,9 @@ def count_segments(text: str) -> SegmentInfo:
     split across two segments, so a multipart segment can hold one unit less than 153/67.
     """
     if is_gsm7(text):
+        escaped = sum(text.count(ch) for ch in GSM7_EXTENSION)
+        if len(text) + escaped <= _GSM7_SINGLE:  # one segment: no part boundary to place
+            return SegmentInfo("GSM-7", len(text) + escaped, 1 if text else 0)
         costs = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
         return _pack("GSM-7", costs, _GSM7_SINGLE, _GSM7_PART)
     costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]

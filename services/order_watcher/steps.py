@@ -59,6 +59,7 @@ from services.order_watcher.rules import (
     on_event,
     on_incident,
     on_stock,
+    pending_deadlines,
 )
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "Send",
     "StockSteps",
     "Work",
+    "order_deadlines",
     "parse_demand_change",
 ]
 
@@ -121,32 +123,43 @@ def _dump(model: BaseModel) -> bytes:
 
 
 class OrderSteps:
-    """Order rules over the `order-state` and `order-deadlines` tables (both keyed by order id)."""
+    """Order rules over the `order-state` table, the deadline index's buckets and its clock.
+
+    `deadlines` holds the buckets (in the service, `DerivedDeadlines.buckets`: in memory, derived from
+    the order states); `clock` each partition's cursor and read positions (a changelogged table; the
+    same mapping as `deadlines` when not given)."""
 
     def __init__(self, orders: MutableMapping[str, Any], deadlines: MutableMapping[str, Any],
-                 watch: WatchSettings, *, hold: timedelta = timedelta(0), watermark: Watermark | None = None) -> None:
+                 watch: WatchSettings, *, clock: MutableMapping[str, Any] | None = None,
+                 hold: timedelta = timedelta(0), watermark: Watermark | None = None) -> None:
         self.orders = orders
         self.deadlines = deadlines
+        self.clock = deadlines if clock is None else clock
         self.watch = watch
         self.hold = hold
         """How long a deadline born overdue waits (see `DeadlineIndex`)."""
         self.watermark = watermark or Watermark(())
         """What the agent has read of the inputs (kept across batches); with none, a tick's time is the clock."""
 
+    def _start(self) -> tuple[Work, Staged, DeadlineIndex]:
+        """A step's work over fresh staged views of the three mappings, and the deadline index over them."""
+        orders, buckets, clock = Staged(self.orders), Staged(self.deadlines), Staged(self.clock)
+        index = DeadlineIndex(buckets, clock=clock, hold=self.hold)
+        return Work(staged=[orders, buckets, clock]), orders, index
+
     def on_tick(self, tick: Tick, partition: int, committed: Mapping[str, int] | None = None) -> Work:
         """A tick on this partition: fire what is due by the partition's watermark (`services.common.watermark`).
 
-        What has been read of the inputs is recorded with the deadlines, so a worker taking the
+        What has been read of the inputs is recorded with the clock, so a worker taking the
         partition over knows it; nothing fires while an input has not been read far enough."""
-        clock = Staged(self.deadlines)
-        index = DeadlineIndex(clock)
+        work, orders, index = self._start()
         recorded = index.read_positions(partition)
         for topic, offset in (committed or {}).items():  # the group's commits: handled, and state written
             recorded[topic] = max(recorded.get(topic, 0), offset)
         now = self.watermark.at_tick(partition, tick, recorded)
         index.record_read(partition, self.watermark.positions(partition))
-        work = Work() if now is None else self.tick(now, partition)
-        work.staged.append(clock)
+        if now is not None:
+            self._fire_due(work, now, partition, orders, index)
         return work
 
     def event(self, event: CloudEvent, partition: int) -> Work:
@@ -155,9 +168,7 @@ class OrderSteps:
         If a tick was read before the records it counted and this event was the last of them, the
         partition's watermark moves now: what is due by it fires here, after the event's own effects
         (see `Watermark.catch_up`)."""
-        orders, deadlines = Staged(self.orders), Staged(self.deadlines)
-        work = Work(staged=[orders, deadlines])
-        index = DeadlineIndex(deadlines, hold=self.hold)
+        work, orders, index = self._start()
         order_id = event.subject
         before = _load_order(orders, order_id)
         outcome = on_event(before, event, self.watch)  # seen before: it only re-asserts the state's deadlines
@@ -176,9 +187,8 @@ class OrderSteps:
         `now` is the partition's watermark (see `services.common.watermark`), not the wall clock:
         every input that could have cleared a deadline due by `now` has been read that far.
         """
-        orders, deadlines = Staged(self.orders), Staged(self.deadlines)
-        work = Work(staged=[orders, deadlines])
-        self._fire_due(work, now, partition, orders, DeadlineIndex(deadlines, hold=self.hold))
+        work, orders, index = self._start()
+        self._fire_due(work, now, partition, orders, index)
         return work
 
     def _fire_due(self, work: Work, now: datetime, partition: int, orders: Staged, index: DeadlineIndex) -> None:
@@ -209,6 +219,12 @@ class OrderSteps:
             index.cancel(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))
         for deadline in outcome.schedule:
             index.schedule(partition, DueEntry(deadline.due, deadline.order_id, deadline.kind))
+
+
+def order_deadlines(value: bytes, watch: WatchSettings) -> list[DueEntry]:
+    """The deadline index's entries a stored order state implies (to rebuild the index from the state)."""
+    state = OrderState.model_validate_json(value)
+    return [DueEntry(d.due, d.order_id, d.kind) for d in pending_deadlines(state, watch)]
 
 
 def _load_order(orders: MutableMapping[str, Any], order_id: str) -> OrderState | None:

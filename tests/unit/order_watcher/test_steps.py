@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from schemas import INCIDENT_CANDIDATES, ContractError, CustomerRef, IncidentDetectedData, make_event, parse_event
+from services.common.deadlines import DerivedDeadlines
 from services.common.processing import Staged
 from services.common.watermark import InputOffsets, Tick, Watermark
 from services.order_watcher.rules import DemandChange, WatchSettings
@@ -20,6 +21,7 @@ from services.order_watcher.steps import (
     OrderSteps,
     StockSteps,
     Work,
+    order_deadlines,
     parse_demand_change,
 )
 from tests.unit.order_watcher.factories import T0, cancelled, order_placed, stock_changed, succeeded
@@ -86,12 +88,12 @@ def test_a_tick_fires_only_by_the_watermark_and_records_what_was_read() -> None:
     work = steps.on_tick(behind, partition=1)
     assert work.sends == []
     work.apply()
-    assert deadlines["1|read"] == {"orders": 1}  # recorded with the deadlines, for whoever takes the partition over
+    assert deadlines["1|clock"]["read"] == {"orders": 1}  # recorded with the clock, for whoever takes it over
     watermark.read("shipments", 1, 0)
     work = steps.on_tick(Tick(T0 + 4 * H + timedelta(seconds=1), behind.inputs), partition=1)
     assert [(s.to, s.key) for s in work.sends] == [(CANDIDATES, b"cus-1")]  # read that far: the deadline is true
     work.apply()
-    assert deadlines["1|read"] == {"orders": 1, "shipments": 1}
+    assert deadlines["1|clock"]["read"] == {"orders": 1, "shipments": 1}
     steps.event(order_placed("o-2", ship_by=5 * H), partition=1).apply()
     watermark.read("orders", 1, 1)
     steps.on_tick(Tick(T0 + 5 * H, {"orders": InputOffsets(0, 2), "shipments": InputOffsets(0, 1)}), 1).apply()
@@ -228,3 +230,21 @@ def test_an_event_read_again_mends_a_deadline_index_that_lost_its_writes() -> No
     again.apply()
     work = steps.tick(T0 + 4 * H, partition=1)
     assert [parse_event(s.value, topic="incidents").data.kind for s in work.sends] == ["not_shipped"]
+
+
+def test_after_a_restart_the_deadline_index_is_rebuilt_from_the_order_states() -> None:
+    """The buckets are not kept anywhere but in memory: a new process rebuilds them from order-state (what
+    `derive_deadlines` does once the state is recovered), and the clock comes back from its own table."""
+    orders: dict[str, Any] = {}
+    clock: dict[str, Any] = {}
+    steps = OrderSteps(orders, {}, WATCH, clock=clock)
+    steps.on_tick(Tick(T0, {}), partition=1).apply()
+    steps.event(order_placed("o-1", ship_by=H), partition=1).apply()
+    steps.event(order_placed("o-2", ship_by=2 * H, customer_id="cus-2"), partition=1).apply()
+    assert set(clock) == {"1|clock"}  # the only thing written beside the state
+    derived = DerivedDeadlines()  # the restarted process
+    derived.assigned({1}, stored_keys=lambda partition: list(orders), clock=clock,
+                     entries=lambda key: order_deadlines(orders[key], WATCH))
+    restarted = OrderSteps(orders, derived.buckets, WATCH, clock=clock)
+    fired = [parse_event(s.value, topic="incidents").data.order_id for s in restarted.tick(T0 + 4 * H, 1).sends]
+    assert fired == ["o-1", "o-2"]

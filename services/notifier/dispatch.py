@@ -294,13 +294,15 @@ class Dispatcher:
                     await self.on_incident(event)
 
     async def send_due(self) -> int:
-        """Send deferred messages whose time has come, settle ambiguous sends old enough to look up, and keep the
-        promises of the next update that are due (follow-ups)."""
+        """Send deferred messages whose time has come, take sends left `sending` too long as cut off (ambiguous:
+        a worker stopped mid-send, its partitions taken over without a restart, so no `recover`), settle ambiguous
+        sends old enough to look up, and keep the promises of the next update that are due (follow-ups)."""
         now = self.clock.now()
         rows = await self.ledger.due(now)
         for row in rows:
             if await self.ledger.transition(row.notification_id, S.RESERVED, now=now, expect=(S.DEFERRED,)):
                 await self._resume(row)
+        await self.ledger.interrupt(untouched_since=now - timedelta(seconds=self.settings.interrupted_after_s), now=now)
         settle_before = now - timedelta(seconds=self.settings.reconcile_after_s)
         for row in await self.ledger.by_state(S.AMBIGUOUS):
             if row.updated_at <= settle_before:

@@ -246,6 +246,19 @@ class Ledger:
             await session.execute(statement, updates)
             await session.commit()
 
+    async def interrupt(self, *, untouched_since: datetime, now: datetime) -> int:
+        """Rows left `sending` and untouched since `untouched_since` were cut off (their worker stopped mid-send,
+        and the worker that took its partitions over finds their incidents handled): they become `ambiguous`, to
+        be looked up at the provider, in one statement (a send touched meanwhile is left alone). How many moved."""
+        check("interrupted", S.SENDING, S.AMBIGUOUS)
+        table = DELIVERIES
+        statement = update(table).where(table.c.state == S.SENDING, table.c.updated_at <= untouched_since).values(
+            state=S.AMBIGUOUS.value, reason="interrupted", updated_at=now)
+        async with self.sessions() as session:
+            result = await session.execute(statement)
+            await session.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def find_any(self, *, incident_id: str, customer_id: str) -> Delivery | None:
         """Any row of this incident for this customer, whatever the channel (a replay must not pick another)."""
         async with self.sessions() as session:

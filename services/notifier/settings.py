@@ -69,6 +69,10 @@ class NotifierSettings(BaseSettings):
     retry_backoff_max_s: float = 60.0
     deferred_poll_s: float = 2.0
     reconcile_after_s: float = Field(default=30.0, description="wait this long before looking up an ambiguous send")
+    interrupted_after_s: float = Field(
+        default=600.0, gt=0, description="a row left `sending` this long untouched was cut off (its worker stopped "
+        "mid-send): it becomes ambiguous and is looked up; longer than a live send keeps a row untouched (each "
+        "attempt touches it: max_attempts x (provider_timeout_s + retry_backoff_max_s) is 420 s by default)")
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> NotifierSettings:

@@ -82,6 +82,7 @@ __all__ = [
     "supervise",
     "trace",
     "wait_delivered",
+    "wait_settled",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,6 +358,21 @@ def wait_delivered(fake: FakeProviders, phones: set[str], timeout: float, check:
             return True
         time.sleep(0.25)
     return False
+
+
+UNSETTLED = ("reserved", "sending", "ambiguous")
+"""Ledger states a send passes through on its way to an outcome."""
+
+
+def wait_settled(database_url: str, timeout: float) -> dict[str, int]:
+    """Wait until no ledger row at `database_url` is on its way (`UNSETTLED`); the rows per state then (or at the
+    timeout)."""
+    deadline = time.monotonic() + timeout
+    states = asyncio.run(_ledger_figures(database_url))[1]
+    while set(UNSETTLED) & set(states) and time.monotonic() < deadline:
+        time.sleep(1)
+        states = asyncio.run(_ledger_figures(database_url))[1]
+    return states
 
 
 def measure(fake: FakeProviders, phones: set[str], *, database_url: str, settle_s: float = 4.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,6 +151,54 @@ async def test_500_that_never_arrived_is_sent_again_once(rig: NotifierRig, fake_
     assert len(fake_providers.sends("twilio")) == 2
     row = await rig.ledger.find_any(incident_id="inc-lost", customer_id="cus_1")
     assert row is not None and row.state == "sent"
+
+
+async def test_sends_cut_off_in_a_stopped_worker_are_settled_by_the_worker_that_stays(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    """A worker stopped mid-send (SIGTERM past its stop deadline, or kill -9) leaves its rows `sending`; the worker
+    that takes its partitions over reads those incidents again and finds them handled, and nobody restarts, so
+    `recover` never runs. Its periodic pass must still settle them, looked up at the provider: the message the
+    provider took is `sent` and not sent again; the one it never got is sent once. Before, both rows stayed
+    `sending` for good and the second customer was never told (the chaos rebalance scenario once ended with a
+    `sending` row)."""
+    took = incident_event("inc-cut-took", at=NOON_NY, order_id="ord-cut-1")
+    never = incident_event("inc-cut-never", at=NOON_NY, order_id="ord-cut-2", customer_id="cus_2",
+                           phone="+14155550124")
+    stopped = asyncio.Event()
+
+    async def stopped_here(*_: object) -> None:
+        stopped.set()
+        await asyncio.Event().wait()  # the worker is stopped while it waits here
+
+    async def cut_off(event: object, where: object, name: str) -> None:
+        original = getattr(where, name)
+        setattr(where, name, stopped_here)
+        stopped.clear()
+        task = asyncio.create_task(rig.dispatcher.on_incident(event))  # type: ignore[arg-type]
+        await stopped.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        setattr(where, name, original)
+
+    await cut_off(took, rig.ledger, "settle_sent")  # after the provider took it, before the ledger heard
+    await cut_off(never, rig.dispatcher.providers.sms, "send_sms")  # before the provider call
+    assert len(fake_providers.messages) == 1
+    other = await rig.restarted(rig.dispatcher.settings)  # the worker that stays: no restart, no recover()
+    try:
+        await other.on_incident(took)  # read again after the hand-over: already handled
+        await other.on_incident(never)
+        rig.clock.set(NOON_NY + timedelta(hours=1))
+        await other.send_due()
+        await other.send_due()
+        rows = [await rig.ledger.find_any(incident_id=e.data.incident_id, customer_id=e.data.customer.id)
+                for e in (took, never)]
+        assert [(row.state, row.reason) for row in rows if row is not None] == [
+            (DeliveryState.SENT, "reconciled"), (DeliveryState.SENT, "not_found_at_provider")]
+        assert sorted(m["to"] for m in fake_providers.messages) == ["+14155550123", "+14155550124"]
+    finally:
+        await other.providers.close()
 
 
 async def test_quiet_hours_defer_to_eight_and_survive_a_restart(

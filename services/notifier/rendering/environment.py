@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency
-from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, Template, meta, pass_context
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
 from markupsafe import Markup
 
 from .locales import TEMPLATES_DIR
@@ -127,7 +128,7 @@ def _money(context: Context, value: Any) -> str:
     return format_currency(value.amount, value.currency, locale=context["format_locale"])
 
 
-_one_message: ContextVar[dict[tuple[Any, ...], tuple[TemplateModule, Any, Any]] | None] = ContextVar(
+_one_message: ContextVar[dict[tuple[Any, ...], tuple[TemplateModule, dict[str, Any]]] | None] = ContextVar(
     "one_message", default=None)
 
 
@@ -148,7 +149,11 @@ class _Template(Template):
     every SMS layout imports the phrase modules that way: the forms of one message (full, short, minimal)
     would each build the same modules from the same values. Inside `one_message()`, a module built from the
     very same values (the same objects: the key is their identities, and the entry keeps them alive so no
-    identity is reused) is built once. The sandbox lets no template change a value, so the module is the same."""
+    identity is reused) is built once. The sandbox lets no template change a value, so the module is the same.
+
+    An importer's own imports (modules among the values) count only when the template reads them by that
+    name: a kind imports `common.j2` with a context holding the layout's `c`, which `common.j2` never reads,
+    so the layout's `c` serves the kind too."""
 
     def make_module(
         self, vars: dict[str, Any] | None = None, shared: bool = False, locals: Mapping[str, Any] | None = None,
@@ -156,12 +161,29 @@ class _Template(Template):
         memo = _one_message.get()
         if memo is None or vars is None:
             return super().make_module(vars, shared, locals)
-        key = (self, shared, tuple((k, id(v)) for k, v in vars.items()),
-               tuple((k, id(v)) for k, v in (locals or {}).items()))
+        reads = _reads(self)
+        values = {**vars, **{k: v for k, v in (locals or {}).items() if v is not missing}}
+        key = (self, shared, tuple((k, id(v)) for k, v in values.items()
+                                   if reads is None or k in reads or not isinstance(v, TemplateModule)))
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = (super().make_module(vars, shared, locals), vars, locals)
+            hit = memo[key] = (super().make_module(vars, shared, locals), values)
         return hit[0]
+
+
+_READS: dict[Template, frozenset[str] | None] = {}
+
+
+def _reads(template: Template) -> frozenset[str] | None:
+    """The names a template reads from its context (its undeclared variables); None when its source is not at
+    hand (a template made from a string): then every name counts."""
+    if template not in _READS:
+        env, names = template.environment, None
+        if env.loader is not None and template.name is not None:
+            source = env.loader.get_source(env, template.name)[0]
+            names = frozenset(meta.find_undeclared_variables(env.parse(source)))
+        _READS[template] = names
+    return _READS[template]
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):

@@ -3,7 +3,8 @@
     orders, shipments, payments, ticks.order-watcher  (order id)  --> watch_orders   [order-state, order-deadlines]
         (order-deadlines holds each partition's deadline clock; the deadline index itself is derived from
         order-state, in memory, rebuilt when a partition is assigned: `services.common.deadlines.DerivedDeadlines`)
-        --> order-watcher.demand-by-sku (SKU), incident-candidates (customer id)
+        --> order-watcher.demand-by-sku (by SKU: a batch's changes, one record per partition),
+            incident-candidates (customer id)
     order-watcher.demand-by-sku, inventory            (SKU)       --> watch_stock    [sku-demand]
         --> incident-candidates (customer id)
     incident-candidates (also fed by returns)         (customer)  --> escalate       [trouble-history]
@@ -102,7 +103,7 @@ def build(
         report(work)
 
     orders = Processor(order_guard, outlets, order_step, (order_state, derived.buckets, deadline_clock),
-                       settle=order_settled)
+                       settle=order_settled, combine=steps.bundle_demand(partitions))
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
@@ -116,7 +117,7 @@ def build(
     async def stock_step(event: Any, views: Sequence[BatchStaged]) -> steps.Work | None:
         stock_steps = steps.StockSteps(views[0], watch)
         if event.message.topic == demand_name:
-            return stock_steps.change(steps.parse_demand_change(event.value))
+            return stock_steps.changes(steps.parse_demand_changes(event.value))
         parsed = await stock_guard.parse(event)
         return None if parsed is None else stock_steps.stock(parsed)
 

@@ -11,6 +11,9 @@ Three steps, three keys:
 * `OrderSteps`  (keyed by order id): order, shipment and payment events, and ticks that fire deadlines.
   Incidents and withdrawals go to the incident candidates; order lines go to the demand topic by SKU.
 * `StockSteps`  (keyed by SKU): demand changes and stock levels; stockouts go to the candidates.
+  The demand changes of a batch travel together: `bundle_demand` joins them into one record per
+  partition of the demand topic (each change where its SKU's key would have put it), so a batch
+  produces a handful of demand records, not one per order line.
 * `EscalationSteps` (keyed by customer id): every detector's candidates (these steps' and the returns
   service's), in order per customer; a detected incident is counted in the customer's trouble
   history and published (escalated or not), with an `escalation.opened` when it escalates; a
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ValidationError
 
 from schemas import (
@@ -40,7 +44,7 @@ from schemas import (
     make_event,
 )
 from services.common.deadlines import DeadlineIndex, DueEntry
-from services.common.processing import Send, Staged
+from services.common.processing import Record, Send, Staged
 from services.common.processing import Work as CoreWork
 from services.common.watermark import Tick, Watermark
 from services.order_watcher.rules import (
@@ -72,8 +76,10 @@ __all__ = [
     "Send",
     "StockSteps",
     "Work",
+    "bundle_demand",
     "order_deadlines",
     "parse_demand_change",
+    "parse_demand_changes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -240,6 +246,49 @@ def parse_demand_change(value: bytes) -> DemandChange:
         raise ContractError.from_validation_error(exc) from None
 
 
+class _DemandBundle(BaseModel):
+    changes: list[DemandChange]
+
+
+def parse_demand_changes(value: bytes) -> list[DemandChange]:
+    """The demand changes of one record of the internal topic, in order: a bundle (see `bundle_demand`), or a
+    lone change as records were before bundles; a bad one is a ContractError (no input values in it)."""
+    if not value.startswith(b'{"changes":'):
+        return [parse_demand_change(value)]
+    try:
+        return _DemandBundle.model_validate_json(value).changes
+    except ValidationError as exc:
+        raise ContractError.from_validation_error(exc) from None
+
+
+def bundle_demand(partitions: int) -> Any:
+    """The processing core's `combine` for the order agent: the demand changes of a batch, one record per
+    partition of the demand topic, in their order; every other record as it is, in its order.
+
+    Each change goes to the partition its SKU's key would have given it (the producer's default
+    partitioner, murmur2, as for the inventory topic it is co-partitioned with), so it still meets
+    its SKU's stock levels; the stock step reads a bundle's changes in order."""
+    partitioner = DefaultPartitioner()
+    every = list(range(partitions))
+
+    def combine(records: list[Record]) -> list[Record]:
+        by_partition: dict[int, list[bytes]] = {}
+        others: list[Record] = []
+        for record in records:
+            if record.to != DEMAND:
+                others.append(record)
+                continue
+            partition = record.partition
+            if partition is None:
+                partition = partitioner(record.key, every, every)
+            by_partition.setdefault(partition, []).append(record.value)
+        bundles = [Send(DEMAND, f"demand-{partition}".encode(), b'{"changes":[' + b",".join(values) + b"]}",
+                        partition=partition) for partition, values in sorted(by_partition.items())]
+        return [*others, *bundles]
+
+    return combine
+
+
 class StockSteps:
     """Stock rules over the `sku-demand` table (keyed by SKU)."""
 
@@ -248,21 +297,32 @@ class StockSteps:
         self.watch = watch
 
     def change(self, change: DemandChange) -> Work:
-        return self._step(change.sku, lambda current: on_demand(current, change, self.watch))
+        return self.changes([change])
+
+    def changes(self, changes: list[DemandChange]) -> Work:
+        """Demand changes of one record, in order, over one staged view: a SKU changed twice is written once."""
+        table = Staged(self.demand)
+        work = Work(staged=[table])
+        for change in changes:
+            self._step(work, table, change.sku, lambda current, c=change: on_demand(current, c, self.watch))
+        return work
 
     def stock(self, event: CloudEvent) -> Work:
         if not isinstance(event, StockChanged):  # the contract allows only stock.changed on inventory
             raise ContractError("type", f"unexpected event type {event.type} on inventory")
-        return self._step(event.data.sku, lambda current: on_stock(current, event, self.watch))
-
-    def _step(self, sku: str, rule: Any) -> Work:
         table = Staged(self.demand)
+        work = Work(staged=[table])
+        self._step(work, table, event.data.sku, lambda current: on_stock(current, event, self.watch))
+        return work
+
+    @staticmethod
+    def _step(work: Work, table: Staged, sku: str, rule: Any) -> None:
         raw = table.get(sku)
         current = SkuDemand.model_validate_json(raw) if raw is not None else None
         outcome: StockOutcome = rule(current)
         if outcome.demand != current:
             table[sku] = _dump(outcome.demand)
-        return Work(sends=_candidates(outcome.incidents, outcome.resolutions), staged=[table])
+        work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
 
 
 class EscalationSteps:

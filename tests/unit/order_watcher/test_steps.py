@@ -6,10 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas import INCIDENT_CANDIDATES, ContractError, CustomerRef, IncidentDetectedData, make_event, parse_event
 from services.common.deadlines import DerivedDeadlines
-from services.common.processing import Staged
+from services.common.processing import Send, Staged
 from services.common.watermark import InputOffsets, Tick, Watermark
 from services.order_watcher.rules import DemandChange, WatchSettings
 from services.order_watcher.steps import (
@@ -21,8 +22,10 @@ from services.order_watcher.steps import (
     OrderSteps,
     StockSteps,
     Work,
+    bundle_demand,
     order_deadlines,
     parse_demand_change,
+    parse_demand_changes,
 )
 from tests.unit.order_watcher.factories import T0, cancelled, order_placed, stock_changed, succeeded
 
@@ -248,3 +251,34 @@ def test_after_a_restart_the_deadline_index_is_rebuilt_from_the_order_states() -
     restarted = OrderSteps(orders, derived.buckets, WATCH, clock=clock)
     fired = [parse_event(s.value, topic="incidents").data.order_id for s in restarted.tick(T0 + 4 * H, 1).sends]
     assert fired == ["o-1", "o-2"]
+
+
+def test_a_batch_sends_its_demand_changes_as_one_record_per_partition_where_their_skus_belong() -> None:
+    """Demand changes are many (one per order line) and small: the processing core joins a batch's into one
+    record per partition, each change in the partition its SKU's key gives (as the inventory producer's), and
+    the stock step reads a bundle as the changes one by one (a SKU changed twice written once)."""
+    steps, _, _ = order_steps()
+    works = [steps.event(order_placed(f"o-{n}", at=T0 + n * H, customer_id=f"cus-{n}",
+                                     lines=((sku, "A thing", 1),)), 0)
+             for n, sku in enumerate(["MUG-BLUE", "MUG-RED", "MUG-BLUE", "TEE-S", "CAP-1"])]
+    records = [record for work in works for record in work.sends]
+    candidate = Send(CANDIDATES, b"cus-9", b"{}")
+    combined = bundle_demand(4)([candidate, *records])
+    assert combined[0] == candidate
+    bundles = combined[1:]
+    assert [r.to for r in bundles] == [DEMAND] * len(bundles) and len(bundles) < len(records)
+    every = list(range(4))
+    for bundle in bundles:
+        for change in parse_demand_changes(bundle.value):
+            assert DefaultPartitioner()(change.sku.encode(), every, every) == bundle.partition
+    assert sorted(c.order_id for b in bundles for c in parse_demand_changes(b.value)) == [f"o-{n}" for n in range(5)]
+    one_by_one: dict[str, Any] = {}
+    for record in records:
+        StockSteps(one_by_one, WATCH).change(parse_demand_change(record.value)).apply()
+    together: dict[str, Any] = {}
+    for bundle in bundles:
+        work = StockSteps(together, WATCH).changes(parse_demand_changes(bundle.value))
+        assert work.staged[0].pending == len({c.sku for c in parse_demand_changes(bundle.value)})
+        work.apply()
+    assert together == one_by_one
+    assert parse_demand_changes(records[0].value)[0].order_id == "o-0"  # a lone change, as before bundles

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.deadlines import DeadlineIndex, DerivedDeadlines, DueEntry
+from services.common.faust_patches import acting_for
+from services.common.settings import CommonSettings
+from services.common.streams import create_app
+from services.common.ticks import stored_keys
+from tests.support.faust_events import Event, Message
 
 pytestmark = pytest.mark.unit
 
@@ -185,3 +191,17 @@ def test_a_rebuilt_entry_already_drained_waits_the_hold_like_one_born_overdue() 
     index = DeadlineIndex(derived.buckets, clock=clock, hold=timedelta(seconds=10))
     assert index.pop_due(0, T0 + timedelta(seconds=1)) == []
     assert [e.ref for e in index.pop_due(0, T0 + timedelta(seconds=20))] == ["o1"]
+
+
+def test_a_rocksdb_store_lists_the_keys_it_holds_for_one_partition(tmp_path: Path) -> None:
+    """A durable store recovers only what it lacks, so a rebuild also reads what the partition's store already
+    holds (`ticks.stored_keys`, which reads private parts of faust-streaming's RocksDB store: pinned here)."""
+    app = create_app("derived-test", CommonSettings(topic_prefix="unit-", store="rocksdb://", data_dir=str(tmp_path)))
+    table = app.Table("order-state", default=None, partitions=4, key_type=str, value_type=bytes)
+    for partition, key in ((1, "o-1"), (2, "o-2"), (1, "o-3")):
+        with acting_for(Event(Message("unit-orders", partition, 0, key.encode(), b"{}"))):
+            table.data[key] = b"{}"
+    assert sorted(stored_keys(table, 1)) == ["o-1", "o-3"]
+    assert stored_keys(table, 2) == ["o-2"] and stored_keys(table, 3) == []
+    memory = create_app("derived-mem", CommonSettings(topic_prefix="unit-", data_dir=str(tmp_path / "m")))
+    assert stored_keys(memory.Table("t", default=None, partitions=4, key_type=str), 1) == []

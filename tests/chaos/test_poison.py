@@ -22,7 +22,10 @@ Can it fail? It does on a service whose dead-letter write of a value between 1,0
 8 MiB fails (issue 12, item 1): the service exits, the values after it in its batch are never
 processed, and their DLQ records and SMS are missing. A good event that is committed but whose
 effect is dropped (a detector that skips events after a dead-lettered one in its batch, a state write
-lost) shows in `good_effects_missing`, per topic.
+lost) shows in `good_effects_missing`, per topic. Checked by breaking one good event's processing on each
+topic on purpose: with the first good event of every topic left out of what is produced (its effect still
+owed), the short run failed on the effect check with `good_effects_missing` 1 on each of the 9 topics (and
+passed again with the edit reverted).
 """
 
 from __future__ import annotations

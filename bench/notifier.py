@@ -12,6 +12,11 @@ to `incidents` while the notifier runs; sends_per_s = N over the time from the f
 the fake has every request and every outcome (`notification.sent`) is on the `notifications` topic:
 outcome events go to the broker like any other record, none is kept in memory. Latency is from the
 incident handed to the producer to the request received by the fake (one machine, one clock).
+
+In the same run, two parts of a send alone, in the bench's own process (CPU per send, so a busy machine
+moves them little): rendering the bench's SMS (`render_floor_us_per_send`) and the twilio SDK's request
+to the fake at the notifier's send concurrency (`sms_sdk_floor_us_per_send`): what the notifier cannot
+go below with these templates and that SDK, whatever its pipeline does.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ from aiokafka.structs import TopicPartition
 
 from bench._support import ROOT, Service, local_broker
 from schemas import CloudEvent, parse_event
+from services.notifier.settings import NotifierSettings
 
 __all__ = ["run"]
 
@@ -90,6 +96,53 @@ def _recorded(url: str) -> list[dict[str, Any]]:
         return sends
 
 
+def _render_floor(events: list[CloudEvent]) -> float:
+    """CPU microseconds to render each incident's SMS as the notifier does (context, promise, render)."""
+    from services.notifier.policy import PromiseSettings, promise_for
+    from services.notifier.rendering import MessageContext, StoreInfo, render
+
+    settings = NotifierSettings()
+    store = StoreInfo(name=settings.store_name, support_phone=settings.support_phone,
+                      support_email=settings.support_email, help_url=settings.help_url,
+                      timezone=settings.store_timezone)
+    promises = PromiseSettings(after=timedelta(seconds=settings.promise_after_s),
+                               business_mornings=settings.promise_business_mornings,
+                               morning=settings.promise_morning, max_follow_ups=settings.follow_ups_max,
+                               store_timezone=settings.store_timezone)
+    now = datetime.now(UTC)
+    started = time.process_time()
+    for event in events:
+        ctx = MessageContext.from_incidents([event.data], store=store, timezone_fallback=settings.store_timezone,
+                                            unsubscribe_url=f"{settings.public_base_url}/u/{event.data.incident_id}")
+        promise = promise_for(ctx.lead.kind, now, ctx.timezone, promises)
+        render(ctx.model_copy(update={"next_update_at": promise}), "sms")
+    return (time.process_time() - started) / len(events) * 1e6
+
+
+async def _sms_sdk_floor(url: str, sends: int, concurrency: int) -> float:
+    """CPU microseconds per SMS sent through the twilio SDK to the fake, `concurrency` at once."""
+    from services.notifier.providers import SmsMessage, TwilioSms
+
+    sms = TwilioSms("AC" + "0" * 32, "bench-token-123", "+15005550006", base_url=url)
+    pool = asyncio.Semaphore(concurrency)
+    body = "Acme Outfitters: Hi Grace, sorry, your Alpine Down Jacket (order ord-b1) is late to ship. " \
+           "Next update by Fri, Dec 4. Help: +1 415 555 0100"
+
+    async def one(i: int) -> None:
+        async with pool:
+            result = await sms.send_sms(SmsMessage(f"ntf-floor-{i}", f"+1999{i:07d}", body,
+                                                   status_callback="http://127.0.0.1:8080/webhooks/twilio/status"))
+            if result.outcome != "sent":
+                raise RuntimeError(f"the fake refused a floor send: {result}")
+
+    try:
+        started = time.process_time()
+        await asyncio.gather(*(one(i) for i in range(sends)))
+        return (time.process_time() - started) / sends * 1e6
+    finally:
+        await sms.close()
+
+
 def _measure(bootstrap: str, url: str, database: str | None, incidents: int, tmp: Path) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     env = {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
@@ -130,6 +183,9 @@ def _measure(bootstrap: str, url: str, database: str | None, incidents: int, tmp
         "cpu_us_per_send": round(cpu / incidents * 1e6, 1),
         "latency_ms_p50": round(q[49], 1),
         "latency_ms_p99": round(q[98], 1),
+        "render_floor_us_per_send": round(_render_floor(events[:2000]), 1),
+        "sms_sdk_floor_us_per_send": round(asyncio.run(_sms_sdk_floor(
+            url, min(incidents, 2000), NotifierSettings().send_concurrency)), 1),
         "database": "sqlite file" if database is None else database.split("://", 1)[0],
         "service_errors_logged": len(errors),
         "service_error_lines": [line[:300] for line in errors[:5]],

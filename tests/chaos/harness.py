@@ -18,7 +18,7 @@ What every scenario does with the services as processes is here too: their envir
 a supervisor's restarts (`supervise`), and the counts (`measure`, `measure_tickets`).
 
 `FOREWARN_CHAOS_SCALE=long` (what `make chaos` sets) selects the long versions; the default is the
-short one (`make chaos-short`). `FOREWARN_CHAOS_SEED` repeats a run's random moments;
+short one (`make chaos-short`, also run by `make test`). `FOREWARN_CHAOS_SEED` repeats a run's random moments;
 `FOREWARN_CHAOS_SERVICES_ROOT` runs another checkout's services under the same suite.
 """
 
@@ -117,8 +117,8 @@ class Scale:
 
 
 SCALES = {
-    "short": Scale("short", kill_incidents=200, kill_returns=50, kill_cases=50, kills_per_service=2,
-                   kill_stream_s=24.0, broker_incidents=160, broker_down_s=10.0, storm_incidents=120, storm_s=10.0,
+    "short": Scale("short", kill_incidents=60, kill_returns=20, kill_cases=20, kills_per_service=1,
+                   kill_stream_s=12.0, broker_incidents=60, broker_down_s=5.0, storm_incidents=120, storm_s=10.0,
                    rebalance_incidents=240, rebalance_stream_s=24.0, poison_fuzzed_per_topic=12,
                    poison_good_per_topic=8),
     "long": Scale("long", kill_incidents=7_000, kill_returns=1_500, kill_cases=1_500, kills_per_service=4,

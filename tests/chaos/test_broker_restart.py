@@ -2,8 +2,9 @@
 
 This scenario runs its own broker (port 19492, a scratch home, wiped afterwards; the shared
 development broker is never touched). order_watcher and the notifier process the first half of the
-incidents; once messages are going out the broker is stopped for `broker_down_s` (short 10 s, long
-30 s), started again on the same data, and the second half is produced. A service that exits while
+incidents; once messages are going out the broker is stopped for `broker_down_s` (short, in `make test`:
+5 s over 60 incidents; long: 30 s over 2,000), started again on the same data, and the second half is
+produced. A service that exits while
 the broker is gone is restarted, as its supervisor would, and counted in the figures (`exits`).
 
 Can it fail? A service that commits offsets for work it could not publish, or a notifier that

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency
-from jinja2 import FileSystemLoader, StrictUndefined, Template, meta, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, Template, meta, nodes, pass_context
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from .locales import TEMPLATES_DIR
 
-__all__ = ["capfirst", "environment", "flatten", "is_html_template", "one_message"]
+__all__ = ["capfirst", "environment", "flatten", "is_html_template", "rendering"]
 
 # Line breaks, other C0/C1 controls and Unicode line/paragraph separators in data become one
 # space: a name cannot add a line to an SMS or a header to an email.
@@ -128,62 +128,122 @@ def _money(context: Context, value: Any) -> str:
     return format_currency(value.amount, value.currency, locale=context["format_locale"])
 
 
-_one_message: ContextVar[dict[tuple[Any, ...], tuple[TemplateModule, dict[str, Any]]] | None] = ContextVar(
-    "one_message", default=None)
+_rendering: ContextVar[Mapping[str, Any] | None] = ContextVar("rendering", default=None)
 
 
 @contextmanager
-def one_message() -> Iterator[None]:
-    """Render one message's templates (its layouts and their forms) with their imports shared (see `_Template`)."""
-    token = _one_message.set({})
+def rendering(variables: Mapping[str, Any]) -> Iterator[None]:
+    """Render a template with `variables` (`template.render(variables)` inside): its phrase modules are served
+    bound to these variables (see `_Template`)."""
+    token = _rendering.set(variables)
     try:
         yield
     finally:
-        _one_message.reset(token)
+        _rendering.reset(token)
+
+
+class _Scope(Mapping[str, Any]):
+    """The variables of the render in progress, then the template's globals: what a bound module's macros and
+    the filters they call read, looked up when they run."""
+
+    __slots__ = ("_globals",)
+
+    def __init__(self, globals: Mapping[str, Any]) -> None:
+        self._globals = globals
+
+    def __getitem__(self, key: str) -> Any:
+        variables = _rendering.get()
+        if variables is not None and key in variables:
+            return variables[key]
+        return self._globals[key]
+
+    def __contains__(self, key: object) -> bool:
+        variables = _rendering.get()
+        return (variables is not None and key in variables) or key in self._globals
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self._globals, *(_rendering.get() or ())]))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class _Template(Template):
-    """A template whose imports "with context" are built once per message.
+    """A template whose phrase modules are built once, not at every import "with context".
 
-    Jinja builds such an import anew at every render (`{% import ... with context %}` is never cached), and
-    every SMS layout imports the phrase modules that way: the forms of one message (full, short, minimal)
-    would each build the same modules from the same values. Inside `one_message()`, a module built from the
-    very same values (the same objects: the key is their identities, and the entry keeps them alive so no
-    identity is reused) is built once. The sandbox lets no template change a value, so the module is the same.
+    Jinja builds an import "with context" anew at every render (`{% import ... with context %}` is never
+    cached), and every layout imports the phrase modules that way: each form of each message would build
+    `common.j2` (about 45 macros), its kind and `follow_up.j2` again. But a phrase module's body only defines
+    macros (and imports other such modules), and a macro looks up the names it reads from its module's context
+    when it is called. So a phrase module is built once, with a context that reads the variables of the render
+    in progress (`rendering()`), and an import gets that module whenever every name the module reads (its own
+    and those of the modules its body imports with context) is, in the importer's context, the very value of
+    the render in progress: exactly what a module built from the importer's context would see.
 
-    An importer's own imports (modules among the values) count only when the template reads them by that
-    name: a kind imports `common.j2` with a context holding the layout's `c`, which `common.j2` never reads,
-    so the layout's `c` serves the kind too."""
+    Anything else (a module whose body computes from the context, an importer that gives a read name another
+    value, a render not inside `rendering()`) is built as Jinja builds it."""
 
     def make_module(
         self, vars: dict[str, Any] | None = None, shared: bool = False, locals: Mapping[str, Any] | None = None,
     ) -> TemplateModule:
-        memo = _one_message.get()
-        if memo is None or vars is None:
+        if vars is None or not shared or _rendering.get() is None:
             return super().make_module(vars, shared, locals)
-        reads = _reads(self)
-        values = {**vars, **{k: v for k, v in (locals or {}).items() if v is not missing}}
-        key = (self, shared, tuple((k, id(v)) for k, v in values.items()
-                                   if reads is None or k in reads or not isinstance(v, TemplateModule)))
-        hit = memo.get(key)
-        if hit is None:
-            hit = memo[key] = (super().make_module(vars, shared, locals), values)
-        return hit[0]
+        reads = _bindable(self)
+        if reads is None:
+            return super().make_module(vars, shared, locals)
+        scope = _scope(self)
+        for name in reads:
+            given = locals[name] if locals and locals.get(name, missing) is not missing else vars.get(name, missing)
+            if given is not scope.get(name, missing):
+                return super().make_module(vars, shared, locals)
+        module = _BOUND.get(self)
+        if module is None:
+            # Jinja's Context only looks names up in its parent (`in`, `[]`, and iterates it to copy it).
+            context = Context(self.environment, cast("dict[str, Any]", scope), self.name, self.blocks, self.globals)
+            module = _BOUND[self] = TemplateModule(self, context)
+        return module
 
 
-_READS: dict[Template, frozenset[str] | None] = {}
+_BOUND: dict[Template, TemplateModule] = {}
+_SCOPES: dict[Template, _Scope] = {}
+_BINDABLE: dict[Template, frozenset[str] | None] = {}
 
 
-def _reads(template: Template) -> frozenset[str] | None:
-    """The names a template reads from its context (its undeclared variables); None when its source is not at
-    hand (a template made from a string): then every name counts."""
-    if template not in _READS:
-        env, names = template.environment, None
-        if env.loader is not None and template.name is not None:
-            source = env.loader.get_source(env, template.name)[0]
-            names = frozenset(meta.find_undeclared_variables(env.parse(source)))
-        _READS[template] = names
-    return _READS[template]
+def _scope(template: Template) -> _Scope:
+    scope = _SCOPES.get(template)
+    if scope is None:
+        scope = _SCOPES[template] = _Scope(template.globals)
+    return scope
+
+
+def _bindable(template: Template) -> frozenset[str] | None:
+    """The names a phrase module reads (its undeclared variables, and those of the modules its body imports with
+    context), or None when the template cannot be bound: its source is not at hand (made from a string), or its
+    body does more than define macros, import modules named by a constant and output static text."""
+    if template in _BINDABLE:
+        return _BINDABLE[template]
+    _BINDABLE[template] = None  # while deciding (an import cycle is not bound)
+    env, reads = template.environment, None
+    if env.loader is not None and template.name is not None:
+        ast = env.parse(env.loader.get_source(env, template.name)[0])
+        names = set(meta.find_undeclared_variables(ast))
+        for node in ast.body:
+            if isinstance(node, nodes.Macro):
+                continue
+            if isinstance(node, nodes.Output) and all(isinstance(n, nodes.TemplateData) for n in node.nodes):
+                continue
+            if isinstance(node, (nodes.Import, nodes.FromImport)) and isinstance(node.template, nodes.Const):
+                if not node.with_context:
+                    continue
+                imported = _bindable(env.get_template(str(node.template.value)))
+                if imported is not None:
+                    names |= imported
+                    continue
+            break
+        else:
+            reads = frozenset(names)
+    _BINDABLE[template] = reads
+    return reads
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):

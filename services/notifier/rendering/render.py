@@ -12,7 +12,7 @@ from typing import Any, Literal
 from jinja2 import Template
 
 from .context import MessageContext
-from .environment import environment, flatten, one_message
+from .environment import environment, flatten, rendering
 from .locales import format_locale, template_locale
 from .segments import SegmentInfo, count_segments, gsm7_friendly, is_gsm7, sms_lookalikes
 
@@ -64,10 +64,9 @@ def render(ctx: MessageContext, channel: Channel) -> RenderedMessage:
     language = template_locale(ctx.locale)
     kinds = tuple(dict.fromkeys(f"{language}/kinds/{item.kind}.j2" for item in ctx.ordered))
     support = (f"{language}/common.j2", *kinds)
-    with one_message():
-        if channel == "sms":
-            return _render_sms(ctx, language, support)
-        return _render_email(language, _variables(ctx, language, channel), support)
+    if channel == "sms":
+        return _render_sms(ctx, language, support)
+    return _render_email(language, _variables(ctx, language, channel), support)
 
 
 def sms_variants(ctx: MessageContext) -> tuple[RenderedMessage, ...]:
@@ -76,14 +75,13 @@ def sms_variants(ctx: MessageContext) -> tuple[RenderedMessage, ...]:
     kinds = tuple(dict.fromkeys(f"{language}/kinds/{item.kind}.j2" for item in ctx.ordered))
     variables = _variables(ctx, language, "sms")
     out = []
-    with one_message():
-        for form, name in SMS_VARIANTS:
-            template = _layout(language, name)
-            text = _sms_text(template, variables)
-            out.append(RenderedMessage(
-                channel="sms", locale=language, text=text, segments=count_segments(text),
-                templates=(str(template.name), f"{language}/common.j2", *kinds), form=form,
-            ))
+    for form, name in SMS_VARIANTS:
+        template = _layout(language, name)
+        text = _sms_text(template, variables)
+        out.append(RenderedMessage(
+            channel="sms", locale=language, text=text, segments=count_segments(text),
+            templates=(str(template.name), f"{language}/common.j2", *kinds), form=form,
+        ))
     return tuple(out)
 
 
@@ -122,6 +120,12 @@ def _layout(language: str, name: str) -> Template:
     return env.select_template([f"{language}/{name}", name])
 
 
+def _render(template: Template, variables: dict[str, Any]) -> str:
+    """`template` rendered with `variables`, its phrase modules bound to them (see `environment.rendering`)."""
+    with rendering(variables):
+        return template.render(variables)
+
+
 def one_line(text: str) -> str:
     """Collapse all whitespace (line breaks included) to single spaces."""
     return _marks(" ".join(flatten(text).split()))
@@ -139,7 +143,7 @@ def _tidy_text(text: str) -> str:
 
 def _sms_text(template: Template, variables: dict[str, Any]) -> str:
     """One line, typographic marks made plain, and look-alikes swapped in when that keeps it GSM-7."""
-    text = gsm7_friendly(one_line(template.render(variables)))
+    text = gsm7_friendly(one_line(_render(template, variables)))
     plain = sms_lookalikes(text)
     return plain if is_gsm7(plain) else text
 
@@ -244,8 +248,8 @@ def _render_email(language: str, variables: dict[str, Any], support: tuple[str, 
     return RenderedMessage(
         channel="email",
         locale=language,
-        subject=one_line(subject_t.render(subject_vars)),
-        text=_tidy_text(text_t.render(variables)),
-        html=html_t.render(variables).strip() + "\n",
+        subject=one_line(_render(subject_t, subject_vars)),
+        text=_tidy_text(_render(text_t, variables)),
+        html=_render(html_t, variables).strip() + "\n",
         templates=(str(subject_t.name), str(text_t.name), str(html_t.name), *support),
     )

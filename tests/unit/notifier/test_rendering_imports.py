@@ -1,4 +1,6 @@
-"""The phrase modules an SMS's forms import "with context" are built once per message, never across messages."""
+"""The phrase modules layouts import "with context" are built once and bound to the render in progress; an import
+whose importer gives a name the module reads another value, or a module whose body reads the context, is built
+as Jinja builds it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 from jinja2 import DictLoader, StrictUndefined
 
 from services.notifier.rendering import render
-from services.notifier.rendering.environment import _Sandbox, environment, one_message
+from services.notifier.rendering.environment import _Sandbox, environment, rendering
 from services.notifier.rendering.examples import example_context
 
 pytestmark = pytest.mark.unit
@@ -29,39 +31,64 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return built
 
 
-def test_the_forms_of_one_sms_share_their_imports(builds: list[str]) -> None:
-    ctx = example_context("not_shipped", "en")
-    render(ctx, "sms")  # imports without context (choices.j2) are built once and cached by Jinja itself
+def _env(**templates: str) -> _Sandbox:
+    return _Sandbox(loader=DictLoader({f"{name}.j2": source for name, source in templates.items()}),
+                    undefined=StrictUndefined)
+
+
+def _render(env: _Sandbox, name: str, **variables: Any) -> str:
+    with rendering(variables):
+        return env.get_template(f"{name}.j2").render(variables)
+
+
+def test_messages_after_the_first_build_no_phrase_module(builds: list[str]) -> None:
+    ana = example_context("not_shipped", "en", others=("eta_slipped",))
+    render(ana, "sms")
+    render(ana, "email")
     builds.clear()
-    message = render(ctx, "sms")
-    assert message.form != "full"  # the full form was rendered too, and did not fit one segment
-    # The layout's common, follow_up and kind module, once each, not once per form; the kind's own import of
-    # common (made with the layout's `c` in its context, a name common.j2 never reads) is the layout's.
-    assert sorted(builds) == ["en/common.j2", "en/follow_up.j2", "en/kinds/not_shipped.j2"]
-
-
-def test_a_module_is_never_shared_between_different_values() -> None:
-    ana = example_context("not_shipped", "en")
     bo = ana.model_copy(update={"customer_first_name": "Bo"})
-    alone = (render(ana, "sms").text, render(bo, "sms").text)
-    assert "Bo" in alone[1] and "Ana" in alone[0]
-    with one_message():
-        together = (render(ana, "sms").text, render(bo, "sms").text)
-    assert together == alone
+    sms, email = render(bo, "sms"), render(bo, "email")
+    assert "Bo" in sms.text and "Bo" in email.text and "Ana" not in sms.text + email.text
+    # Neither common, follow_up, the kind nor the other incident's kind (imported inside a macro) was built again;
+    # only choices.j2's module, imported without context, is Jinja's own cached one.
+    assert builds == []
 
 
-def test_an_import_is_not_shared_with_a_template_that_reads_the_importers_alias() -> None:
-    env = _Sandbox(loader=DictLoader({
-        "phrases.j2": "{% macro hi() %}Hi {{ first_name }}{% endmacro %}",
-        "reader.j2": "{% macro who() %}{{ c.hi() }}/{{ first_name }}{% endmacro %}",
-    }), undefined=StrictUndefined)
-    phrases, reader = env.get_template("phrases.j2"), env.get_template("reader.j2")
-    with one_message():
-        c = phrases.make_module({"first_name": "Ana"}, True)
-        assert phrases.make_module({"first_name": "Ana", "c": c}, True) is c  # phrases.j2 never reads `c`
-        # The same values and the importer's `c`, which reader.j2 reads: a module of its own, seeing `c`.
-        assert str(reader.make_module({"first_name": "Ana", "c": c}, True).who()) == "Hi Ana/Ana"
-        assert phrases.make_module({"first_name": "Bo", "c": c}, True) is not c
+def test_a_bound_module_reads_each_render_s_own_values() -> None:
+    env = _env(phrases="{% macro hi() %}Hi {{ first_name }} {{ [1, 2, 3]|first }}{% endmacro %}",
+               layout='{% import "phrases.j2" as c with context %}{{ c.hi() }}')
+    assert [_render(env, "layout", first_name=name) for name in ("Ana", "Bo", "Ana")] == [
+        "Hi Ana 1", "Hi Bo 1", "Hi Ana 1"]
+    with rendering({"first_name": "Cy"}):
+        assert env.get_template("layout.j2").render(first_name="Cy") == "Hi Cy 1"
+
+
+def test_an_importer_giving_a_read_name_another_value_gets_a_module_of_its_own() -> None:
+    env = _env(phrases="{% macro hi() %}Hi {{ first_name }}{% endmacro %}",
+               kind='{% import "phrases.j2" as c with context %}{% macro hi() %}{{ c.hi() }}!{% endmacro %}',
+               layout='{% import "kind.j2" as k with context %}{{ k.hi() }}',
+               renamer='{% set first_name = "Zed" %}{% import "kind.j2" as k with context %}{{ k.hi() }}',
+               looper='{% for first_name in ["Lu"] %}{% import "phrases.j2" as c with context %}{{ c.hi() }}'
+                      '{% endfor %}')
+    assert _render(env, "layout", first_name="Ana") == "Hi Ana!"
+    # kind.j2 does not read first_name itself; the module its body imports does.
+    assert _render(env, "renamer", first_name="Ana") == "Hi Zed!"
+    assert _render(env, "looper", first_name="Ana") == "Hi Lu"
+    assert _render(env, "layout", first_name="Bo") == "Hi Bo!"
+
+
+def test_a_module_whose_body_reads_the_context_is_built_at_every_import() -> None:
+    env = _env(phrases='{% set greeting = "Hi " ~ first_name %}{% macro hi() %}{{ greeting }}{% endmacro %}',
+               layout='{% import "phrases.j2" as c with context %}{{ c.hi() }}')
+    assert [_render(env, "layout", first_name=name) for name in ("Ana", "Bo")] == ["Hi Ana", "Hi Bo"]
+
+
+def test_outside_a_render_a_module_is_built_from_the_importer(builds: list[str]) -> None:
+    env = _env(phrases="{% macro hi() %}Hi {{ first_name }}{% endmacro %}",
+               layout='{% import "phrases.j2" as c with context %}{{ c.hi() }}')
+    layout = env.get_template("layout.j2")
+    assert [layout.render(first_name=name) for name in ("Ana", "Bo")] == ["Hi Ana", "Hi Bo"]
+    assert builds == ["phrases.j2", "phrases.j2"]
 
 
 def test_the_sandbox_still_refuses_what_it_refused() -> None:

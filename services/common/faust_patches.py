@@ -6,7 +6,7 @@ version of constraints.txt:
 
 * `rewind` (`Consumer.__init__`, `Consumer._add_gap`, mode's `FlowControlQueue.clear`): every record
   of a committed partition reaches its agent in order, none skipped around a seek;
-* `fetching` (`AIOKafkaConsumerThread._create_worker_consumer`): the broker's fetch wait;
+* `fetching` (`AIOKafkaConsumerThread._create_worker_consumer`): the broker's fetch wait and least fetch;
 * `acting_for` (`faust.streams._current_event`): a table write placed by an event of a batch;
 * `committed_offsets` (`Consumer._committed_offset`): the group's commits as the worker knows them;
 * `quiet_worker_logging` (`Worker._setup_logging`): Faust's log handler left out, ours kept.
@@ -57,13 +57,14 @@ def check_version(installed: str | None = None) -> None:
             f"constraints.txt, or port and re-test the patches before bumping TESTED_VERSION")
 
 
-def install(*, fetch_max_wait_ms: int) -> None:
+def install(*, fetch_max_wait_ms: int, fetch_min_bytes: int = 1) -> None:
     """Check the version, then install every patch (idempotent); called before an app is built."""
     from services.common import fetching, rewind  # patches of the checked version only
 
     check_version()
     rewind.install()  # records around a rebalance are read again, never skipped (see `rewind`)
-    fetching.install(fetch_max_wait_ms)  # busy partitions are not held behind idle ones (see `fetching`)
+    # busy partitions are not held behind idle ones (see `fetching`)
+    fetching.install(fetch_max_wait_ms, fetch_min_bytes)
 
 
 @contextmanager

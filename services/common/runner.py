@@ -1,6 +1,6 @@
 """Run one service as its own process: logging, preparation, topics, metrics, then the Faust worker.
 
-Three promises hold for every service run here:
+These promises hold for every service run here:
 
 * every topic the service needs (changelogs and Faust's leader topic included) exists with the
   right partition count before its agents start, or the process refuses to start (`ensure_topics`);
@@ -13,6 +13,8 @@ Three promises hold for every service run here:
 * a dead letter that cannot be written ends the process at once with `EXIT_DEAD_LETTER_FAILED`,
   before any offset past the message can be committed: the supervisor restarts it, and the
   message is read again;
+* the process runs on `FOREWARN_EVENT_LOOP` (uvloop by default), Faust's consumer thread included:
+  the choice is made as the process's event loop policy before any loop exists (`new_event_loop`);
 * SIGTERM (or a crash) ends the process within `FOREWARN_STOP_DEADLINE_S`. With a live broker Faust's
   own stop takes a second or two. With the broker gone it hangs: the consumer's `wait_empty` waits
   for the acks of the batch in hand, whose sends cannot finish; every commit first flushes the
@@ -42,7 +44,7 @@ from services.common.faust_patches import quiet_worker_logging
 from services.common.kafka import TopicLayoutError, broker_message_max_bytes, ensure_topics
 from services.common.logging import configure_logging
 from services.common.metrics import serve_metrics
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, EventLoopKind
 from services.common.sizes import SizeMismatch, producer_max_bytes
 from services.common.stopping import arm_stop_deadline, exit_now
 from services.common.streams import on_dead_letter_failure
@@ -53,6 +55,7 @@ __all__ = [
     "Prepare",
     "agents_not_running",
     "crash_on_agent_error",
+    "new_event_loop",
     "run_service",
 ]
 
@@ -112,6 +115,20 @@ class _Worker(Worker):
         logger.info("%s ready (%d agents running)", self.service, len(self.app.agents))
 
 
+def new_event_loop(kind: EventLoopKind) -> asyncio.AbstractEventLoop:
+    """The process's event loop, of `kind`; every loop made after it (Faust's consumer thread makes its own) is
+    of that kind too, since the choice is the process's event loop policy."""
+    if kind == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    else:
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
 def _dead_letter_failed(service: str, failure: DeadLetterFailed) -> None:
     exit_now(EXIT_DEAD_LETTER_FAILED, "%s stops: %s. Nothing past it is committed; it is read again on restart",
               service, failure)
@@ -125,8 +142,7 @@ def run_service(
     signalled. A topic layout that does not match exits with `EXIT_REFUSED` before any agent starts."""
     common = settings or CommonSettings()
     configure_logging(common.log_level, json_lines=common.log_json, service=name)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = new_event_loop(common.event_loop)
     if prepare is not None:
         loop.run_until_complete(prepare(common))
     try:
@@ -147,7 +163,8 @@ def run_service(
         loop.close()
         sys.exit(EXIT_REFUSED)
     serve_metrics(common.metrics_port)
-    logger.info("%s starting against %s (records up to %d bytes)", name, common.kafka_bootstrap_servers, limit)
+    logger.info("%s starting against %s (records up to %d bytes, %s event loop)", name,
+                common.kafka_bootstrap_servers, limit, type(loop).__module__.partition(".")[0])
     worker = _Worker(name, app, loop=loop, loglevel=common.log_level, redirect_stdouts=False, quiet=True,
                      stop_deadline_s=common.stop_deadline_s)
     quiet_worker_logging(worker)  # Faust would install its own (unmasked) log handler; ours is on the root logger

@@ -37,7 +37,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     """A Faust app for one service; nothing connects until the worker starts."""
-    faust_patches.install(fetch_max_wait_ms=settings.fetch_max_wait_ms)  # refuses an untested faust-streaming
+    # refuses an untested faust-streaming
+    faust_patches.install(fetch_max_wait_ms=settings.fetch_max_wait_ms, fetch_min_bytes=settings.fetch_min_bytes)
     datadir = Path(settings.data_dir) / f"{settings.topic_prefix}{service}"
     datadir.parent.mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",") if host.strip()]
@@ -55,8 +56,11 @@ def create_app(service: str, settings: CommonSettings, **overrides: Any) -> faus
         # dead-lettered whole; see `services.common.sizes`.
         "producer_max_request_size": settings.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
         "broker_session_timeout": settings.session_timeout_s,
-        "broker_commit_every": 100,
-        "broker_commit_interval": 1.0,
+        # Every commit flushes the producer first (Faust's `Consumer._commit_offsets`): see `commit_every`.
+        "broker_commit_every": settings.commit_every,
+        "broker_commit_interval": settings.commit_interval_s,
+        "broker_max_poll_records": settings.max_poll_records,
+        "consumer_max_fetch_size": settings.fetch_max_partition_bytes,
         "stream_wait_empty": True,
         "table_standby_replicas": 0,
         "autodiscover": False,

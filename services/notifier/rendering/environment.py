@@ -38,6 +38,8 @@ def is_html_template(name: str | None) -> bool:
 
 def flatten(text: str) -> str:
     """Replace line breaks and control characters by a space and drop bidi overrides."""
+    if text.isprintable():  # no control, format (bidi) or separator character but the space: nothing to do
+        return text
     return _BIDI.sub("", _BREAKS.sub(" ", text))
 
 
@@ -186,34 +188,32 @@ class _Template(Template):
     def make_module(
         self, vars: dict[str, Any] | None = None, shared: bool = False, locals: Mapping[str, Any] | None = None,
     ) -> TemplateModule:
-        if vars is None or not shared or _rendering.get() is None:
+        variables = _rendering.get()
+        if vars is None or not shared or variables is None:
             return super().make_module(vars, shared, locals)
         reads = _bindable(self)
         if reads is None:
             return super().make_module(vars, shared, locals)
-        scope = _scope(self)
-        for name in reads:
-            given = locals[name] if locals and locals.get(name, missing) is not missing else vars.get(name, missing)
-            if given is not scope.get(name, missing):
+        given_locals = locals or {}
+        for name in reads:  # the importer's value (its locals first) against the scope's (the render's, then globals)
+            given = given_locals.get(name, missing)
+            if given is missing:
+                given = vars.get(name, missing)
+            if given is not (variables[name] if name in variables else self.globals.get(name, missing)):
                 return super().make_module(vars, shared, locals)
         module = _BOUND.get(self)
         if module is None:
             # Jinja's Context only looks names up in its parent (`in`, `[]`, and iterates it to copy it).
+            scope = _Scope(self.globals)
             context = Context(self.environment, cast("dict[str, Any]", scope), self.name, self.blocks, self.globals)
             module = _BOUND[self] = TemplateModule(self, context)
         return module
 
 
+# Per template, for the life of the process: templates are loaded once (the environment never reloads them, and
+# its cache holds more than the templates there are), so these hold one entry per template file and environment.
 _BOUND: dict[Template, TemplateModule] = {}
-_SCOPES: dict[Template, _Scope] = {}
 _BINDABLE: dict[Template, frozenset[str] | None] = {}
-
-
-def _scope(template: Template) -> _Scope:
-    scope = _SCOPES.get(template)
-    if scope is None:
-        scope = _SCOPES[template] = _Scope(template.globals)
-    return scope
 
 
 def _bindable(template: Template) -> frozenset[str] | None:

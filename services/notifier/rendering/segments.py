@@ -137,8 +137,13 @@ def count_segments(text: str) -> SegmentInfo:
         escaped = sum(text.count(ch) for ch in GSM7_EXTENSION)
         if len(text) + escaped <= _GSM7_SINGLE:  # one segment: no part boundary to place
             return SegmentInfo("GSM-7", len(text) + escaped, 1 if text else 0)
+        if not escaped:  # every character one unit: full parts
+            return SegmentInfo("GSM-7", len(text), -(-len(text) // _GSM7_PART))
         costs = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
         return _pack("GSM-7", costs, _GSM7_SINGLE, _GSM7_PART)
+    if text.isascii() or max(text) <= "\uffff":  # no surrogate pair: every character one unit
+        units = len(text)
+        return SegmentInfo("UCS-2", units, 1 if units <= _UCS2_SINGLE else -(-units // _UCS2_PART))
     costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
     return _pack("UCS-2", costs, _UCS2_SINGLE, _UCS2_PART)
 

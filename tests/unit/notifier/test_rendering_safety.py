@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jinja2.exceptions import SecurityError
 
 from services.notifier.rendering import IncidentFacts, MessageContext, render
-from services.notifier.rendering.environment import environment
+from services.notifier.rendering.environment import _BIDI, _BREAKS, environment, flatten
 from services.notifier.rendering.examples import INCIDENT_KINDS, example_context
 from services.notifier.rendering.render import MAX_SMS_SEGMENTS
 
@@ -201,3 +201,18 @@ def test_any_data_renders_within_limits(kind: str, locale: str, first_name: str,
 def test_facts_model_ignores_unknown_keys_and_maps_unknown_exception_reasons() -> None:
     facts = IncidentFacts.model_validate({"exception_reason": "alien_abduction", "surprise": 1})
     assert facts.exception_reason == "other"
+
+
+_EVERY_FLATTENED = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, 0x200E, 0x200F,
+                                            *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+@settings(deadline=None)  # a loaded machine is slow, not wrong
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(_EVERY_FLATTENED)), max_size=60))
+def test_flatten_leaves_text_as_the_patterns_would(text: str) -> None:
+    assert flatten(text) == _BIDI.sub("", _BREAKS.sub(" ", text))  # the shortcut for printable text changes nothing
+
+
+@pytest.mark.parametrize("char", list(_EVERY_FLATTENED))
+def test_flatten_takes_out_each_break_control_and_bidi_character(char: str) -> None:
+    assert char not in flatten(f"a{char}b")

@@ -98,3 +98,11 @@ def test_the_sandbox_still_refuses_what_it_refused() -> None:
         with pytest.raises(jinja2.exceptions.SecurityError):
             template.render(name="x", items=[])
     assert env.from_string("{{ name.upper() }}").render(name="x") == "X"
+
+
+def test_a_template_sees_the_environment_s_globals_and_only_its_own_extra_ones() -> None:
+    env = environment()
+    assert env.from_string("{{ range(2)|list }}|{{ extra }}", globals={"extra": "x"}).render() == "[0, 1]|x"
+    assert "extra" not in env.globals
+    with pytest.raises(jinja2.exceptions.UndefinedError):
+        env.from_string("{{ extra }}").render()

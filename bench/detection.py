@@ -2,6 +2,7 @@
 
     python -m bench detection [--events N] [--bootstrap HOST:PORT] [--kafka-port 29092]
                               [--scaling-orders 10000,1000000] [--no-workers]
+                              [--variant NAME:K=V,...] [--rounds 2]
 
 Through the real service, on a real local Apache Kafka broker (started on its own port and
 wiped afterwards, unless --bootstrap is given):
@@ -17,6 +18,11 @@ wiped afterwards, unless --bootstrap is given):
   incidents; not its ticks, which the clock sends), per input event, with `records_by_topic`.
 * workers / two_workers_vs_one: the same events through one, then two order_watcher workers of one
   group (each on topics of their own, same run), events/s as above (`--no-workers` leaves it out).
+* variants (`--variant NAME:FOREWARN_X=1,...`): the same events through one order_watcher as
+  configured (`baseline`) and one with each variant's extra environment, alternately, `--rounds`
+  times, each on topics of its own and timed like `workers`; each variant's events/s and CPU per
+  event as ratios to the baseline of the same round (the machine may be shared: compare ratios
+  within a run, not figures across runs).
 * raw_consume_events_per_s: the same input topics read from the start by a plain aiokafka
   consumer (`getmany`, manual assignment, no processing), in the same run, after the worker stopped;
   raw_parse_events_per_s: the same loop parsing every value against the contract.
@@ -56,7 +62,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench._support import ROOT, Service, end_offsets, group_lag, local_broker
 from schemas import CloudEvent, make_event, parse_event
 
-__all__ = ["run"]
+__all__ = ["mixed_events", "run", "variant", "watcher_env"]
 
 PARTITIONS = 4
 INPUTS = ("orders", "payments", "shipments", "inventory")
@@ -326,11 +332,14 @@ def watcher_env(bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
             "FOREWARN_WATCH_SHIP_GRACE_S": "0"}
 
 
-def _workers(bootstrap: str, records: list[tuple[str, bytes, bytes]], count: int, tmp: Path) -> dict[str, Any]:
-    """The same records through `count` order_watcher workers of one group, on topics of their own."""
+def _workers(bootstrap: str, records: list[tuple[str, bytes, bytes]], count: int, tmp: Path, *,
+             label: str = "workers", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The same records through `count` order_watcher workers of one group, on topics of their own (with
+    `extra_env` on top of `watcher_env`)."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-    services = [Service("services.order_watcher", watcher_env(bootstrap, prefix, tmp / f"data-{count}-{k}"),
-                        tmp / f"workers-{count}", name=f"order_watcher-{k}") for k in range(count)]
+    env = {**watcher_env(bootstrap, prefix, tmp / f"data-{label}-{count}"), **(extra_env or {})}
+    services = [Service("services.order_watcher", {**env, "FOREWARN_DATA_DIR": f"{env['FOREWARN_DATA_DIR']}-{k}"},
+                        tmp / f"{label}-{count}", name=f"order_watcher-{k}") for k in range(count)]
     try:
         for service in services:
             service.start()
@@ -341,7 +350,49 @@ def _workers(bootstrap: str, records: list[tuple[str, bytes, bytes]], count: int
             service.stop()
 
 
-def _through_service(bootstrap: str, events: int, seed: int, workers: bool) -> dict[str, Any]:
+def variant(text: str) -> tuple[str, dict[str, str]]:
+    """A `--variant` argument, NAME:KEY=VALUE[,KEY=VALUE...]: a name and the extra environment it runs with."""
+    name, _, settings = text.partition(":")
+    pairs = [item.split("=", 1) for item in settings.split(",") if item]
+    if not name or name == "baseline" or not pairs or any(len(pair) != 2 for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected NAME:KEY=VALUE[,KEY=VALUE...] (NAME not baseline), got {text!r}")
+    return name, dict(pairs)
+
+
+def _variants(bootstrap: str, records: list[tuple[str, bytes, bytes]], variants: dict[str, dict[str, str]],
+              rounds: int, tmp: Path) -> dict[str, Any]:
+    """The same records through one order_watcher as configured (`baseline`) and through one with each variant's
+    extra environment, each on topics of its own, `rounds` times (the order rotated each round); each variant's
+    figures as ratios to the baseline of the same round."""
+    names = ["baseline", *variants]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            print(f"detection: variant {name} {variants.get(name, {})}, round {r + 1} of {rounds}", file=sys.stderr)
+            runs[name].append(_workers(bootstrap, records, 1, tmp, label=f"variant-{name}-{r}",
+                                       extra_env=variants.get(name)))
+    base = runs["baseline"]
+
+    def vs_baseline(found: list[dict[str, Any]], figure: str) -> list[float]:
+        return [round(run[figure] / b[figure], 3) for run, b in zip(found, base, strict=True)]
+
+    return {
+        name: {
+            "env": variants.get(name, {}),
+            "events_per_s": [run["events_per_s"] for run in found],
+            "cpu_us_per_event": [run["cpu_us_per_event"] for run in found],
+            "records_per_event": [run["records_per_event"] for run in found],
+            "events_per_s_vs_baseline": vs_baseline(found, "events_per_s"),
+            "events_per_s_vs_baseline_median": statistics.median(vs_baseline(found, "events_per_s")),
+            "cpu_us_per_event_vs_baseline": vs_baseline(found, "cpu_us_per_event"),
+            "cpu_us_per_event_vs_baseline_median": statistics.median(vs_baseline(found, "cpu_us_per_event")),
+        }
+        for name, found in runs.items()
+    }
+
+
+def _through_service(bootstrap: str, events: int, seed: int, workers: bool,
+                     variants: dict[str, dict[str, str]] | None = None, rounds: int = 1) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     print(f"detection: building {events} mixed events", file=sys.stderr)
     records = mixed_events(events, datetime.now(UTC), seed)
@@ -375,6 +426,8 @@ def _through_service(bootstrap: str, events: int, seed: int, workers: bool) -> d
                 scaling[count] = _workers(bootstrap, records, count, Path(tmp))
             figures["workers"] = {str(count): found for count, found in scaling.items()}
             figures["two_workers_vs_one"] = round(scaling[2]["events_per_s"] / scaling[1]["events_per_s"], 3)
+        if variants:
+            figures["variants"] = _variants(bootstrap, records, variants, rounds, Path(tmp))
     print("detection: raw consumption of the same topics", file=sys.stderr)
     figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records))))
     figures.update(asyncio.run(_raw_consume(bootstrap, prefix, len(records), parse=True)))
@@ -405,11 +458,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-workers", dest="workers", action="store_false",
                         help="leave out the one- vs two-worker scaling runs")
+    parser.add_argument("--variant", action="append", default=[], type=variant,
+                        help="NAME:KEY=VALUE,...: order_watcher with this extra environment, measured alternately "
+                             "with one as configured, same events, each on topics of its own")
+    parser.add_argument("--rounds", type=int, default=2, help="measurements of the baseline and of each variant")
     args = parser.parse_args(argv)
     small, large = (int(n) for n in args.scaling_orders.split(","))
 
     with local_broker(args.kafka_port, args.bootstrap) as bootstrap:
-        service = _through_service(bootstrap, args.events, args.seed, args.workers)
+        service = _through_service(bootstrap, args.events, args.seed, args.workers, dict(args.variant), args.rounds)
     scaling = _state_scaling([small, large])
     lo, hi = scaling[small], scaling[large]
     return {
@@ -419,6 +476,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_vs_faust_floor_parse": service["ratio_vs_faust_floor_parse"],
         "ratio_vs_faust_peer": service["ratio_vs_faust_peer"],
         "two_workers_vs_one": service.get("two_workers_vs_one"),
+        "variants": service.get("variants"),
         "raw_consume_events_per_s": service["raw_consume_events_per_s"],
         "ratio_vs_raw_consume": service["ratio_vs_raw_consume"],
         "tick_ms_10k": lo["tick_ms"],

@@ -34,7 +34,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench._support import ROOT, Service, local_broker
-from bench.detection import LATENESS_SPREAD_S, _lateness, mixed_events, watcher_env
+from bench.detection import LATENESS_SPREAD_S, _lateness, mixed_events, variant, watcher_env
 
 __all__ = ["run"]
 
@@ -91,14 +91,6 @@ def _one_rate(bootstrap: str, rate: int, seed: int, root: Path = ROOT,
     return figures
 
 
-def _variant(text: str) -> tuple[str, dict[str, str]]:
-    name, _, settings = text.partition(":")
-    pairs = [item.split("=", 1) for item in settings.split(",") if item]
-    if not name or not pairs or any(len(pair) != 2 for pair in pairs):
-        raise argparse.ArgumentTypeError(f"expected NAME:KEY=VALUE[,KEY=VALUE...], got {text!r}")
-    return name, dict(pairs)
-
-
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench watermark")
     parser.add_argument("--rates", default="0,300,600", help="steady background rates, events/s")
@@ -107,7 +99,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--rounds", type=int, default=1, help="measurements per rate (and per checkout)")
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to measure alternately")
-    parser.add_argument("--variant", action="append", default=[], type=_variant,
+    parser.add_argument("--variant", action="append", default=[], type=variant,
                         help="NAME:KEY=VALUE,...: this checkout with extra environment, measured alternately")
     args = parser.parse_args(argv)
     rates = [int(r) for r in args.rates.split(",")]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client as TwilioClient
 
 from services.notifier.providers import EmailMessage, SendGridEmail, SmsMessage, TwilioSms, compose_email
 from services.notifier.rendering import render
@@ -34,6 +37,46 @@ async def test_twilio_success(fake_providers: FakeProviders) -> None:
     assert sent[0].form == {"To": "+14155550123", "From": "+15005550006", "Body": "Hi Ada",
                             "StatusCallback": "http://cb/x"}
     assert sent[0].headers["Authorization"].startswith("Basic ")
+
+
+async def test_twilio_request_is_the_sdks_own(fake_providers: FakeProviders) -> None:
+    """Our HTTP client encodes the form itself: the request is the one the SDK's stock client makes, byte for byte
+    in length, field for field in content, whatever the body holds."""
+    body = "Acme: Hi Zoë & co, 50% off = +1 day? 🙂\nnext line ~ a/b; c=d"
+    sms = _twilio(fake_providers)
+    stock_http = AsyncTwilioHttpClient()
+    stock = TwilioClient(SID, "token-for-tests", http_client=stock_http, edge=None, region=None)
+    stock.edge = stock.region = None
+    stock.api.base_url = fake_providers.url.rstrip("/")
+    try:
+        ours = await sms.send_sms(SmsMessage("ntf-1", "+14155550123", body, status_callback="http://cb/x?a=1&b=2"))
+        await stock.messages.create_async(to="+14155550123", from_="+15005550006", body=body,
+                                          status_callback="http://cb/x?a=1&b=2")
+    finally:
+        await sms.close()
+        await stock_http.close()
+    assert ours.outcome == "sent"
+    first, second = fake_providers.sends("twilio")
+    assert first.form == second.form
+    assert first.form["Body"] == body
+    same = ("Content-Type", "Content-Length", "Authorization", "User-Agent", "Accept", "Accept-Charset",
+            "X-Twilio-Client")
+    assert {k: first.headers.get(k) for k in same} == {k: second.headers.get(k) for k in same}
+    assert first.path == second.path and first.method == second.method == "POST"
+
+
+async def test_twilio_logs_the_request_when_its_logger_shows_info(fake_providers: FakeProviders,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    sms = _twilio(fake_providers)
+    try:
+        with caplog.at_level(logging.INFO, logger="twilio.async_http_client"):
+            await sms.send_sms(SmsMessage("ntf-1", "+14155550123", "Hi"))
+    finally:
+        await sms.close()
+    logged = [r.getMessage() for r in caplog.records if r.name == "twilio.async_http_client"]
+    assert any(m.startswith("POST Request: ") and m.endswith("/Messages.json") for m in logged)
+    assert "Response Status Code: 201" in logged
+    assert not any("Authorization" in m or "token-for-tests" in m for m in logged)
 
 
 async def test_twilio_429_asks_for_retry_after(fake_providers: FakeProviders) -> None:

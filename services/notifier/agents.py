@@ -14,7 +14,9 @@ Timers: deferred messages whose time has come, and follow-ups whose promised upd
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +85,11 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     async def emit_notification(event: CloudEvent) -> None:
         await send_to(notifications, event)
 
+    async def emit_notifications(events: Sequence[CloudEvent]) -> None:
+        # Every record handed to the producer first, then their acks awaited together.
+        acks = [await notifications.send(key=event.key(), value=event.to_bytes()) for event in events]
+        await asyncio.gather(*acks)
+
     async def emit_customer(event: CloudEvent) -> None:
         await send_to(customers_out, event)
 
@@ -99,7 +106,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
         ledger, profiles = await open_database(common)
         providers = build_providers(settings)
         dispatcher = Dispatcher(ledger=ledger, profiles=profiles, providers=providers, settings=settings,
-                                clock=clock, emit=emit_notification,
+                                clock=clock, emit=emit_notification, emit_all=emit_notifications,
                                 links=EmailLinks.from_settings(common, settings.public_base_url),
                                 incidents_read=incidents_read)
         inbound = Inbound(ledger=ledger, profiles=profiles, answers=dispatcher.answers, settings=settings, clock=clock,

@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
 from schemas import (
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "forewarn/notifier"
 Emit = Callable[[CloudEvent], Awaitable[None]]
+EmitAll = Callable[[Sequence[CloudEvent]], Awaitable[None]]
 ReadUntil = Callable[[], Awaitable[datetime | None]]
 S = DeliveryState
 DECIDED = {"send": S.RESERVED, "defer": S.DEFERRED, "suppress": S.SUPPRESSED, "join": S.JOINED}
@@ -110,16 +112,20 @@ class Dispatcher:
 
     def __init__(
         self, *, ledger: Ledger, profiles: ProfileStore, providers: Providers, settings: NotifierSettings,
-        clock: Clock, emit: Emit, links: EmailLinks | None = None, incidents_read: ReadUntil | None = None,
+        clock: Clock, emit: Emit, emit_all: EmitAll | None = None, links: EmailLinks | None = None,
+        incidents_read: ReadUntil | None = None,
     ) -> None:
-        """`incidents_read` tells how far (wall clock) the incidents stream has been handled; promises due
-        after that wait for it (see `incidents_read.IncidentsRead`). Without it, promises are decided on time."""
+        """`emit` reports one outcome event, awaiting its ack; `emit_all` many at once, all acked when it returns
+        (by default, `emit` on each concurrently). `incidents_read` tells how far (wall clock) the incidents
+        stream has been handled; promises due after that wait for it (see `incidents_read.IncidentsRead`).
+        Without it, promises are decided on time."""
         self.ledger = ledger
         self.profiles = profiles
         self.providers = providers
         self.settings = settings
         self.clock = clock
         self.emit = emit
+        self.emit_all = emit_all or self._emit_each
         self.links = links or EmailLinks.development(settings.public_base_url)
         self.policy = PolicySettings(
             sms_window_start=settings.sms_window_start, sms_window_end=settings.sms_window_end,
@@ -392,20 +398,25 @@ class Dispatcher:
     async def _send_claimed(self, outs: Sequence[Outgoing]) -> None:
         """Call the provider for rows in `sending` (the attempt counted), at most `send_concurrency` at once;
         record the sends in one statement and every other outcome one by one."""
+        answers: dict[int, SendResult] = {}
+        queue = iter(enumerate(outs))
 
-        async def deliver(out: Outgoing) -> SendResult:
-            async with self._pool:
-                return await self._deliver(out)
+        async def deliver() -> None:  # one of at most `send_concurrency` senders taking messages in turn
+            for i, out in queue:
+                async with self._pool:
+                    answers[i] = await self._deliver(out)
 
-        results = await asyncio.gather(*(deliver(out) for out in outs))
+        await asyncio.gather(*(deliver() for _ in range(min(self.settings.send_concurrency, len(outs)))))
+        results = [answers[i] for i in range(len(outs))]
         settled = self.clock.now()
         sent = [(out, result) for out, result in zip(outs, results, strict=True) if result.outcome == "sent"]
         await self.ledger.settle_sent([
             {"nid": out.nid, "now": settled, "provider": result.provider,
              "provider_message_id": result.provider_message_id} for out, result in sent])
-        await asyncio.gather(*(
-            self._report(out.about, "notification.sent", out.nid, out.channel, settled, provider=result.provider,
-                         provider_message_id=result.provider_message_id) for out, result in sent))
+        await self.emit_all([
+            _outcome(out.about, "notification.sent", out.nid, out.channel, settled,
+                     {"provider": result.provider, "provider_message_id": result.provider_message_id})
+            for out, result in sent])
         for out, result in zip(outs, results, strict=True):
             if result.outcome != "sent":
                 await self._settle(out, result)
@@ -512,6 +523,9 @@ class Dispatcher:
     ) -> None:
         await self._report(About.of(incident), type_, nid, channel, now, **fields)
 
+    async def _emit_each(self, events: Sequence[CloudEvent]) -> None:
+        await asyncio.gather(*(self.emit(event) for event in events))
+
     async def _emit_row(self, row: Delivery, type_: str, now: datetime, **fields: object) -> None:
         channel = row.channel if row.channel in ("sms", "email") else None
         await self._report(About.of_row(row), type_, row.notification_id, channel, now, **fields)
@@ -519,19 +533,26 @@ class Dispatcher:
     async def _report(
         self, about: About, type_: str, nid: str, channel: str | None, now: datetime, **fields: object,
     ) -> None:
-        await self._publish(type_, nid, [about.incident_id], about.customer_id, about.order_id, channel, now,
-                            fields)
+        await self.emit(_outcome(about, type_, nid, channel, now, fields))
 
-    async def _publish(
-        self, type_: str, nid: str, incident_ids: list[str], customer_id: str, order_id: str | None,
-        channel: str | None, now: datetime, fields: dict[str, object],
-    ) -> None:
-        status = type_.split(".", 1)[1]
-        NOTIFICATIONS.labels(status, channel or "none").inc()
-        data = {"notification_id": nid, "incident_ids": incident_ids, "customer_id": customer_id,
-                "order_id": order_id, "channel": channel, "status": status, "at": now,
-                **{k: v for k, v in fields.items() if v is not None}}
-        await self.emit(make_event(type_, data, source=SOURCE, subject=customer_id, time=now, id=f"{nid}:{status}"))
+
+def _outcome(
+    about: About, type_: str, nid: str, channel: str | None, now: datetime, fields: Mapping[str, object],
+) -> CloudEvent:
+    """The outcome event of a message (`notification.<status>`), counted as it is made."""
+    status = type_.split(".", 1)[1]
+    _counted(status, channel or "none").inc()
+    data = {"notification_id": nid, "incident_ids": [about.incident_id], "customer_id": about.customer_id,
+            "order_id": about.order_id, "channel": channel, "status": status, "at": now,
+            **{k: v for k, v in fields.items() if v is not None}}
+    return make_event(type_, data, source=SOURCE, subject=about.customer_id, time=now, id=f"{nid}:{status}")
+
+
+@cache
+def _counted(status: str, channel: str) -> Any:
+    """The outcome counter for (status, channel): `labels()` checks and locks at every call, and the child it
+    hands out is the same for the life of the process."""
+    return NOTIFICATIONS.labels(status, channel)
 
 
 def _order_messages(order_id: str | None, rows: Sequence[Delivery]) -> list[OrderMessage]:

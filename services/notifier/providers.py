@@ -183,13 +183,14 @@ class TwilioSms:
         if base_url:
             self.client.api.base_url = base_url.rstrip("/")
         self.from_number = from_number
+        self.messages = self.client.messages  # the account's Messages resource, looked up once
 
     async def send_sms(self, message: SmsMessage) -> SendResult:
         kwargs: dict[str, Any] = {"to": message.to, "from_": self.from_number, "body": message.body}
         if message.status_callback:
             kwargs["status_callback"] = message.status_callback
         try:
-            created = await self.client.messages.create_async(**kwargs)
+            created = await self.messages.create_async(**kwargs)
         except TwilioRestException as exc:
             return self._classify(exc)
         except aiohttp.ClientConnectorError as exc:  # never reached Twilio: safe to repeat
@@ -212,7 +213,7 @@ class TwilioSms:
 
     async def find_sms(self, message: SmsMessage, since: datetime) -> str | None:
         """Did an ambiguous send reach Twilio? Look for our exact body to that number since `since`."""
-        found = await self.client.messages.list_async(
+        found = await self.messages.list_async(
             to=message.to, date_sent_after=since - timedelta(days=1), limit=50)
         for item in found:
             if item.body == message.body:

@@ -15,6 +15,7 @@ Timers: deferred messages whose time has come, and follow-ups whose promised upd
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,6 +114,9 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
                           emit_customer=emit_customer, emit_notification=emit_notification, emit_action=emit_action)
         wired["w"] = _Wiring(dispatcher, inbound, providers)
         await dispatcher.recover()
+        # What start built (modules, settings, clients, compiled statements) lives as long as the process: out of
+        # the collector's way, a full collection walks only what messages make (about 100 ms less, each time).
+        gc.freeze()
 
     async def on_incident_event(event: CloudEvent) -> None:
         dispatcher = (await wiring()).dispatcher

@@ -84,16 +84,13 @@ class Composed(NamedTuple):
 
 
 class Fresh(NamedTuple):
-    """An incident decided `send` with no row yet: reserved straight into `sending`."""
+    """An incident decided `send` with no row yet (its notification id `nid`): reserved straight into `sending`."""
 
+    nid: str
     event: IncidentDetected
     profile: Profile
     channel: str
     composed: Composed
-
-    @property
-    def nid(self) -> str:
-        return notification_id_for(self.event.data.incident_id, self.event.data.customer.id, self.channel)
 
 
 @dataclass(frozen=True)
@@ -215,8 +212,8 @@ class Dispatcher:
             )
             if existing is None and decision.action == "send" and decision.channel is not None:
                 nid = notification_id_for(incident.incident_id, incident.customer.id, decision.channel)
-                fresh.append(Fresh(event, profile, decision.channel, self._render([incident], profile,
-                                                                                  decision.channel, nid)))
+                fresh.append(Fresh(nid, event, profile, decision.channel,
+                                   self._render([incident], profile, decision.channel, nid)))
             else:
                 others.append((event, profile, decision, existing))
         if repeats:
@@ -426,9 +423,9 @@ class Dispatcher:
         news: bool = False,
     ) -> Composed:
         """The message, and the promise of the next update it makes (None: the story ends, or no more follow-ups)."""
-        ctx = MessageContext.from_incidents(
+        ctx = MessageContext.from_incidents(  # an SMS carries no unsubscribe link (STOP does it): none is signed
             incidents, store=self.store, timezone_fallback=self.settings.store_timezone,
-            unsubscribe_url=self.links.unsubscribe(nid),
+            unsubscribe_url=self.links.unsubscribe(nid) if channel == "email" else None,
         )
         if channel == "email":  # the offered choices as signed buttons
             ctx = ctx.model_copy(update={"choice_urls": self.links.choices(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -30,6 +31,8 @@ _EXCEPTION_REASONS: frozenset[str] = frozenset(get_args(ExceptionReason))
 KNOWN_CHOICES: tuple[str, ...] = CHOICES
 
 _FROZEN = ConfigDict(frozen=True, extra="ignore")
+# What a link may not hold: any whitespace (`\s` is `str.isspace()`), angle brackets, a double quote.
+_NOT_IN_LINKS = re.compile(r'[\s<>"]')
 
 
 def valid_timezone(name: str | None) -> bool:
@@ -54,7 +57,7 @@ def _web_url(value: object) -> str | None:
         return None
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
         return None
-    if any(ch.isspace() or ch in '<>"' for ch in text):
+    if _NOT_IN_LINKS.search(text):
         return None
     return text
 

@@ -141,3 +141,15 @@ def test_works_with_the_contract_model() -> None:
     assert "persönlich" in email.text and "26. Mai 2026" in email.text
     plain = schemas.parse_event((examples / "incident.detected.json").read_bytes())
     assert render(MessageContext.from_incidents([plain.data], store=STORE, timezone_fallback="UTC"), "sms").text
+
+
+def test_a_link_is_refused_for_exactly_the_characters_it_may_not_hold() -> None:
+    """Every code point: a link holding it is dropped iff it is whitespace (`str.isspace`), `<`, `>` or `"`."""
+    from services.notifier.rendering.context import _NOT_IN_LINKS, _web_url
+
+    every = "".join(map(chr, range(0x110000)))
+    assert _NOT_IN_LINKS.findall(every) == [c for c in every if c.isspace() or c in '<>"']
+    for c in ("\u3000", "\x1c", "\x85", "\u2028", "<", '"', "\u00a0"):
+        assert _web_url(f"https://acme.example/a{c}b") is None
+    for c in ("\u200b", "\x00", "'", "é"):  # not whitespace for str.isspace
+        assert _web_url(f"https://acme.example/a{c}b") == f"https://acme.example/a{c}b"

@@ -282,3 +282,20 @@ def test_four_messages_in_a_row_do_not_all_open_with_the_same_apology(locale: st
         assert APOLOGY[locale].search(body)
         openings.append(body.split(":")[0])
     assert len(set(openings)) > 1, openings
+
+
+def test_an_sms_says_the_same_without_an_unsubscribe_link() -> None:
+    """The dispatcher signs an unsubscribe link for emails only: no SMS form reads it (STOP unsubscribes)."""
+    from services.notifier.rendering import render
+    from services.notifier.rendering.examples import all_examples
+    from services.notifier.rendering.render import sms_variants
+
+    checked = 0
+    for _kind, _locale, ctx in all_examples():
+        linked = ctx.model_copy(update={"unsubscribe_url": "https://acme.example/u/ntf-1?sig=abc"})
+        bare = ctx.model_copy(update={"unsubscribe_url": None})
+        assert render(linked, "sms").text == render(bare, "sms").text
+        assert [m.text for m in sms_variants(linked)] == [m.text for m in sms_variants(bare)]
+        assert render(linked, "email").text != render(bare, "email").text  # where it is read, it shows
+        checked += 1
+    assert checked > 20

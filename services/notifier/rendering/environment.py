@@ -287,6 +287,9 @@ def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         finalize=_finalize,
         auto_reload=False,
+        # Templates by name in a plain dict: the set of template files is small and fixed, and Jinja's LRU cache
+        # takes a lock and moves the name to the back of a deque (a linear scan) at every import and layout lookup.
+        cache_size=-1,
     )
     env.filters.update(date=_date, day=_day, datetime=_datetime, money=_money, capfirst=capfirst, pick=_pick)
     return env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .model import PolicySettings, require_aware
@@ -35,8 +36,10 @@ def _wall(at: datetime, zone: ZoneInfo) -> datetime:
     return at.astimezone(zone).replace(tzinfo=None)
 
 
+@lru_cache(maxsize=4096)
 def _first_instant_at(day: date, start: time, zone: ZoneInfo) -> datetime:
-    """The first UTC instant whose wall time in `zone` reaches `day` at `start`.
+    """The first UTC instant whose wall time in `zone` reaches `day` at `start` (a pure function of the three,
+    asked about the same few days and zones for every message: kept).
 
     In a fall-back fold that is the first of the two occurrences; in a spring-forward gap
     (the wall time never happens) it is the instant the clocks jump, when the wall time first

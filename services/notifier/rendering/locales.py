@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -39,8 +39,10 @@ def template_locale(locale: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+@lru_cache(maxsize=1024)
 def format_locale(locale: str | None, language: str) -> str:
-    """The babel locale for dates and money: the customer's own when it speaks `language`.
+    """The babel locale for dates and money: the customer's own when it speaks `language` (kept per pair:
+    parsing a locale is slow, and customers share a few).
 
     "de-AT" with German templates formats as de_AT; "fr-FR" falling back to English templates
     formats as en, so a French date never sits inside an English sentence.

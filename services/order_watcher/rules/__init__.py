@@ -1,9 +1,9 @@
 """order_watcher's pure detection rules: events, state and a clock in; incidents and deadlines out."""
 
+from services.common.order_rules import incident_id
 from services.order_watcher.rules.deadlines import Deadline
 from services.order_watcher.rules.declines import DeclineCategory, classify_decline
 from services.order_watcher.rules.escalation import EscalationOutcome, TroubleHistory, on_escalation, on_incident
-from services.order_watcher.rules.incidents import incident_id
 from services.order_watcher.rules.orders import Outcome, on_deadline, on_event, overdue_now, pending_deadlines
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import OrderState

@@ -1,10 +1,10 @@
-"""Deadlines the rules ask the caller to fire: one per (kind, order) at a time."""
+"""The kinds of deadline order_watcher's rules ask the caller to fire (`Deadline` is the per-order core's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
+
+from services.common.order_rules import FORGET, Deadline
 
 __all__ = [
     "DECLINE_WINDOW",
@@ -23,18 +23,4 @@ DELIVERY_BY: Final = "delivery_by"
 """promised_delivery_by + delivery_grace: not_delivered."""
 DECLINE_WINDOW: Final = "decline_window"
 """Earliest pending likely-false decline + decline_window: false_decline."""
-FORGET: Final = "forget"
-"""Housekeeping: the order's state may be dropped (no incident ever comes of it)."""
 
-
-@dataclass(frozen=True, order=True)
-class Deadline:
-    """A point in event time at which the rules want to look at an order again."""
-
-    due: datetime
-    kind: str
-    order_id: str
-
-    def key(self) -> str:
-        """Identity of the deadline regardless of its due time: a new one with the same key replaces it."""
-        return f"{self.kind}|{self.order_id}"

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Final, Literal
 
 from schemas import PaymentDeclined
+from services.common.order_rules import incident_id
 from services.order_watcher.rules.effects import Step
-from services.order_watcher.rules.incidents import incident_id
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import OrderState, PendingDecline
 

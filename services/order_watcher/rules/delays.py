@@ -9,8 +9,8 @@ from typing import Any, Final
 
 from schemas import ShipmentUpdated
 from schemas.values import IncidentKind
+from services.common.order_rules import incident_id
 from services.order_watcher.rules.effects import Step, utc_iso
-from services.order_watcher.rules.incidents import incident_id
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import POSSESSION, OrderState, ShipmentFacts
 

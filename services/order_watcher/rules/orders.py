@@ -1,9 +1,9 @@
 """Per-order detection: events and deadlines in, incidents, withdrawals and deadline changes out.
 
 Pure: the clock is the event time, or the `now` a caller passes when it fires deadlines.
-Events of an order that arrive before its order.placed are held in the state and replayed
-(in event-time order) once the order is known, so the incidents do not depend on the order
-in which the topics deliver. `pending_deadlines` lists every deadline and when it is due.
+Admission is the per-order core's (`services.common.order_rules.admit`): each event once, and
+events of an order that arrive before its order.placed held and replayed in event-time order once
+the order is known. `pending_deadlines` lists every deadline and when it is due.
 
 An order is delivered once every shipment known for it is. A parcel first seen after that
 reopens the watch for it, but incidents already withdrawn on delivery stay withdrawn.
@@ -11,7 +11,6 @@ reopens the watch for it, but incidents already withdrawn on delivery stay withd
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from schemas import (
@@ -24,7 +23,7 @@ from schemas import (
     PaymentSucceeded,
     ShipmentUpdated,
 )
-from services.common.ids import event_digest
+from services.common.order_rules import admit, fire, forget_held
 from services.order_watcher.rules.deadlines import (
     DECLINE_WINDOW,
     DELIVERY_BY,
@@ -69,7 +68,7 @@ FIRE = {
 
 
 def on_event(state: OrderState | None, event: CloudEvent, settings: WatchSettings) -> Outcome:
-    """Fold one order, shipment or payment event into the order's state.
+    """Fold one order, shipment or payment event into the order's state (see `order_rules.admit`).
 
     A duplicate event id, or an event of another topic, is an Outcome with no effects (a duplicate
     only re-schedules the deadlines its state implies).
@@ -77,31 +76,11 @@ def on_event(state: OrderState | None, event: CloudEvent, settings: WatchSetting
     """
     if not isinstance(event, ORDER_EVENTS):
         return Outcome(state=state)
-    digest = event_digest(event.id)
-    if state is not None and digest in state.seen:
-        # Read again (a restart before its offset was committed): its effects were sent and its state
-        # written, but the deadline index is another table, whose writes of that batch may not have
-        # reached their changelog before a kill; re-asserting what the state implies mends it (idempotent).
-        return Outcome(state=state, schedule=pending_deadlines(state, settings))
-    work = state.draft() if state is not None else OrderState(order_id=event.subject)
-    before = pending_deadlines(state, settings) if state is not None else []
-    if isinstance(event, OrderPlaced) and not work.placed:
-        settings = settings.for_store(event.data.store_id)
-    else:
-        settings = settings.for_store(work.store_id)
-    work.seen = [*work.seen, digest][-settings.seen_ids_limit :]
-    step = Step(work, settings)
-    if isinstance(event, OrderPlaced):
-        if not work.placed:  # a second order.placed for the same order changes nothing
-            _place(work, event)
-            held, work.early = work.early, []
-            for early in sorted(held, key=lambda e: (e.time, e.id)):
-                _apply(step, early)
-    elif not work.placed:
-        work.early = [*work.early, event][-settings.early_events_limit :]
-    else:
-        _apply(step, event)
-    return step.finish(work, before, pending_deadlines(work, settings))
+    return admit(state, event, settings, new=_new, step=Step, place=_place, apply=_apply, pending=pending_deadlines)
+
+
+def _new(order_id: str) -> OrderState:
+    return OrderState(order_id=order_id)
 
 
 def _place(state: OrderState, event: OrderPlaced) -> None:
@@ -196,7 +175,7 @@ def pending_deadlines(state: OrderState, settings: WatchSettings) -> list[Deadli
     settings = settings.for_store(state.store_id)
     oid = state.order_id
     if not state.placed:
-        return [Deadline(min(e.time for e in state.early) + settings.orphan_ttl, FORGET, oid)] if state.early else []
+        return forget_held(state, settings)
     closed = state.closed_at
     if closed is not None:
         return [Deadline(closed + settings.retain_for, FORGET, oid)]
@@ -212,17 +191,12 @@ def pending_deadlines(state: OrderState, settings: WatchSettings) -> list[Deadli
 
 
 def on_deadline(state: OrderState, deadline: Deadline, now: datetime, settings: WatchSettings) -> Outcome:
-    """Fire one deadline the caller found due at `now` (its stream clock).
+    """Fire one deadline the caller found due at `now` (its stream clock); see `order_rules.fire`.
 
     The deadline is re-checked against the state: a stale one (rescheduled since, or whose
     condition cleared) detects nothing. A due FORGET returns state None (drop it).
     """
-    settings = settings.for_store(state.store_id)
-    current = pending_deadlines(state, settings)
-    before = [d for d in current if d != deadline]  # the caller popped it from its index
-    if deadline.kind == FORGET and any(d.kind == FORGET and d.due <= now for d in current):
-        return Outcome(state=None, cancel=before)
-    return _fire(state, [deadline.kind], now, settings, before)
+    return fire(state, deadline, now, settings, step=Step, act=_act, pending=pending_deadlines)
 
 
 def overdue_now(state: OrderState, now: datetime, settings: WatchSettings) -> Outcome:
@@ -232,18 +206,16 @@ def overdue_now(state: OrderState, now: datetime, settings: WatchSettings) -> Ou
     """
     settings = settings.for_store(state.store_id)
     before = pending_deadlines(state, settings)
-    kinds = [d.kind for d in before if d.due <= now and d.kind != FORGET]
-    return _fire(state, kinds, now, settings, before)
-
-
-def _fire(
-    state: OrderState, kinds: Sequence[str], now: datetime, settings: WatchSettings, before: Sequence[Deadline]
-) -> Outcome:
     work = state.draft()
     step = Step(work, settings)
-    if work.placed and work.closed_at is None:
-        for kind in kinds:
-            fire = FIRE.get(kind)
-            if fire is not None:
-                fire(step, now)  # each fires everything of its kind due by now
+    for kind in [d.kind for d in before if d.due <= now and d.kind != FORGET]:
+        _act(step, kind, now)
     return step.finish(work, before, pending_deadlines(work, settings))
+
+
+def _act(step: Step, kind: str, now: datetime) -> None:
+    """Fire everything of `kind` due by `now`, while the order is open."""
+    state = step.state
+    fire_kind = FIRE.get(kind)
+    if fire_kind is not None and state.placed and state.closed_at is None:
+        fire_kind(step, now)

@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from string import Formatter
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator
+
+from services.common.order_rules import StoreSettings
 
 __all__ = ["WatchSettings"]
 
 _TEMPLATE_FIELDS = {"store": "acme", "store_id": "acme", "order_id": "o-1", "payment_id": "pay-1"}
 
 
-class WatchSettings(BaseModel):
+class WatchSettings(StoreSettings):
     """Detection thresholds. Every default suits `make run`; `overrides` tunes them per store.
 
     `overrides` maps a store id to a partial set of these fields, e.g.
     `{"acme": {"ship_grace": "PT6H"}}`; `for_store(store_id)` returns the merged settings.
+    Dedupe and holding bounds (`seen_ids_limit`, `early_events_limit`, `orphan_ttl`) are the core's.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ship_grace: timedelta = Field(
         default=timedelta(hours=2),
@@ -62,27 +62,12 @@ class WatchSettings(BaseModel):
         default="https://{store_id}.example/pay/{order_id}",
         description="Where a customer retries a payment; fields: {store}, {store_id}, {order_id}, {payment_id}.",
     )
-    seen_ids_limit: int = Field(
-        default=64, ge=1, le=1024, description="Event ids remembered per order to drop duplicates."
-    )
-    early_events_limit: int = Field(
-        default=32, ge=1, le=1024, description="Events held for an order not seen yet; the oldest go first."
-    )
     shipments_limit: int = Field(default=8, ge=1, le=64, description="Shipments tracked per order.")
-    orphan_ttl: timedelta = Field(
-        default=timedelta(days=7),
-        description="How long events for an order that never arrives are held before they are dropped.",
-    )
     retain_for: timedelta = Field(
         default=timedelta(days=30),
         description="How long an order's state is kept after it closed (cancelled, delivered) or, "
         "for an order never delivered, after promised_delivery_by.",
     )
-    overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-store field overrides, keyed by store id."
-    )
-
-    _per_store: dict[str, WatchSettings] = PrivateAttr(default_factory=dict)
 
     @field_validator("retry_url_template")
     @classmethod
@@ -95,21 +80,6 @@ class WatchSettings(BaseModel):
         if unknown:
             raise ValueError(f"retry_url_template may only use {sorted(_TEMPLATE_FIELDS)}, not {unknown}")
         return value
-
-    @model_validator(mode="after")
-    def _build_overrides(self) -> WatchSettings:
-        base = self.model_dump(exclude={"overrides"})
-        for store_id, fields in self.overrides.items():
-            if "overrides" in fields:
-                raise ValueError(f"overrides for store {store_id!r} cannot nest overrides")
-            self._per_store[store_id] = WatchSettings.model_validate({**base, **fields})
-        return self
-
-    def for_store(self, store_id: str | None) -> WatchSettings:
-        """The settings in force for one store: this object when it has no overrides."""
-        if store_id is None:
-            return self
-        return self._per_store.get(store_id, self)
 
     def retry_url(self, *, store_id: str, order_id: str, payment_id: str) -> str:
         """The payment retry link for one order."""

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import AwareDatetime, Field
 
 from schemas import (
-    CustomerRef,
-    IncidentKind,
     Money,
     OrderCancelled,
     OrderFulfilled,
@@ -18,7 +16,7 @@ from schemas import (
     PaymentSucceeded,
     ShipmentUpdated,
 )
-from services.common.drafts import draft
+from services.common.order_rules import IncidentMarkBase, OrderRecord, Part
 
 __all__ = [
     "EarlyEvent",
@@ -40,17 +38,7 @@ POSSESSION = frozenset(
 """Statuses that show the carrier has the parcel (so the order has shipped)."""
 
 
-class _Compact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Part(_Compact):
-    """A part of the state: never changed in place, replaced by a changed copy (so a step can share it)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ShipmentFacts(_Part):
+class ShipmentFacts(Part):
     """One shipment of the order as the latest carrier checkpoint describes it."""
 
     shipment_id: str
@@ -67,7 +55,7 @@ class ShipmentFacts(_Part):
     delivered_at: AwareDatetime | None = None
 
 
-class PendingDecline(_Part):
+class PendingDecline(Part):
     """A likely-false decline waiting out decline_window for a successful payment."""
 
     payment_id: str
@@ -77,24 +65,18 @@ class PendingDecline(_Part):
     retry_url: str | None = None
 
 
-class IncidentMark(_Part):
+class IncidentMark(IncidentMarkBase):
     """An incident this order emitted: enough to withdraw it, and never to emit it twice."""
 
-    id: str
-    kind: IncidentKind
     at: AwareDatetime | None = Field(default=None, description="the checkpoint or ETA it was about, where one")
     shipment_id: str | None = None
-    resolved: bool = False
 
 
-class OrderState(_Compact):
-    """Everything the rules remember about one order. Small on purpose (see tests for the bound)."""
+class OrderState(OrderRecord[IncidentMark, EarlyEvent]):
+    """Everything the rules remember about one order. Small on purpose (see tests for the bound).
 
-    order_id: str
-    order_number: str | None = Field(default=None, description="the store's own number, e.g. #1001")
-    placed_event_id: str | None = Field(default=None, description="None until order.placed arrived")
-    store_id: str | None = None
-    customer: CustomerRef | None = None
+    Who the order is for, its incident marks, the ids seen and the events held are the core's (`OrderRecord`)."""
+
     product_name: str | None = Field(default=None, description="first line's product")
     skus: dict[str, int] = Field(default_factory=dict, description="sku -> quantity, first line first")
     total: Money | None = None
@@ -108,35 +90,10 @@ class OrderState(_Compact):
     paid_at: AwareDatetime | None = Field(default=None, description="earliest successful payment seen")
     fulfilled_at: AwareDatetime | None = None
     cancelled_at: AwareDatetime | None = None
-    incidents: list[IncidentMark] = Field(default_factory=list)
-    seen: list[str] = Field(default_factory=list, description="digests of recent event ids, oldest first")
-    early: list[EarlyEvent] = Field(default_factory=list, description="events held until order.placed")
-
-    @field_serializer("early")
-    def _early_in_full(self, early: list[EarlyEvent]) -> list[dict[str, Any]]:
-        """Held events are dumped whole (even with exclude_defaults), so they parse back as the same events."""
-        return [event.model_dump(mode="json") for event in early]
-
-    def draft(self) -> OrderState:
-        """A copy a step may change without touching this state: its collections are new, their parts shared.
-
-        The parts (shipments, declines, incident marks, held events, the customer) are immutable; a
-        rule replaces one in its list instead of changing it, so no step needs a deep copy.
-        """
-        return draft(self)
-
-    def replace_mark(self, mark: IncidentMark) -> None:
-        """Put `mark` where the mark with its id is."""
-        self.incidents = [mark if m.id == mark.id else m for m in self.incidents]
 
     def replace_shipment(self, shipment: ShipmentFacts) -> None:
         """Put `shipment` where the shipment with its id is."""
         self.shipments = [shipment if s.shipment_id == shipment.shipment_id else s for s in self.shipments]
-
-    @property
-    def placed(self) -> bool:
-        """order.placed has arrived."""
-        return self.placed_event_id is not None
 
     @property
     def shipped(self) -> bool:
@@ -158,10 +115,6 @@ class OrderState(_Compact):
     @property
     def first_sku(self) -> str | None:
         return next(iter(self.skus), None)
-
-    def mark(self, incident_id: str) -> IncidentMark | None:
-        """The record of an emitted incident, if this order emitted it."""
-        return next((m for m in self.incidents if m.id == incident_id), None)
 
     def live(self, kind: str | None = None) -> list[IncidentMark]:
         """Emitted incidents not resolved yet, optionally of one kind."""

@@ -23,7 +23,7 @@ from schemas import (
 )
 from services.common.drafts import draft
 from services.common.ids import event_digest
-from services.order_watcher.rules.incidents import build_incident, incident_id
+from services.common.order_rules import build_incident, incident_id
 from services.order_watcher.rules.settings import WatchSettings
 from services.order_watcher.rules.state import OrderState
 

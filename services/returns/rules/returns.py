@@ -2,14 +2,14 @@
 
 Pure: the clock is the event time, or the `now` a caller passes when it fires deadlines.
 Return events carry only the customer's id; who they are and how to reach them comes from
-the order's order.placed. Return events that arrive before it are held in the state and
-replayed (in event-time order) once the order is known, so the outcome does not depend on
-the order in which the topics deliver. `pending_deadlines` lists every deadline and when it is due.
+the order's order.placed. Admission is the per-order core's (`services.common.order_rules.admit`):
+each event once, and return events that arrive before their order.placed held and replayed in
+event-time order once the order is known. `pending_deadlines` lists every deadline and when it is due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from schemas import (
@@ -21,7 +21,7 @@ from schemas import (
     ReturnRejected,
     ReturnRequested,
 )
-from services.common.ids import event_digest
+from services.common.order_rules import admit, fire, forget_held
 from services.returns.rules.deadlines import ACKNOWLEDGE, FORGET, LABEL_SCAN, REFUND_ESCALATE, REFUND_SLA, Deadline
 from services.returns.rules.effects import Outcome, Step
 from services.returns.rules.journey import (
@@ -50,7 +50,7 @@ FIRE: dict[str, Callable[[Step, datetime], None]] = {
 
 
 def on_event(state: ReturnsState | None, event: CloudEvent, settings: ReturnSettings) -> Outcome:
-    """Fold one order.placed or return event into the order's state.
+    """Fold one order.placed or return event into the order's state (see `order_rules.admit`).
 
     Any other event (the rest of the `orders` topic), or a duplicate event id, is an Outcome
     whose state is the very object passed in (a duplicate also re-schedules the deadlines that
@@ -59,30 +59,17 @@ def on_event(state: ReturnsState | None, event: CloudEvent, settings: ReturnSett
     """
     if not isinstance(event, (OrderPlaced, *RETURN_EVENTS)):
         return Outcome(state=state)
-    digest = event_digest(event.id)
-    if state is not None and digest in state.seen:
-        # Read again (a restart before its offset was committed): its effects were sent and its state
-        # written, but the deadline index is another table, whose writes of that batch may not have
-        # reached their changelog before a kill; re-asserting what the state implies mends it (idempotent).
-        return Outcome(state=state, schedule=pending_deadlines(state, settings))
-    work = state.draft() if state is not None else ReturnsState(order_id=event.subject)
-    before = pending_deadlines(state, settings) if state is not None else []
-    store_id = event.data.store_id if isinstance(event, OrderPlaced) and not work.placed else work.store_id
-    settings = settings.for_store(store_id)
-    work.seen = [*work.seen, digest][-settings.seen_ids_limit :]
-    work.last_event_at = max(filter(None, [work.last_event_at, event.time]))
-    step = Step(work, settings)
-    if isinstance(event, OrderPlaced):
-        if not work.placed:  # a second order.placed for the same order changes nothing
-            _place(work, event)
-            held, work.early = work.early, []
-            for early in sorted(held, key=lambda e: (e.time, e.id)):
-                _apply(step, early)
-    elif not work.placed:
-        work.early = [*work.early, event][-settings.early_events_limit :]
-    else:
-        _apply(step, event)
-    return step.finish(work, before, pending_deadlines(work, settings))
+    return admit(state, event, settings, new=_new, step=Step, place=_place, apply=_apply, pending=pending_deadlines,
+                 note=_note_time)
+
+
+def _new(order_id: str) -> ReturnsState:
+    return ReturnsState(order_id=order_id)
+
+
+def _note_time(state: ReturnsState, event: CloudEvent) -> None:
+    """The latest event time seen: the order is forgotten `retain_for` after it."""
+    state.last_event_at = max(filter(None, [state.last_event_at, event.time]))
 
 
 def _place(state: ReturnsState, event: OrderPlaced) -> None:
@@ -121,7 +108,7 @@ def pending_deadlines(state: ReturnsState, settings: ReturnSettings) -> list[Dea
     settings = settings.for_store(state.store_id)
     oid = state.order_id
     if not state.placed:
-        return [Deadline(min(e.time for e in state.early) + settings.orphan_ttl, FORGET, oid)] if state.early else []
+        return forget_held(state, settings)
     dues: dict[str, list[datetime]] = {ACKNOWLEDGE: [], REFUND_SLA: [], REFUND_ESCALATE: [], LABEL_SCAN: []}
     for case in state.returns:
         for kind, due in (
@@ -139,27 +126,16 @@ def pending_deadlines(state: ReturnsState, settings: ReturnSettings) -> list[Dea
 
 
 def on_deadline(state: ReturnsState, deadline: Deadline, now: datetime, settings: ReturnSettings) -> Outcome:
-    """Fire one deadline the caller found due at `now` (its stream clock).
+    """Fire one deadline the caller found due at `now` (its stream clock); see `order_rules.fire`.
 
     The deadline is re-checked against the state: a stale one (rescheduled since, or whose
     condition cleared) detects nothing. A due FORGET returns state None (drop it).
     """
-    settings = settings.for_store(state.store_id)
-    current = pending_deadlines(state, settings)
-    before = [d for d in current if d != deadline]  # the caller popped it from its index
-    if deadline.kind == FORGET:
-        if any(d.kind == FORGET and d.due <= now for d in current):
-            return Outcome(state=None, cancel=before)
-        return Outcome(state=state, schedule=sorted(set(current) - set(before)))
-    return _fire(state, deadline.kind, now, settings, before)
+    return fire(state, deadline, now, settings, step=Step, act=_act, pending=pending_deadlines)
 
 
-def _fire(
-    state: ReturnsState, kind: str, now: datetime, settings: ReturnSettings, before: Sequence[Deadline]
-) -> Outcome:
-    work = state.draft()
-    step = Step(work, settings)
-    fire = FIRE.get(kind)
-    if fire is not None and work.placed:
-        fire(step, now)  # each fires everything of its kind due by now
-    return step.finish(work, before, pending_deadlines(work, settings))
+def _act(step: Step, kind: str, now: datetime) -> None:
+    """Fire every return of the order due by `now` for `kind`, once the order is known."""
+    fire_kind = FIRE.get(kind)
+    if fire_kind is not None and step.state.placed:
+        fire_kind(step, now)  # each fires everything of its kind due by now

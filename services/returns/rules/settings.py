@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field
+
+from services.common.order_rules import StoreSettings
 
 __all__ = ["MAX_RETURN_WINDOW", "ReturnSettings"]
 
@@ -13,7 +14,7 @@ MAX_RETURN_WINDOW = timedelta(days=365)
 """The longest return window a store may set (a year-long window is a real offer)."""
 
 
-class ReturnSettings(BaseModel):
+class ReturnSettings(StoreSettings):
     """Return and refund thresholds. Every default suits `make run`; `overrides` tunes them per store.
 
     `overrides` maps a store id to a partial set of these fields, e.g.
@@ -25,10 +26,9 @@ class ReturnSettings(BaseModel):
     store's payment provider (Shopify, Stripe) already sends a refund receipt and a second
     message about the same money is noise. A request outside the return window always goes
     to a person (`escalations`); telling the customer at once (`journey_window_exceeded`) is
-    off by default, so the person's decision is not pre-empted.
+    off by default, so the person's decision is not pre-empted. Dedupe and holding bounds
+    (`seen_ids_limit`, `early_events_limit`) are the core's.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     refund_sla: timedelta = Field(
         default=timedelta(hours=24),
@@ -60,12 +60,6 @@ class ReturnSettings(BaseModel):
     returns_limit: int = Field(
         default=16, ge=1, le=256, description="Returns tracked per order; events of further ones are dropped."
     )
-    seen_ids_limit: int = Field(
-        default=64, ge=1, le=1024, description="Event ids remembered per order to drop duplicates."
-    )
-    early_events_limit: int = Field(
-        default=32, ge=1, le=1024, description="Return events held for an order not seen yet; the oldest go first."
-    )
     orphan_ttl: timedelta = Field(
         default=timedelta(days=7),
         gt=timedelta(0),
@@ -77,23 +71,3 @@ class ReturnSettings(BaseModel):
         description="How long an order is remembered after its last event, once nothing waits on a deadline; "
         "longer than the longest return window, so a late request still finds its customer.",
     )
-    overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-store field overrides, keyed by store id."
-    )
-
-    _per_store: dict[str, ReturnSettings] = PrivateAttr(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _build_overrides(self) -> ReturnSettings:
-        base = self.model_dump(exclude={"overrides"})
-        for store_id, fields in self.overrides.items():
-            if "overrides" in fields:
-                raise ValueError(f"overrides for store {store_id!r} cannot nest overrides")
-            self._per_store[store_id] = ReturnSettings.model_validate({**base, **fields})
-        return self
-
-    def for_store(self, store_id: str | None) -> ReturnSettings:
-        """The settings in force for one store: this object when it has no overrides."""
-        if store_id is None:
-            return self
-        return self._per_store.get(store_id, self)

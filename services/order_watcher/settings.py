@@ -32,8 +32,9 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from services.common.batching import BatchSettings
 from services.order_watcher.rules import WatchSettings
 
 __all__ = ["DURATIONS", "OrderWatcherSettings"]
@@ -63,8 +64,8 @@ def _same(name: str) -> Any:
     return Field(default=getattr(_RULES, name), description=WatchSettings.model_fields[name].description)
 
 
-class OrderWatcherSettings(BaseSettings):
-    """The detection thresholds, read from `FOREWARN_WATCH_*`; `rules()` gives the rules' WatchSettings."""
+class OrderWatcherSettings(BatchSettings):
+    """The detection thresholds and batching, read from `FOREWARN_WATCH_*`; `rules()` gives the rules' WatchSettings."""
 
     model_config = SettingsConfigDict(
         env_prefix="FOREWARN_WATCH_", frozen=True, extra="ignore", env_ignore_empty=True
@@ -87,8 +88,6 @@ class OrderWatcherSettings(BaseSettings):
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-store overrides of WatchSettings fields, as JSON"
     )
-    batch_size: int = Field(default=500, ge=1, description="messages an agent takes from its stream per batch")
-    batch_wait_s: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
 
     def rules(self) -> WatchSettings:
         """The validated WatchSettings these values describe (raises ValueError when they are not valid)."""

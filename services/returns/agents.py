@@ -43,14 +43,13 @@ TICKS = "ticks.returns"
 SOURCE = "forewarn/returns"
 CANDIDATES: Final = "candidates"
 """The one outlet: detections, withdrawals and cases, keyed by customer id."""
-BATCH_SIZE: Final = 500
-BATCH_WAIT_S: Final = 0.05
-"""Messages the agent takes per batch, and the longest wait to fill one (as order_watcher's defaults)."""
 
 
-def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock: Clock | None = None) -> faust.App:
+def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock: Clock | None = None,
+          settings: ReturnsEnv | None = None) -> faust.App:
     """Wire the app: every topic this service reads and writes is named here."""
-    rules = rules or ReturnsEnv().rules()
+    settings = settings or ReturnsEnv()
+    rules = rules or settings.rules()
     clock = clock or SystemClock()
     app = create_app(SERVICE, common)
     inputs = full_names(common, [ORDERS, RETURNS])
@@ -71,7 +70,7 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
 
     @app.agent(source, concurrency=1)
     async def follow_returns(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WAIT_S):
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
             await returns.process(batch)
 
     return app

@@ -1,4 +1,5 @@
-"""The returns service's settings from the environment (prefix `FOREWARN_RETURNS_`), turned into ReturnSettings."""
+"""The returns service's settings from the environment (prefix `FOREWARN_RETURNS_`): the rule thresholds,
+turned into ReturnSettings by `rules()`, and batching (`FOREWARN_RETURNS_BATCH_SIZE`, `_BATCH_WAIT_S`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, BeforeValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from services.common.batching import BatchSettings
 from services.returns.rules import ReturnSettings
 
 __all__ = ["ReturnsEnv"]
@@ -32,8 +34,10 @@ def _duration(name: str) -> Any:
     return Field(default=None, validation_alias=AliasChoices(prefix, prefix + "_S"))
 
 
-class ReturnsEnv(BaseSettings):
-    """Unset knobs keep ReturnSettings' defaults; `FOREWARN_RETURNS_OVERRIDES` is JSON keyed by store id."""
+class ReturnsEnv(BatchSettings):
+    """Unset knobs keep ReturnSettings' defaults; `FOREWARN_RETURNS_OVERRIDES` is JSON keyed by store id.
+
+    `batch_size` and `batch_wait_s` are how the agent takes its stream (as order_watcher's)."""
 
     model_config = SettingsConfigDict(
         env_prefix="FOREWARN_RETURNS_", frozen=True, extra="ignore", env_ignore_empty=True
@@ -51,4 +55,5 @@ class ReturnsEnv(BaseSettings):
 
     def rules(self) -> ReturnSettings:
         """The rule settings: defaults, then whatever the environment set (validated as one)."""
-        return ReturnSettings.model_validate(self.model_dump(exclude_none=True))
+        set_here = self.model_dump(include=set(ReturnSettings.model_fields), exclude_none=True)
+        return ReturnSettings.model_validate(set_here)

@@ -91,3 +91,12 @@ def test_environment_refuses_a_window_over_a_year(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FOREWARN_RETURNS_RETURN_WINDOW", "P400D")
     with pytest.raises(ValidationError):
         ReturnsEnv().rules()
+
+
+def test_batching_comes_from_the_environment_apart_from_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOREWARN_RETURNS_BATCH_SIZE", "7")
+    monkeypatch.setenv("FOREWARN_RETURNS_BATCH_WAIT_S", "0.2")
+    env = ReturnsEnv()
+    assert (env.batch_size, env.batch_wait_s) == (7, 0.2)
+    assert env.rules() == ReturnSettings()
+

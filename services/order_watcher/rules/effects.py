@@ -16,7 +16,10 @@ from services.order_watcher.rules.state import IncidentMark, OrderState
 __all__ = ["Outcome", "Step", "utc_iso"]
 
 Outcome = order_rules.Outcome[OrderState]
-"""What one step decided (see `services.common.order_rules.Outcome`); order_watcher opens no escalations here."""
+"""What one step decided (see `services.common.order_rules.Outcome`); order_watcher opens no escalations here.
+
+A type for annotations: build one with `order_rules.Outcome(...)`, since calling a parametrized alias
+tries to set `__orig_class__` on the frozen instance, an exception raised and caught on every call."""
 
 
 def utc_iso(at: datetime) -> str:

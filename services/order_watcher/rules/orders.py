@@ -23,6 +23,7 @@ from schemas import (
     PaymentSucceeded,
     ShipmentUpdated,
 )
+from services.common import order_rules
 from services.common.order_rules import admit, fire, forget_held
 from services.order_watcher.rules.deadlines import (
     DECLINE_WINDOW,
@@ -75,7 +76,7 @@ def on_event(state: OrderState | None, event: CloudEvent, settings: WatchSetting
     Deadlines already due are only scheduled: the caller fires them (or calls `overdue_now`).
     """
     if not isinstance(event, ORDER_EVENTS):
-        return Outcome(state=state)
+        return order_rules.Outcome(state=state)  # the class: calling the alias raises and catches per call
     return admit(state, event, settings, new=_new, step=Step, place=_place, apply=_apply, pending=pending_deadlines)
 
 

@@ -16,7 +16,10 @@ from services.returns.rules.state import IncidentMark, ReturnCase, ReturnsState
 __all__ = ["Outcome", "Step"]
 
 Outcome = order_rules.Outcome[ReturnsState]
-"""What one step decided (see `services.common.order_rules.Outcome`)."""
+"""What one step decided (see `services.common.order_rules.Outcome`).
+
+A type for annotations: build one with `order_rules.Outcome(...)`, since calling a parametrized alias
+tries to set `__orig_class__` on the frozen instance, an exception raised and caught on every call."""
 
 
 class Step(order_rules.Step[ReturnsState, ReturnSettings]):

@@ -21,6 +21,7 @@ from schemas import (
     ReturnRejected,
     ReturnRequested,
 )
+from services.common import order_rules
 from services.common.order_rules import admit, fire, forget_held
 from services.returns.rules.deadlines import ACKNOWLEDGE, FORGET, LABEL_SCAN, REFUND_ESCALATE, REFUND_SLA, Deadline
 from services.returns.rules.effects import Outcome, Step
@@ -58,7 +59,7 @@ def on_event(state: ReturnsState | None, event: CloudEvent, settings: ReturnSett
     caller fires them at its next tick.
     """
     if not isinstance(event, (OrderPlaced, *RETURN_EVENTS)):
-        return Outcome(state=state)
+        return order_rules.Outcome(state=state)  # the class: calling the alias raises and catches per call
     return admit(state, event, settings, new=_new, step=Step, place=_place, apply=_apply, pending=pending_deadlines,
                  note=_note_time)
 

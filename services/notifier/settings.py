@@ -63,7 +63,11 @@ class NotifierSettings(BaseSettings):
         description="resolution reasons that end the trouble (a JSON list in the environment)")
     # Sending.
     send_concurrency: int = Field(default=32, ge=1)
-    batch_size: int = Field(default=128, ge=1, description="incidents taken from the stream per batch")
+    batch_size: int = Field(
+        default=256, ge=1,
+        description="most incidents taken from the stream per batch (a batch takes what came within batch_wait_s; "
+                    "each costs a ledger read, two writes and a wait for the outcome acks whatever its size: bench "
+                    "notifier, 7 rounds, 256 vs 128: 714 vs 621 sends/s, 1,150 vs 1,213 us CPU per send, medians)")
     batch_wait_s: float = Field(default=0.05, gt=0, description="longest wait to fill a batch")
     max_attempts: int = Field(default=6, ge=1)
     retry_backoff_max_s: float = 60.0

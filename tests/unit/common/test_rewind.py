@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from faust.types import TP as FaustTP
-from mode.utils.queues import FlowControlEvent, FlowControlQueue
+from mode.utils.queues import FlowControlEvent, FlowControlQueue, ThrowableQueue
 
 from services.common import rewind
 from services.common.rewind import GIVE_UP_S, ReadOffsets
@@ -72,10 +72,15 @@ class _Partition:
         self.batch = batch
         self.missing = missing
         self.seeks: list[int] = []
-        self.flow = FlowControlEvent(initially_suspended=False)
-        self.queue: FlowControlQueue[_Event] = FlowControlQueue(flow_control=self.flow, clear_on_resume=True)
+        # the queue class an agent's channel really has (`App.FlowControlQueue`: mode's ThrowableQueue, whose own
+        # `clear` drops the queued records and cancels the puts waiting for room), on the app's flow control
+        self.flow: FlowControlEvent = self.app.flow_control
+        self.flow.resume()
+        self.queue: ThrowableQueue[_Event] = self.app.FlowControlQueue(maxsize=0, clear_on_resume=True)
         self.taken: list[int] = []
         self.hooks: dict[int, Callable[[], None]] = {}
+        self.before_fetch: dict[int, Callable[[], None]] = {}  # by the number of fetches made before
+        self.fetches = 0
         self.app.topics.acks_enabled_for = lambda topic: topic == TOPIC
 
         async def seek(tp: Any, offset: int) -> None:
@@ -94,6 +99,10 @@ class _Partition:
         self.consumer.callback = rewind._delivering_in_order(deliver, self.offsets, self.consumer)
 
     def fetch(self) -> list[int]:
+        hook = self.before_fetch.pop(self.fetches, None)
+        self.fetches += 1
+        if hook is not None:
+            hook()
         offsets = [o for o in range(self.position, min(self.position + self.batch, self.end)) if o not in self.missing]
         self.position = min(self.position + self.batch, self.end)
         return offsets
@@ -116,7 +125,7 @@ class _Partition:
 
         async def getmany(timeout: float) -> AsyncIterator[tuple[Any, _Message]]:
             records = scripted.pop(0) if scripted else self.fetch()
-            if not records and not scripted and self.position >= self.end:
+            if not records and not scripted and self.position >= self.end and not rewind._seeking:
                 fetcher._stopped.set()
             for offset in records:
                 yield TP, _Message(TP, offset)
@@ -172,6 +181,26 @@ async def test_records_dropped_from_the_agent_s_queue_after_the_seek_are_read_ag
     assert 60 in partition.seeks
 
 
+async def test_records_fetched_again_while_faust_seeks_to_the_committed_offset_are_not_lost() -> None:
+    """Faust's seek to the committed offset is two steps: the consumer thread seeks (to 0 here), then, once that
+    returns, the read offsets are set. Meanwhile the fetch loop read 0..5 again up to the end of the partition,
+    all judged stale against the old position (6), and the flow's resume then dropped 0..5 from the queue: the
+    position was back at 0, but nothing would be fetched from there again."""
+    partition = _Partition(0, 6, batch=3)
+
+    def thread_seeks() -> None:
+        partition.position = 0
+
+    def read_offsets_set_then_flow_resumed() -> None:
+        partition.offsets.update({TP: 0})
+        partition.flow.resume()  # clears the queues: 0..5 dropped
+
+    partition.before_fetch[2] = thread_seeks  # 0..5 delivered (queued)
+    partition.before_fetch[4] = read_offsets_set_then_flow_resumed  # 0..5 fetched again, stale
+    taken = await partition.run()
+    assert _every_record_taken(taken, 0, 6), f"taken: {taken}"
+
+
 async def test_records_dropped_on_a_partition_with_nothing_committed_are_read_again() -> None:
     """A worker killed before its first commit: the next one reads from the start, Faust's seek to "no committed
     offset" leaves the consumer where it is, past the records handed over before it, and the flow's resume drops
@@ -188,6 +217,27 @@ async def test_records_dropped_on_a_partition_with_nothing_committed_are_read_ag
     assert 0 in partition.seeks
 
 
+async def test_a_record_waiting_for_room_in_a_full_queue_when_the_flow_resumes_is_read_again() -> None:
+    """The conductor waits for room to put a record into a full queue (records of other partitions fill it); the
+    resume's clear cancels that put, and the record is gone unless its partition is read again from it."""
+    partition = _Partition(0, 8)
+    other = FaustTP(TOPIC, 1)
+    partition.offsets.update({TP: 5, other: 0})  # 0..4 of TP taken by the agent
+    partition.offsets.delivered(other, 0, partition.offsets.epoch[other])  # 0 of the other partition is queued
+    queue = partition.app.FlowControlQueue(maxsize=1, clear_on_resume=True)
+    queue.put_nowait(_Event(_Message(other, 0)))
+    waiting = asyncio.ensure_future(queue.put(_Event(_Message(TP, 5))))
+    await asyncio.sleep(0.01)
+    assert not waiting.done(), "the queue is full: the put waits for room"
+    partition.offsets.delivered(TP, 5, partition.offsets.epoch[TP])  # the delivery moved on meanwhile (put in flight)
+    partition.flow.resume()  # clears the queues: the queued record and the waiting put are dropped
+    await asyncio.gather(waiting, return_exceptions=True)
+    await asyncio.sleep(0.01)
+    assert partition.offsets.rewinding.get(TP) == 5, "the partition is read again from the record whose put was cut"
+    assert partition.offsets.rewinding.get(other) == 0
+    assert 5 in partition.seeks
+
+
 async def test_a_hole_met_again_after_the_re_read_is_genuine_and_left_to_faust(monkeypatch: pytest.MonkeyPatch) -> None:
     """A transactional producer's commit markers take offsets: such a hole is there on every read."""
     gaps: list[tuple[Any, int, int]] = []
@@ -199,20 +249,24 @@ async def test_a_hole_met_again_after_the_re_read_is_genuine_and_left_to_faust(m
     partition = _Partition(10, 15, batch=5, missing=frozenset({12}))  # 12 is a commit marker: not a record
     partition.faust_seeks_to_committed(10)
     taken = await partition.run()
-    assert partition.seeks == [12], "read again once from the hole"
+    assert partition.seeks == [10, 12], "Faust's seek to 10 is made again by ours; then read again once from the hole"
     assert gaps == [(TP, 12, 12)], "then the hole is Faust's to count"
     assert taken == [10, 11, 13, 14]
 
 
-async def test_a_revoke_or_a_seek_of_faust_ends_a_rewind() -> None:
-    offsets = ReadOffsets()
+async def test_a_revoke_ends_a_rewind_and_a_seek_of_faust_replaces_it() -> None:
+    sought: list[tuple[Any, int]] = []
+    offsets = ReadOffsets(reseek=lambda tp, offset: sought.append((tp, offset)))
     offsets.rewind(TP, 10)
     offsets.pop(TP, None)
     assert TP not in offsets.rewinding
     offsets.rewind(TP, 10)
     offsets.update({TP: 40})
-    assert TP not in offsets.rewinding
+    assert offsets.rewinding[TP] == 40, "until the record at 40 comes, what was fetched before the seek is stale"
+    assert sought == [(TP, 40)], "the consumer is sought there once more"
     assert offsets[TP] == 39, "Faust reads the offset before the next one to deliver"
+    offsets.update({TP: None})
+    assert TP not in offsets.rewinding and offsets[TP] is None
 
 
 def test_the_fetch_loop_s_own_writes_do_not_move_the_position() -> None:
@@ -254,3 +308,28 @@ def test_every_faust_consumer_of_our_apps_rewinds() -> None:
     assert Consumer._add_gap is rewind._hole_seen_on_delivery
     assert isinstance(app.consumer._read_offset, ReadOffsets)
     assert FlowControlQueue.clear.__module__ == rewind.__name__
+    assert ThrowableQueue.clear.__module__ == rewind.__name__, "the queue class Faust's channels have"
+    assert type(app.FlowControlQueue(maxsize=1)) is ThrowableQueue
+
+
+def test_an_ack_faust_makes_for_a_record_it_skipped_or_of_a_past_generation_is_not_counted() -> None:
+    """The stream acknowledges what it skips unprocessed (flow suspended, past generation); a revoke forgets the
+    committed offset, so counting such an ack lets the next commit pass over every record before it."""
+    from faust.types import Message
+
+    app = create_app("rewind-test", CommonSettings(topic_prefix="unit-"))
+    consumer = app.consumer
+    app.topics.acks_enabled_for = lambda topic: topic == TOPIC
+    app.consumer_generation_id = 7
+
+    def message(offset: int, generation: int) -> Message:
+        return Message(TOPIC, 0, offset, 0.0, 0, {}, b"k", b"v", None, generation_id=generation)
+
+    app.flow_control.resume()
+    assert consumer.ack(message(5, 6)) is False, "fetched in generation 6, acknowledged in 7"
+    app.flow_control.suspend()
+    assert consumer.ack(message(6, 7)) is False, "acknowledged while the flow is suspended (a rebalance)"
+    assert not consumer._acked[TP], "neither is counted: the next commit cannot pass over them"
+    app.flow_control.resume()
+    assert consumer.ack(message(7, 7)) is True
+    assert list(consumer._acked[TP]) == [7]

@@ -49,7 +49,7 @@ from tests.support.care import escalation_event
 from tests.support.events import order_placed
 from tests.support.fake_providers import FakeProviders
 from tests.support.fake_zendesk import FakeZendesk
-from tests.support.kafka_io import read_topic
+from tests.support.kafka_io import group_offsets, read_topic
 from tests.support.processes import ServiceProcess
 
 __all__ = [
@@ -431,14 +431,22 @@ async def _care_cases(database_url: str) -> list[tuple[str, str, str]]:
     return [(str(customer), str(external_id), str(state)) for customer, external_id, state in rows]
 
 
-def trace(bootstrap: str, prefix: str, needles: Sequence[str], topics: Sequence[str]) -> str:
-    """Where lost inputs got to: per topic, the records whose key or value names one of `needles`."""
+def trace(bootstrap: str, prefix: str, needles: Sequence[str], topics: Sequence[str],
+          groups: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """Where lost inputs got to: per topic, the records (partition, offset, key) whose key or value names one of
+    `needles`; then, for each (service, topics it reads), what its consumer group committed of each partition
+    against the partition's end: a lost record below its group's committed offset was passed over, one at or
+    above it was never handled."""
     lines = []
     for topic in topics:
         records = asyncio.run(read_topic(bootstrap, prefix + topic, expect=10**9, timeout=5))
         hits = [(r.partition, r.offset, (r.key or b"").decode(errors="replace")) for r in records
                 if any(n.encode() in (r.key or b"") + (r.value or b"") for n in needles)]
         lines.append(f"{topic}: {len(records)} records, naming {list(needles)[:3]}: {hits[:12]}")
+    for service, read in groups:
+        standing = asyncio.run(group_offsets(bootstrap, f"{prefix}forewarn-{service}", [prefix + t for t in read]))
+        lines.append(f"{service} committed/end per partition: "
+                     + "; ".join(f"{topic[len(prefix):]} {offsets}" for topic, offsets in standing.items()))
     return "\n".join(lines)
 
 

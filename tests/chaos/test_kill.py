@@ -129,9 +129,11 @@ def test_kill_9_each_faust_service_at_random_moments(
         each.name for each in services for _ in range(size.kills_per_service + 1))
     assert len({kill["service"] for kill in kills
                 if kill["accepted_before"] < len(phones) + len(customers)}) == len(services), kills  # mid-stream
-    assert sms["lost"] == 0, f"{figures.as_dict()}\n{logs}\n" + trace(
+    assert sms["lost"] == 0, f"{figures.as_dict()}\n" + trace(
         kafka, topic_prefix, [_order_of(phone) for phone in figures.extra["lost_sample"]],
-        ["orders", "shipments", "returns", "incident-candidates", "incidents", "notifications"])
+        ["orders", "shipments", "returns", "incident-candidates", "incidents", "notifications"],
+        [("order-watcher", ["orders", "shipments", "incident-candidates"]), ("returns", ["orders", "returns"]),
+         ("notifier", ["incidents"])]) + f"\n{logs}"
     assert sms["duplicates"] == 0, figures.as_dict()
     assert tickets.lost == 0, f"{tickets.as_dict()}\n{services[3].log()[-3000:]}"
     assert tickets.duplicates == 0, tickets.as_dict()

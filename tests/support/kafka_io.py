@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-__all__ = ["Record", "group_caught_up", "produce", "read_topic", "rewind_group", "wait_caught_up"]
+__all__ = ["Record", "group_caught_up", "group_offsets", "produce", "read_topic", "rewind_group", "wait_caught_up"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,32 @@ async def group_caught_up(bootstrap: str, group: str, topics: Iterable[str], par
         tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
         ends = await consumer.end_offsets(tps)
         return all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def group_offsets(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, list[tuple[int | None, int]]]:
+    """Per topic, each partition's (offset `group` committed or None, end offset): where a group stands."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        standing: dict[str, list[tuple[int | None, int]]] = {}
+        for topic in topics:
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            if not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            tps = [TopicPartition(topic, p) for p in partitions]
+            ends = await consumer.end_offsets(tps) if tps else {}
+            standing[topic] = [(committed[tp].offset if tp in committed else None, ends[tp]) for tp in tps]
+        return standing
     finally:
         await consumer.stop()
         await admin.close()

@@ -27,6 +27,9 @@ three, with no error anywhere):
   the fetch loop reads the partition again from the committed offset, judged against the old
   position (taken for duplicates), possibly to its end; when the position then goes back, nothing
   is fetched from there again.
+* **A fetch returned while the flow is stopped is dropped whole.** Faust then seeks to the
+  committed offsets, which does not move the consumer of a partition with nothing committed: its
+  records are never fetched again (returns' `returns[0]` and `returns[3]` after a restart).
 * **Records skipped unprocessed are acknowledged.** The stream acknowledges a record it takes while
   the flow is suspended or from a past generation, without handing it to the agent; a revoke
   forgets the committed offset until the next seek, so a commit meanwhile passes over every record
@@ -48,7 +51,8 @@ records did not come: the partition is sought back to the position and marked as
 until the record at the position comes, no other record of the partition is delivered (they are
 stale; the re-fetch brings them again, in order). A record dropped from an agent's queue rewinds
 its partition the same way, and so does a put a clear cut short. Faust's seek is made again by ours
-once the read offsets are set, as a rewind to the committed offset.
+once the read offsets are set, as a rewind to the committed offset, or, with nothing committed, to the
+partition's first offset (where the group starts it).
 
 A hole can be genuine: our own topics have neither compaction nor transactions, but a store may
 publish with a transactional producer (each commit marker takes an offset). So a hole is first
@@ -92,16 +96,19 @@ class ReadOffsets(dict[Any, int | None]):
 
     def __init__(self, tracks: Callable[[Any], bool] = lambda tp: True,
                  clock: Callable[[], float] = time.monotonic,
-                 reseek: Callable[[Any, int], None] = lambda tp, offset: None) -> None:
+                 reseek: Callable[[Any, int | None], None] = lambda tp, offset: None) -> None:
         super().__init__()
         self.tracks = tracks
         self.clock = clock
         self.reseek = reseek
-        """Seeks the consumer itself to an offset (after Faust's seek to the committed offsets: see `update`)."""
+        """Seeks the consumer itself to an offset, None: to the partition's first (after Faust's seek to the
+        committed offsets: see `update`)."""
         self.next: dict[Any, int] = {}
         """The offset of the next record to deliver, per tracked partition (absent: not known yet)."""
         self.epoch: defaultdict[Any, int] = defaultdict(int)
         """Counts the seeks of each partition: a delivery that straddles one does not move the position."""
+        self.sought: defaultdict[Any, int] = defaultdict(int)
+        """Counts Faust's seeks to the committed offsets and the revokes of each partition."""
         self.rewinding: dict[Any, int] = {}
         self.since: dict[Any, float] = {}
         self.reread: dict[Any, tuple[int, int]] = {}  # the last hole read again, per partition
@@ -132,12 +139,20 @@ class ReadOffsets(dict[Any, int | None]):
         read offsets are set only once that returns. Meanwhile the fetch loop goes on, and the records it fetched
         again from the committed offset were judged against the old position (taken as stale, dropped): the
         consumer may already be at the end of the partition when the position goes back. So the position is
-        set, and the consumer sought there once more, as a rewind: what was fetched before it is stale."""
+        set, and the consumer sought there once more, as a rewind: what was fetched before it is stale.
+
+        With nothing committed, Faust's seek leaves the consumer where it is, past any record fetched before
+        and dropped (Faust drops a whole fetch that returns while its flow is stopped, then "seeks back to the
+        committed offsets"); the group starts such a partition at its first offset, so the consumer is
+        sought there (`reseek(tp, None)`, which rewinds once that offset is known)."""
         for tp, offset in dict(*args, **kwargs).items():
             if not self.tracks(tp):
                 super().__setitem__(tp, offset)
-            elif offset is None or offset < 0:
-                self.seek(tp, offset)
+                continue
+            self.sought[tp] += 1
+            if offset is None or offset < 0:
+                self.seek(tp, None)
+                self.reseek(tp, None)
             else:
                 self.rewind(tp, offset)
                 self.reseek(tp, offset)
@@ -145,6 +160,7 @@ class ReadOffsets(dict[Any, int | None]):
     def pop(self, tp: Any, default: Any = _MISSING) -> Any:  # a revoked partition
         value = self[tp]
         self.epoch[tp] += 1
+        self.sought[tp] += 1
         for state in (self.next, self.rewinding, self.since, self.reread):
             state.pop(tp, None)
         super().pop(tp, None)
@@ -263,9 +279,25 @@ def _rewind_dropped(items: Iterable[Any]) -> None:
 
 
 def _seek_soon(consumer: Any, tp: Any, offset: int) -> None:
-    task = asyncio.ensure_future(_seek(consumer, tp, offset))
+    _soon(_seek(consumer, tp, offset))
+
+
+def _soon(seeking: Awaitable[None]) -> None:
+    task = asyncio.ensure_future(seeking)
     _seeking.add(task)  # kept until done (the loop holds only weak references to tasks)
     task.add_done_callback(_seeking.discard)
+
+
+async def _rewind_to_start(consumer: Any, offsets: ReadOffsets, tp: Any, sought: int) -> None:
+    """Rewind `tp` to its first offset, unless Faust sought it again (or it was revoked) meanwhile."""
+    try:
+        start = (await consumer.earliest_offsets(tp))[tp]
+    except Exception as exc:  # revoked meanwhile, say: the next assignment seeks again anyway
+        logger.warning("could not find where %s starts: %s: %s", tp, exc.__class__.__name__, exc)
+        return
+    if offsets.sought[tp] == sought:
+        offsets.rewind(tp, start)
+        await _seek(consumer, tp, start)
 
 
 async def _seek(consumer: Any, tp: Any, offset: int) -> None:
@@ -336,8 +368,11 @@ def install() -> None:
         def tracks(tp: Any) -> bool:  # the partitions whose records are acknowledged (and committed)
             return bool(self.app.topics.acks_enabled_for(tp.topic))
 
-        def reseek(tp: Any, offset: int) -> None:
-            _seek_soon(self, tp, offset)
+        def reseek(tp: Any, offset: int | None) -> None:
+            if offset is not None:
+                _seek_soon(self, tp, offset)
+            else:
+                _soon(_rewind_to_start(self, offsets, tp, offsets.sought[tp]))
 
         offsets = ReadOffsets(tracks, reseek=reseek)
         offsets.update(self._read_offset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -80,25 +80,15 @@ async def rewind_group(bootstrap: str, group_id: str, topic: str) -> int:
 
 async def group_caught_up(bootstrap: str, group: str, topics: Iterable[str], partitions: int) -> bool:
     """True when `group` has committed every partition of `topics` up to its end (lag 0)."""
-    from aiokafka import TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
-        ends = await consumer.end_offsets(tps)
-        return all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
+    standing = await group_offsets(bootstrap, group, topics, partitions=partitions)
+    return all(end == 0 or (committed is not None and committed >= end)
+               for offsets in standing.values() for committed, end in offsets)
 
 
-async def group_offsets(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, list[tuple[int | None, int]]]:
-    """Per topic, each partition's (offset `group` committed or None, end offset): where a group stands."""
+async def group_offsets(bootstrap: str, group: str, topics: Iterable[str], *,
+                        partitions: int | None = None) -> dict[str, list[tuple[int | None, int]]]:
+    """Per topic, each partition's (offset `group` committed or None, end offset): where a group stands. The
+    partitions are `range(partitions)`, or, not given, those the broker's metadata names."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -110,11 +100,12 @@ async def group_offsets(bootstrap: str, group: str, topics: Iterable[str]) -> di
         committed = await admin.list_consumer_group_offsets(group)
         standing: dict[str, list[tuple[int | None, int]]] = {}
         for topic in topics:
-            partitions = sorted(consumer.partitions_for_topic(topic) or ())
-            if not partitions:
+            numbers: Sequence[int] = range(partitions) if partitions is not None else sorted(
+                consumer.partitions_for_topic(topic) or ())
+            if not numbers:
                 await consumer._client.force_metadata_update()
-                partitions = sorted(consumer.partitions_for_topic(topic) or ())
-            tps = [TopicPartition(topic, p) for p in partitions]
+                numbers = sorted(consumer.partitions_for_topic(topic) or ())
+            tps = [TopicPartition(topic, p) for p in numbers]
             ends = await consumer.end_offsets(tps) if tps else {}
             standing[topic] = [(committed[tp].offset if tp in committed else None, ends[tp]) for tp in tps]
         return standing

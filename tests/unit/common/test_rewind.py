@@ -89,6 +89,11 @@ class _Partition:
 
         self.consumer._seek = seek
 
+        async def earliest_offsets(*tps: Any) -> dict[Any, int]:
+            return dict.fromkeys(tps, start)
+
+        self.consumer.earliest_offsets = earliest_offsets
+
         async def deliver(message: _Message) -> None:
             hook = self.hooks.pop(message.offset, None)
             if hook is not None:
@@ -199,6 +204,21 @@ async def test_records_fetched_again_while_faust_seeks_to_the_committed_offset_a
     partition.before_fetch[4] = read_offsets_set_then_flow_resumed  # 0..5 fetched again, stale
     taken = await partition.run()
     assert _every_record_taken(taken, 0, 6), f"taken: {taken}"
+
+
+async def test_a_fetch_faust_drops_on_a_partition_with_nothing_committed_is_read_again_from_its_start() -> None:
+    """A fetch that returns while Faust's flow is stopped is dropped whole (`Consumer.getmany`), and Faust then
+    "seeks back to the committed offsets": with nothing committed, that leaves the consumer past the records."""
+    partition = _Partition(0, 6, batch=6)
+
+    def fetched_dropped_then_faust_seeks() -> None:
+        partition.position = 6  # 0..5 fetched, never handed over
+        partition.offsets.update({TP: None})  # nothing committed: the consumer is not moved
+
+    partition.before_fetch[0] = fetched_dropped_then_faust_seeks
+    taken = await partition.run()
+    assert taken == list(range(6)), "read again from the partition's first offset"
+    assert partition.seeks == [0]
 
 
 async def test_records_dropped_on_a_partition_with_nothing_committed_are_read_again() -> None:

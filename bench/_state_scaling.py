@@ -4,8 +4,8 @@
 once per size, each in a fresh process, so that sizes do not share a heap.
 
 In process, no broker: the very `OrderSteps` the agent runs (rules, staging, DeadlineIndex), over
-dicts standing in for the Faust memory tables and holding exactly what the agent stores (state
-as JSON bytes per order; the deadline index's small lists). The book is N open orders placed over
+dicts standing in for the Faust memory table and holding exactly what the agent keeps (state
+as JSON bytes per order; the deadline index's small lists, in memory). The book is N open orders placed over
 the last three days, 40% of them in transit and a third unpaid, cloned from 10,000 states built by the real rules
 (only ids differ), their deadlines at the density N orders over three days gives. Then:
 
@@ -17,6 +17,10 @@ the last three days, 40% of them in transit and a third unpaid, cloned from 10,0
   second per partition (4 partitions), each popping and firing what is due, like the agent.
   Same due work at every size, so a growing cost could only come from the book (a scan).
 * memory: resident set growth while the book is built, divided by N.
+* rebuild: the deadline index is not changelogged but derived from the order states when a partition
+  is assigned (`DerivedDeadlines`); `rebuild_s` is the time to rebuild it for all 4 partitions from
+  the book as the run left it (every state parsed, its deadlines listed and scheduled), as a worker
+  does once the state is recovered after a start; `rebuilt_rows` should equal `deadline_rows`.
 
 `--bucket-seconds S` is a what-if: the same measurement with the deadline index's bucket width
 set to S seconds (default: BUCKET_SECONDS in services/common/deadlines.py).
@@ -38,9 +42,9 @@ from typing import Any
 
 from schemas import CloudEvent, make_event
 from services.common import deadlines as deadlines_module
-from services.common.deadlines import DeadlineIndex, DueEntry
+from services.common.deadlines import DeadlineIndex, DerivedDeadlines, DueEntry
 from services.order_watcher.rules import WatchSettings, on_event, pending_deadlines
-from services.order_watcher.steps import OrderSteps
+from services.order_watcher.steps import OrderSteps, order_deadlines
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PARTITIONS = 4
@@ -201,6 +205,15 @@ def measure(size: int, seed: int) -> dict[str, Any]:
     tick_s = (time.perf_counter() - t0) / (WINDOW_S * PARTITIONS)
     if fired != PROBES:
         raise RuntimeError(f"expected {PROBES} incidents from the probes, got {fired}")
+    by_partition: dict[int, list[str]] = {}
+    for key in orders:
+        by_partition.setdefault(partition_of(key), []).append(key)
+    clock = {key: value for key, value in deadlines.items() if key.endswith("|clock")}
+    derived = DerivedDeadlines()
+    t0 = time.perf_counter()
+    derived.assigned(range(PARTITIONS), stored_keys=lambda partition: by_partition.get(partition, []), clock=clock,
+                     entries=lambda key: order_deadlines(orders[key], WATCH))
+    rebuild_s = time.perf_counter() - t0
     return {
         "orders": size,
         "event_us": round(statistics.median(per_event) * 1e6, 1),
@@ -209,7 +222,10 @@ def measure(size: int, seed: int) -> dict[str, Any]:
         "ticks": WINDOW_S * PARTITIONS,
         "deadlines_fired": fired,
         "rss_bytes_per_open_order": round(grown / size, 1),
-        "deadline_rows": sum(len(v) for k, v in deadlines.items() if not k.endswith("cursor")),
+        "deadline_rows": sum(len(v) for k, v in deadlines.items() if not k.endswith("|clock")),
+        "rebuild_s": round(rebuild_s, 3),
+        "rebuild_us_per_order": round(rebuild_s / len(orders) * 1e6, 1),
+        "rebuilt_rows": sum(len(v) for v in derived.buckets.values()),
     }
 
 

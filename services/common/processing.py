@@ -13,8 +13,10 @@ events of one agent, in stream order:
    go on. A step that succeeds merges its writes into the batch layers (`apply()`), so later
    events of the batch read them. A transient failure (a database briefly away) ends the batch
    path: nothing of it is applied and its events go one at a time, where they are retried.
-2. Produces every record of the batch and awaits every ack together (a transient send failure is
-   retried with backoff; the same records again: their ids are deterministic and readers dedupe).
+2. Produces every record of the batch (after `combine`, when the agent gives one: records the batch
+   may join into fewer, such as order_watcher's demand changes, one record per partition) and awaits
+   every ack together (a transient send failure is retried with backoff; the same records again: their
+   ids are deterministic and readers dedupe).
 3. Only then runs the `settle` hook for each decided event (what may happen once its effects are
    acknowledged: counting incidents, dead-lettering what a step could not do) and writes each
    layer to its table, every key as the event that wrote it last (one changelog record per key
@@ -178,7 +180,7 @@ class BatchStaged(Staged):
 
 
 class Record(Protocol):
-    """One record to produce: `to` names the outlet."""
+    """One record to produce: `to` names the outlet; `partition`, when not None, places it (else its key does)."""
 
     @property
     def to(self) -> str: ...
@@ -186,6 +188,8 @@ class Record(Protocol):
     def key(self) -> bytes: ...
     @property
     def value(self) -> bytes: ...
+    @property
+    def partition(self) -> int | None: ...
 
 
 class Decided(Protocol):
@@ -198,11 +202,12 @@ class Decided(Protocol):
 
 @dataclass(frozen=True)
 class Send:
-    """One record to produce: `to` names the outlet."""
+    """One record to produce: `to` names the outlet; `partition`, when not None, places it (else its key does)."""
 
     to: str
     key: bytes
     value: bytes
+    partition: int | None = None
 
 
 @dataclass
@@ -218,9 +223,12 @@ class Work:
 
 
 class Outlet(Protocol):
-    """Where records of one outlet go (a Faust topic): `send` returns the future of the broker's ack."""
+    """Where records of one outlet go (a Faust topic): `send` returns the future of the broker's ack.
 
-    async def send(self, *, key: bytes, value: bytes) -> Awaitable[Any]: ...
+    `partition` is passed only for a record that names one (an outlet that is never given such records may
+    leave it out)."""
+
+    async def send(self, *, key: bytes, value: bytes, partition: int | None = None) -> Awaitable[Any]: ...
 
 
 W = TypeVar("W", bound=Decided)
@@ -259,6 +267,8 @@ class Processor(Generic[W]):
     """(Faust event, one layer per table) -> what it decided, or None; called in the event's context."""
     tables: Sequence[MutableMapping[str, Any]] = ()
     settle: Callable[[Any, W], Awaitable[None]] | None = None
+    combine: Callable[[list[Record]], list[Record]] | None = None
+    """Records of a batch (or of one event) -> the records to produce: fewer, carrying the same (see `process`)."""
     send_attempts: int = 5
     backoff_s: float = 0.2
     backoff_max_s: float = 5.0
@@ -280,7 +290,7 @@ class Processor(Generic[W]):
                 return
             if work is not None:
                 decided.append((event, work))
-        if not await self._send_all([record for _, work in decided for record in work.sends]):
+        if not await self._send_all(self._combined([record for _, work in decided for record in work.sends])):
             self._discard(layers)
             logger.warning("sends of a batch of %d failed; handling its events one at a time", len(decided))
             await self._one_at_a_time([event for event, _ in decided])
@@ -328,7 +338,7 @@ class Processor(Generic[W]):
                 if work is None:
                     return True
                 work.apply()
-                await self._send_once(list(work.sends))
+                await self._send_once(self._combined(list(work.sends)))
                 await self._settle(event, work)
                 for layer in layers:
                     layer.apply_as(acting_for)
@@ -390,9 +400,14 @@ class Processor(Generic[W]):
         for layer in layers:
             layer.discard()
 
+    def _combined(self, records: list[Record]) -> list[Record]:
+        return records if self.combine is None or not records else self.combine(records)
+
     async def _send_once(self, records: Sequence[Record]) -> None:
         """Produce every record, then wait for every ack: the broker has all of them when this returns."""
-        pending = [await self.outlets[r.to].send(key=r.key, value=r.value) for r in records]
+        pending = [await (self.outlets[r.to].send(key=r.key, value=r.value) if r.partition is None else
+                          self.outlets[r.to].send(key=r.key, value=r.value, partition=r.partition))
+                   for r in records]
         if pending:
             await asyncio.gather(*pending)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import faust
@@ -20,13 +21,14 @@ from aiokafka.structs import TopicPartition
 
 from schemas import CloudEvent
 from services.common.clock import Clock
+from services.common.deadlines import DerivedDeadlines, DueEntry
 from services.common.faust_patches import committed_offsets
 from services.common.processing import BatchStaged
 from services.common.streams import Guard
 from services.common.watermark import InputOffsets, Tick, Watermark
 
-__all__ = ["TICK_TOPIC", "Clocked", "clocked_step", "committed_positions", "encode_tick", "install_ticker",
-           "parse_tick"]
+__all__ = ["TICK_TOPIC", "Clocked", "clocked_step", "committed_positions", "derive_deadlines", "encode_tick",
+           "install_ticker", "note_recovered", "parse_tick", "stored_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,3 +176,60 @@ def install_ticker(
                 return
 
     return tick  # type: ignore[no-any-return]
+
+
+def note_recovered(derived: DerivedDeadlines) -> Callable[[Any], Awaitable[None]]:
+    """The state table's `on_changelog_event`: each record read back into the state during recovery is
+    noted with its partition (the memory store keeps no partition of its own for a key)."""
+
+    async def note(event: Any) -> None:
+        derived.recovered(event.message.partition, event.key)
+
+    return note
+
+
+def derive_deadlines(
+    app: faust.App, state: Any, clock: Any, derived: DerivedDeadlines, *,
+    entries: Callable[[Any], Iterable[DueEntry]], hold: timedelta,
+) -> None:
+    """Keep `derived` (the in-memory deadline buckets) in step with the `state` table's partitions.
+
+    Once the state of a rebalance is recovered (Faust runs the table's recover callbacks before the
+    streams resume), each partition newly assigned is rebuilt from its state, one kept re-asserts
+    the keys recovered into it, one gone is dropped (see `DerivedDeadlines.assigned`). `entries(value)`
+    are the deadlines a stored state implies (none for a value that no longer parses: the state's own
+    step dead-letters what it cannot read). The state table must note its recovery (`note_recovered`)."""
+    changelog = state.changelog_topic_name
+
+    def entries_of(key: str) -> Iterable[DueEntry]:
+        value = state.get(key)
+        if value is None:
+            return []
+        try:
+            return list(entries(value))
+        except Exception:  # a state that no longer parses: it fires nothing, as before the restart
+            logger.exception("deadlines of %s not rebuilt: its state does not parse", key)
+            return []
+
+    @state.on_recover
+    async def rebuild() -> None:
+        started = time.perf_counter()
+        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+        rebuilt = derived.assigned(active, stored_keys=lambda partition: stored_keys(state, partition),
+                                   entries=entries_of, clock=clock, hold=hold)
+        logger.info("deadline index: partitions %s rebuilt from %s, %d buckets held, in %.2f s", rebuilt,
+                    state.name, len(derived.buckets), time.perf_counter() - started)
+
+
+def stored_keys(table: Any, partition: int) -> list[str]:
+    """The keys a per-partition store (RocksDB) already holds for `partition` (recovery brings in only what it
+    lacks); none for the memory store, which recovers a newly assigned partition whole from its changelog.
+
+    faust-streaming offers no way to list one partition's keys: this reads the RocksDB store's
+    partition databases (`Store._dbs`, `_visible_keys`, `_decode_key`), private parts of the version
+    `faust_patches.TESTED_VERSION` checks."""
+    store = table.data
+    databases = getattr(store, "_dbs", None)
+    if databases is None or partition not in databases:
+        return []
+    return [store._decode_key(raw) for raw in store._visible_keys(databases[partition])]

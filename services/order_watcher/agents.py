@@ -1,7 +1,10 @@
 """order_watcher's reaction graph: every topic it reads and writes, and the agent for each key.
 
     orders, shipments, payments, ticks.order-watcher  (order id)  --> watch_orders   [order-state, order-deadlines]
-        --> order-watcher.demand-by-sku (SKU), incident-candidates (customer id)
+        (order-deadlines holds each partition's deadline clock; the deadline index itself is derived from
+        order-state, in memory, rebuilt when a partition is assigned: `services.common.deadlines.DerivedDeadlines`)
+        --> order-watcher.demand-by-sku (by SKU: a batch's changes, one record per partition),
+            incident-candidates (customer id)
     order-watcher.demand-by-sku, inventory            (SKU)       --> watch_stock    [sku-demand]
         --> incident-candidates (customer id)
     incident-candidates (also fed by returns)         (customer)  --> escalate       [trouble-history]
@@ -28,11 +31,12 @@ import faust
 
 from schemas import ESCALATIONS, INCIDENT_CANDIDATES, INCIDENTS, INVENTORY, ORDERS, PAYMENTS, SHIPMENTS
 from services.common.clock import Clock, SystemClock
+from services.common.deadlines import DerivedDeadlines
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.processing import BatchStaged, Processor
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.common.ticks import clocked_step, install_ticker
+from services.common.ticks import clocked_step, derive_deadlines, install_ticker, note_recovered
 from services.common.watermark import Watermark
 from services.order_watcher import steps
 from services.order_watcher.rules import WatchSettings
@@ -80,20 +84,26 @@ def build(
                    inputs=list(order_inputs), bootstrap=common.kafka_bootstrap_servers)
 
     # -- by order id: orders, shipments, payments and ticks -------------------------------------------
-    order_state = table("order-state")
-    deadlines = app.Table("order-deadlines", default=None, partitions=partitions, key_type=str)  # small JSON lists
+    derived = DerivedDeadlines()  # the deadline index: in memory, a function of order-state
+    order_state = app.Table("order-state", default=None, partitions=partitions, key_type=str, value_type=bytes,
+                            on_changelog_event=note_recovered(derived))
+    # each partition's deadline clock (cursor and read positions), one key a partition
+    deadline_clock = app.Table("order-deadlines", default=None, partitions=partitions, key_type=str)
     order_guard = Guard(service=SERVICE, app=app, topics={**order_inputs, tick_name: TICKS})
     hold = timedelta(seconds=common.overdue_hold_s)
+    derive_deadlines(app, order_state, deadline_clock, derived, hold=hold,
+                     entries=lambda value: steps.order_deadlines(value, watch))
     watermark = Watermark(order_inputs)  # what this process read of each input, for the ticks to judge
 
     order_step = clocked_step(app, order_guard, tick_name, watermark, lambda views: steps.OrderSteps(
-        views[0], views[1], watch, hold=hold, watermark=watermark))
+        views[0], views[1], watch, clock=views[2], hold=hold, watermark=watermark))
 
     async def order_settled(event: Any, work: steps.Work) -> None:
         await _dead_letter_deadlines(order_guard, tick_name, event, work)  # deadlines that could not fire
         report(work)
 
-    orders = Processor(order_guard, outlets, order_step, (order_state, deadlines), settle=order_settled)
+    orders = Processor(order_guard, outlets, order_step, (order_state, derived.buckets, deadline_clock),
+                       settle=order_settled, combine=steps.bundle_demand(partitions))
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
@@ -107,7 +117,7 @@ def build(
     async def stock_step(event: Any, views: Sequence[BatchStaged]) -> steps.Work | None:
         stock_steps = steps.StockSteps(views[0], watch)
         if event.message.topic == demand_name:
-            return stock_steps.change(steps.parse_demand_change(event.value))
+            return stock_steps.changes(steps.parse_demand_changes(event.value))
         parsed = await stock_guard.parse(event)
         return None if parsed is None else stock_steps.stock(parsed)
 

@@ -5,7 +5,9 @@ Writes: incident-candidates (keyed by customer id): detections, withdrawals and 
         for, in that order; the one per-customer repeated-trouble step (order_watcher's `escalate`) publishes
         them to incidents and escalations, so a late parcel and an overdue refund count as two bad experiences.
         <topic>.dlq
-State : per-order returns state and the deadline index, both Faust tables (changelogged).
+State : per-order returns state (a Faust table, changelogged); the deadline index, in memory, derived from that
+        state (rebuilt when a partition is assigned, `services.common.deadlines.DerivedDeadlines`); each
+        partition's deadline clock (cursor and read positions) in the small `return-deadlines` table.
 
 The agent takes its messages in batches and runs `ReturnSteps` through the processing core
 (`services.common.processing`): what a batch publishes is acknowledged by the broker before any
@@ -24,17 +26,25 @@ import faust
 
 from schemas import INCIDENT_CANDIDATES, ORDERS, RETURNS, CloudEvent, make_event
 from services.common.clock import Clock, SystemClock
-from services.common.deadlines import DeadlineIndex, DueEntry
+from services.common.deadlines import DeadlineIndex, DerivedDeadlines, DueEntry
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.processing import Processor, Send, Staged, Work
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
-from services.common.ticks import clocked_step, install_ticker
+from services.common.ticks import clocked_step, derive_deadlines, install_ticker, note_recovered
 from services.common.watermark import Tick, Watermark
-from services.returns.rules import Deadline, Outcome, ReturnSettings, ReturnsState, on_deadline, on_event
+from services.returns.rules import (
+    Deadline,
+    Outcome,
+    ReturnSettings,
+    ReturnsState,
+    on_deadline,
+    on_event,
+    pending_deadlines,
+)
 from services.returns.settings import ReturnsEnv
 
-__all__ = ["SERVICE", "SOURCE", "TICKS", "ReturnSteps", "ReturnsWork", "build"]
+__all__ = ["SERVICE", "SOURCE", "TICKS", "ReturnSteps", "ReturnsWork", "build", "return_deadlines"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +67,20 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
     source = raw_topic(app, *inputs, tick_name)
     outlets = {CANDIDATES: raw_topic(app, common.topic(INCIDENT_CANDIDATES))}
     guard = Guard(service=SERVICE, app=app, topics={**inputs, tick_name: TICKS})
-    orders = app.Table("return-state", default=None, partitions=common.partitions, key_type=str, value_type=None)
-    deadlines = app.Table("return-deadlines", default=None, partitions=common.partitions, key_type=str)
+    derived = DerivedDeadlines()  # the deadline index: in memory, a function of return-state
+    orders = app.Table("return-state", default=None, partitions=common.partitions, key_type=str, value_type=None,
+                       on_changelog_event=note_recovered(derived))
+    deadline_clock = app.Table("return-deadlines", default=None, partitions=common.partitions, key_type=str)
     hold = timedelta(seconds=common.overdue_hold_s)
+    derive_deadlines(app, orders, deadline_clock, derived, hold=hold,
+                     entries=lambda value: return_deadlines(value, rules))
     install_ticker(app, raw_topic(app, tick_name), interval=common.tick_interval_s, partitions=common.partitions,
                    clock=clock, inputs=list(inputs), bootstrap=common.kafka_bootstrap_servers)
     watermark = Watermark(inputs)  # what this process read of each input, for the ticks to judge
 
-    step = clocked_step(app, guard, tick_name, watermark,
-                        lambda views: ReturnSteps(views[0], views[1], rules, hold=hold, watermark=watermark))
-    returns = Processor(guard, outlets, step, (orders, deadlines), settle=_reported)
+    step = clocked_step(app, guard, tick_name, watermark, lambda views: ReturnSteps(
+        views[0], views[1], rules, clock=views[2], hold=hold, watermark=watermark))
+    returns = Processor(guard, outlets, step, (orders, derived.buckets, deadline_clock), settle=_reported)
 
     @app.agent(source, concurrency=1)
     async def follow_returns(stream: Any) -> None:
@@ -84,16 +98,20 @@ class ReturnsWork(Work):
 
 
 class ReturnSteps:
-    """The returns rules over the `return-state` and `return-deadlines` tables (both keyed by order id).
+    """The returns rules over the `return-state` table (keyed by order id), the deadline index's buckets and its clock.
 
     No Kafka here: each step reads and writes through `Staged` views and returns a `ReturnsWork`, whose
-    records the processing core sends (and awaits) before any write reaches a table."""
+    records the processing core sends (and awaits) before any write reaches a table. `deadlines` holds the
+    buckets (in the service, in memory: `DerivedDeadlines`), `clock` each partition's cursor and read
+    positions (the same mapping as `deadlines` when not given)."""
 
     def __init__(self, orders: MutableMapping[str, Any], deadlines: MutableMapping[str, Any], rules: ReturnSettings,
-                 *, hold: timedelta = timedelta(0), watermark: Watermark | None = None) -> None:
+                 *, clock: MutableMapping[str, Any] | None = None, hold: timedelta = timedelta(0),
+                 watermark: Watermark | None = None) -> None:
         self.orders = Staged(orders)
         self.deadlines = Staged(deadlines)
-        self.index = DeadlineIndex(self.deadlines, hold=hold)
+        self.clock = self.deadlines if clock is None else Staged(clock)
+        self.index = DeadlineIndex(self.deadlines, clock=self.clock, hold=hold)
         self.rules = rules
         self.watermark = watermark or Watermark(())
 
@@ -123,7 +141,8 @@ class ReturnSteps:
         return work
 
     def _work(self) -> ReturnsWork:
-        return ReturnsWork(staged=[self.orders, self.deadlines])
+        staged = [self.orders, self.deadlines] + ([self.clock] if self.clock is not self.deadlines else [])
+        return ReturnsWork(staged=staged)
 
     def _fire_due(self, work: ReturnsWork, now: datetime, partition: int) -> None:
         for entry in self.index.pop_due(partition, now):
@@ -154,6 +173,12 @@ class ReturnSteps:
     def _load(self, order_id: str) -> ReturnsState | None:
         raw = self.orders.get(order_id)
         return ReturnsState.model_validate(raw) if raw is not None else None
+
+
+def return_deadlines(value: Any, rules: ReturnSettings) -> list[DueEntry]:
+    """The deadline index's entries a stored returns state implies (to rebuild the index from the state)."""
+    state = ReturnsState.model_validate(value)
+    return [DueEntry(d.due, d.order_id, d.kind) for d in pending_deadlines(state, rules)]
 
 
 def _candidates(outcome: Outcome) -> list[Send]:

@@ -46,8 +46,9 @@ def admit(
     digest = event_digest(event.id)
     if state is not None and digest in state.seen:
         # Read again (a restart before its offset was committed): its effects were sent and its state
-        # written, but the deadline index is another table, whose writes of that batch may not have
-        # reached their changelog before a kill; re-asserting what the state implies mends it (idempotent).
+        # written. The deadline index is rebuilt from the state on assignment, so it already holds what
+        # the state implies; re-asserting it is idempotent and keeps an index held elsewhere (a caller
+        # that keeps it apart from the state) in step with the state.
         return Outcome(state=state, schedule=pending(state, settings))
     work = state.draft() if state is not None else new(event.subject)
     before = pending(state, settings) if state is not None else []

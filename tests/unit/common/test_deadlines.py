@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.deadlines import DeadlineIndex, DueEntry
+from services.common.deadlines import DeadlineIndex, DerivedDeadlines, DueEntry
+from services.common.faust_patches import acting_for
+from services.common.settings import CommonSettings
+from services.common.streams import create_app
+from services.common.ticks import stored_keys
+from tests.support.faust_events import Event, Message
 
 pytestmark = pytest.mark.unit
 
@@ -126,3 +132,76 @@ def test_every_entry_fires_exactly_once_and_never_early(offsets: list[int], step
     if final > now:
         fired.extend(index.pop_due(0, final))
     assert sorted(e.ref for e in fired) == sorted(e.ref for e in entries)
+
+
+def test_the_clock_can_live_apart_from_the_buckets_and_survives_them() -> None:
+    """A restart loses the in-memory buckets, never the clock: the cursor and what was read come back."""
+    clock: dict[str, Any] = {}
+    index = DeadlineIndex({}, clock=clock)
+    index.pop_due(2, T0)
+    index.record_read(2, {"orders": 7})
+    assert set(clock) == {"2|clock"}  # one key a partition: one changelog record a batch at most
+    restarted = DeadlineIndex({}, clock=clock)
+    assert restarted.cursor(2) == index.cursor(2) is not None
+    assert restarted.read_positions(2) == {"orders": 7}
+
+
+def _entries(states: dict[str, list[DueEntry]]) -> Any:
+    return lambda key: states.get(key, [])
+
+
+def test_a_partition_assigned_is_rebuilt_from_its_state_and_one_revoked_is_dropped() -> None:
+    derived = DerivedDeadlines()
+    clock: dict[str, Any] = {}
+    states = {"o1": [DueEntry(T0 + timedelta(minutes=1), "o1", "ship_by")],
+              "o2": [DueEntry(T0 + timedelta(minutes=2), "o2", "ship_by")],
+              "o9": [DueEntry(T0 + timedelta(minutes=3), "o9", "ship_by")]}
+    derived.recovered(0, "o1")
+    derived.recovered(1, "o9")
+    rebuilt = derived.assigned({0, 1}, stored_keys=lambda p: ["o2"] if p == 0 else [], entries=_entries(states),
+                               clock=clock)
+    assert rebuilt == [0, 1] and derived.held == {0, 1}
+    index = DeadlineIndex(derived.buckets, clock=clock)
+    assert [e.ref for e in index.pop_due(0, T0 + timedelta(minutes=5))] == ["o1", "o2"]
+    derived.assigned({0}, stored_keys=lambda p: [], entries=_entries(states), clock=clock)  # 1 went elsewhere
+    assert derived.held == {0} and not [key for key in derived.buckets if key.startswith("1|")]
+    assert index.pop_due(1, T0 + timedelta(minutes=5)) == []
+
+
+def test_a_partition_kept_re_asserts_what_its_recovery_read_and_keeps_the_rest() -> None:
+    derived = DerivedDeadlines()
+    clock: dict[str, Any] = {}
+    kept = DueEntry(T0 + timedelta(minutes=1), "o1", "ship_by")
+    states = {"o1": [kept]}
+    derived.assigned({0}, stored_keys=lambda p: ["o1"], entries=_entries(states), clock=clock)
+    states["o3"] = [DueEntry(T0 + timedelta(minutes=2), "o3", "ship_by")]  # written by another owner meanwhile
+    derived.recovered(0, "o3")
+    assert derived.assigned({0}, stored_keys=lambda p: [], entries=_entries(states), clock=clock) == []
+    fired = DeadlineIndex(derived.buckets, clock=clock).pop_due(0, T0 + timedelta(minutes=5))
+    assert [e.ref for e in fired] == ["o1", "o3"]
+
+
+def test_a_rebuilt_entry_already_drained_waits_the_hold_like_one_born_overdue() -> None:
+    derived = DerivedDeadlines()
+    clock: dict[str, Any] = {}
+    DeadlineIndex({}, clock=clock).pop_due(0, T0)  # the clock of an earlier owner
+    states = {"o1": [DueEntry(T0 - timedelta(hours=1), "o1", "ship_by")]}  # its firing never reached the state
+    derived.assigned({0}, stored_keys=lambda p: ["o1"], entries=_entries(states), clock=clock,
+                     hold=timedelta(seconds=10))
+    index = DeadlineIndex(derived.buckets, clock=clock, hold=timedelta(seconds=10))
+    assert index.pop_due(0, T0 + timedelta(seconds=1)) == []
+    assert [e.ref for e in index.pop_due(0, T0 + timedelta(seconds=20))] == ["o1"]
+
+
+def test_a_rocksdb_store_lists_the_keys_it_holds_for_one_partition(tmp_path: Path) -> None:
+    """A durable store recovers only what it lacks, so a rebuild also reads what the partition's store already
+    holds (`ticks.stored_keys`, which reads private parts of faust-streaming's RocksDB store: pinned here)."""
+    app = create_app("derived-test", CommonSettings(topic_prefix="unit-", store="rocksdb://", data_dir=str(tmp_path)))
+    table = app.Table("order-state", default=None, partitions=4, key_type=str, value_type=bytes)
+    for partition, key in ((1, "o-1"), (2, "o-2"), (1, "o-3")):
+        with acting_for(Event(Message("unit-orders", partition, 0, key.encode(), b"{}"))):
+            table.data[key] = b"{}"
+    assert sorted(stored_keys(table, 1)) == ["o-1", "o-3"]
+    assert stored_keys(table, 2) == ["o-2"] and stored_keys(table, 3) == []
+    memory = create_app("derived-mem", CommonSettings(topic_prefix="unit-", data_dir=str(tmp_path / "m")))
+    assert stored_keys(memory.Table("t", default=None, partitions=4, key_type=str), 1) == []

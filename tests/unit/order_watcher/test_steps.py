@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas import INCIDENT_CANDIDATES, ContractError, CustomerRef, IncidentDetectedData, make_event, parse_event
-from services.common.processing import Staged
+from services.common.deadlines import DerivedDeadlines
+from services.common.processing import Send, Staged
 from services.common.watermark import InputOffsets, Tick, Watermark
 from services.order_watcher.rules import DemandChange, WatchSettings
 from services.order_watcher.steps import (
@@ -20,7 +22,10 @@ from services.order_watcher.steps import (
     OrderSteps,
     StockSteps,
     Work,
+    bundle_demand,
+    order_deadlines,
     parse_demand_change,
+    parse_demand_changes,
 )
 from tests.unit.order_watcher.factories import T0, cancelled, order_placed, stock_changed, succeeded
 
@@ -86,12 +91,12 @@ def test_a_tick_fires_only_by_the_watermark_and_records_what_was_read() -> None:
     work = steps.on_tick(behind, partition=1)
     assert work.sends == []
     work.apply()
-    assert deadlines["1|read"] == {"orders": 1}  # recorded with the deadlines, for whoever takes the partition over
+    assert deadlines["1|clock"]["read"] == {"orders": 1}  # recorded with the clock, for whoever takes it over
     watermark.read("shipments", 1, 0)
     work = steps.on_tick(Tick(T0 + 4 * H + timedelta(seconds=1), behind.inputs), partition=1)
     assert [(s.to, s.key) for s in work.sends] == [(CANDIDATES, b"cus-1")]  # read that far: the deadline is true
     work.apply()
-    assert deadlines["1|read"] == {"orders": 1, "shipments": 1}
+    assert deadlines["1|clock"]["read"] == {"orders": 1, "shipments": 1}
     steps.event(order_placed("o-2", ship_by=5 * H), partition=1).apply()
     watermark.read("orders", 1, 1)
     steps.on_tick(Tick(T0 + 5 * H, {"orders": InputOffsets(0, 2), "shipments": InputOffsets(0, 1)}), 1).apply()
@@ -228,3 +233,52 @@ def test_an_event_read_again_mends_a_deadline_index_that_lost_its_writes() -> No
     again.apply()
     work = steps.tick(T0 + 4 * H, partition=1)
     assert [parse_event(s.value, topic="incidents").data.kind for s in work.sends] == ["not_shipped"]
+
+
+def test_after_a_restart_the_deadline_index_is_rebuilt_from_the_order_states() -> None:
+    """The buckets are not kept anywhere but in memory: a new process rebuilds them from order-state (what
+    `derive_deadlines` does once the state is recovered), and the clock comes back from its own table."""
+    orders: dict[str, Any] = {}
+    clock: dict[str, Any] = {}
+    steps = OrderSteps(orders, {}, WATCH, clock=clock)
+    steps.on_tick(Tick(T0, {}), partition=1).apply()
+    steps.event(order_placed("o-1", ship_by=H), partition=1).apply()
+    steps.event(order_placed("o-2", ship_by=2 * H, customer_id="cus-2"), partition=1).apply()
+    assert set(clock) == {"1|clock"}  # the only thing written beside the state
+    derived = DerivedDeadlines()  # the restarted process
+    derived.assigned({1}, stored_keys=lambda partition: list(orders), clock=clock,
+                     entries=lambda key: order_deadlines(orders[key], WATCH))
+    restarted = OrderSteps(orders, derived.buckets, WATCH, clock=clock)
+    fired = [parse_event(s.value, topic="incidents").data.order_id for s in restarted.tick(T0 + 4 * H, 1).sends]
+    assert fired == ["o-1", "o-2"]
+
+
+def test_a_batch_sends_its_demand_changes_as_one_record_per_partition_where_their_skus_belong() -> None:
+    """Demand changes are many (one per order line) and small: the processing core joins a batch's into one
+    record per partition, each change in the partition its SKU's key gives (as the inventory producer's), and
+    the stock step reads a bundle as the changes one by one (a SKU changed twice written once)."""
+    steps, _, _ = order_steps()
+    works = [steps.event(order_placed(f"o-{n}", at=T0 + n * H, customer_id=f"cus-{n}",
+                                     lines=((sku, "A thing", 1),)), 0)
+             for n, sku in enumerate(["MUG-BLUE", "MUG-RED", "MUG-BLUE", "TEE-S", "CAP-1"])]
+    records = [record for work in works for record in work.sends]
+    candidate = Send(CANDIDATES, b"cus-9", b"{}")
+    combined = bundle_demand(4)([candidate, *records])
+    assert combined[0] == candidate
+    bundles = combined[1:]
+    assert [r.to for r in bundles] == [DEMAND] * len(bundles) and len(bundles) < len(records)
+    every = list(range(4))
+    for bundle in bundles:
+        for change in parse_demand_changes(bundle.value):
+            assert DefaultPartitioner()(change.sku.encode(), every, every) == bundle.partition
+    assert sorted(c.order_id for b in bundles for c in parse_demand_changes(b.value)) == [f"o-{n}" for n in range(5)]
+    one_by_one: dict[str, Any] = {}
+    for record in records:
+        StockSteps(one_by_one, WATCH).change(parse_demand_change(record.value)).apply()
+    together: dict[str, Any] = {}
+    for bundle in bundles:
+        work = StockSteps(together, WATCH).changes(parse_demand_changes(bundle.value))
+        assert work.staged[0].pending == len({c.sku for c in parse_demand_changes(bundle.value)})
+        work.apply()
+    assert together == one_by_one
+    assert parse_demand_changes(records[0].value)[0].order_id == "o-0"  # a lone change, as before bundles

@@ -65,6 +65,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+YIELD_EVERY_S = 0.05
+"""Deciding a batch gives the event loop a turn at least this often: a step that awaits nothing would otherwise
+hold it for the whole batch (a SIGTERM taken seconds late, past the stop deadline's reach)."""
+
 _DELETED = object()
 
 
@@ -277,8 +281,12 @@ class Processor(Generic[W]):
         """Handle a batch of Faust events of one agent, in stream order (see the module doc)."""
         layers = [BatchStaged(table) for table in self.tables]
         decided: list[tuple[Any, W]] = []
+        yielded = time.perf_counter()
         for index, event in enumerate(events):
             EVENTS_CONSUMED.labels(self.guard.service, event.message.topic).inc()
+            if time.perf_counter() - yielded >= YIELD_EVERY_S:  # a signal, a timer or another agent gets a turn
+                await asyncio.sleep(0)
+                yielded = time.perf_counter()
             try:
                 work = await self._decide(event, layers)
             except _FallBack:

@@ -300,11 +300,24 @@ class StockSteps:
         return self.changes([change])
 
     def changes(self, changes: list[DemandChange]) -> Work:
-        """Demand changes of one record, in order, over one staged view: a SKU changed twice is written once."""
+        """Demand changes of one record, in order: each SKU's state is read once and written once (a record
+        carries a whole batch's changes, many of them for the same SKU, whose state grows with its open
+        orders: reading and writing it at every change made a record cost changes x state)."""
         table = Staged(self.demand)
         work = Work(staged=[table])
+        read: dict[str, SkuDemand | None] = {}
+        now: dict[str, SkuDemand | None] = {}
         for change in changes:
-            self._step(work, table, change.sku, lambda current, c=change: on_demand(current, c, self.watch))
+            sku = change.sku
+            if sku not in read:
+                raw = table.get(sku)
+                read[sku] = now[sku] = SkuDemand.model_validate_json(raw) if raw is not None else None
+            outcome: StockOutcome = on_demand(now[sku], change, self.watch)
+            now[sku] = outcome.demand
+            work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
+        for sku, demand in now.items():
+            if demand is not None and demand != read[sku]:
+                table[sku] = _dump(demand)
         return work
 
     def stock(self, event: CloudEvent) -> Work:

@@ -4,9 +4,10 @@ as its owner; bad input dead-lettered alone; failed sends and transient failures
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust.streams
 import pytest
@@ -223,3 +224,27 @@ async def test_later_events_of_a_batch_see_the_state_earlier_ones_left() -> None
     assert len(state.seen) == 2, "the repeated payment is recognised inside the batch"
     assert orders.written_in == {"ord-7": 3}
     assert all(partition == 3 for partition in deadlines.written_in.values())
+
+
+async def test_a_batch_of_steps_that_await_nothing_still_gives_the_loop_turns() -> None:
+    """A SIGTERM is a loop callback: a batch decided in one go (no step awaits) held it for seconds."""
+    guard, _ = _guard()
+    turns: list[int] = []
+    decided: list[int] = []
+    writer = _writer()
+
+    def slow(event: Event, layers: Any) -> Work:
+        time.sleep(0.02)  # a heavy step: 12 of them take well over YIELD_EVERY_S
+        decided.append(event.message.offset)
+        return cast(Work, writer(event, layers))
+
+    async def other() -> None:
+        while True:
+            turns.append(len(decided))
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    await Processor(guard, {DEMAND: _Outlet()}, slow, (_Table(),)).process([_event(0, n) for n in range(12)])
+    ticker.cancel()
+    assert any(0 < seen < 12 for seen in turns), f"the loop had no turn while the batch was decided: {turns}"

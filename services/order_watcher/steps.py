@@ -24,9 +24,10 @@ Three steps, three keys:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 from aiokafka.partitioner import DefaultPartitioner
@@ -300,42 +301,33 @@ class StockSteps:
         return self.changes([change])
 
     def changes(self, changes: list[DemandChange]) -> Work:
-        """Demand changes of one record, in order: each SKU's state is read once and written once (a record
-        carries a whole batch's changes, many of them for the same SKU, whose state grows with its open
+        """Demand changes of one record, in order (see `_run`)."""
+        return self._run([(c.sku, partial(on_demand, change=c, settings=self.watch)) for c in changes])
+
+    def stock(self, event: CloudEvent) -> Work:
+        if not isinstance(event, StockChanged):  # the contract allows only stock.changed on inventory
+            raise ContractError("type", f"unexpected event type {event.type} on inventory")
+        return self._run([(event.data.sku, lambda current: on_stock(current, event, self.watch))])
+
+    def _run(self, rules: list[tuple[str, Callable[[SkuDemand | None], StockOutcome]]]) -> Work:
+        """Each (SKU, rule) in order over one staged view: each SKU's state is read once and written once (a
+        demand record carries a whole batch's changes, many for the same SKU, whose state grows with its open
         orders: reading and writing it at every change made a record cost changes x state)."""
         table = Staged(self.demand)
         work = Work(staged=[table])
         read: dict[str, SkuDemand | None] = {}
         now: dict[str, SkuDemand | None] = {}
-        for change in changes:
-            sku = change.sku
+        for sku, rule in rules:
             if sku not in read:
                 raw = table.get(sku)
                 read[sku] = now[sku] = SkuDemand.model_validate_json(raw) if raw is not None else None
-            outcome: StockOutcome = on_demand(now[sku], change, self.watch)
+            outcome = rule(now[sku])
             now[sku] = outcome.demand
             work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
         for sku, demand in now.items():
             if demand is not None and demand != read[sku]:
                 table[sku] = _dump(demand)
         return work
-
-    def stock(self, event: CloudEvent) -> Work:
-        if not isinstance(event, StockChanged):  # the contract allows only stock.changed on inventory
-            raise ContractError("type", f"unexpected event type {event.type} on inventory")
-        table = Staged(self.demand)
-        work = Work(staged=[table])
-        self._step(work, table, event.data.sku, lambda current: on_stock(current, event, self.watch))
-        return work
-
-    @staticmethod
-    def _step(work: Work, table: Staged, sku: str, rule: Any) -> None:
-        raw = table.get(sku)
-        current = SkuDemand.model_validate_json(raw) if raw is not None else None
-        outcome: StockOutcome = rule(current)
-        if outcome.demand != current:
-            table[sku] = _dump(outcome.demand)
-        work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
 
 
 class EscalationSteps:

@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,10 @@ async def _produce(bootstrap: str, prefix: str, records: list[tuple[str, bytes, 
         await producer.stop()
 
 
-async def _wait_lag_zero(bootstrap: str, group: str, ends: dict[TopicPartition, int], timeout: float) -> float:
+async def _wait_lag_zero(bootstrap: str, group: str, ends: dict[TopicPartition, int], timeout: float,
+                         services: Sequence[Service]) -> float:
+    """When `group` has committed every offset of `ends`; a measured service that exits meanwhile fails the bench
+    (it would otherwise wait out the timeout)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -176,6 +180,10 @@ async def _wait_lag_zero(bootstrap: str, group: str, ends: dict[TopicPartition, 
         while await group_lag(admin, group, ends) > 0:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{group} still lagging after {timeout:.0f}s")
+            for service in services:
+                if service.proc is not None and service.proc.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited ({service.proc.returncode}) before {group} caught "
+                                       f"up; the end of its log:\n{service.log()[-4000:]}")
             await asyncio.sleep(0.25)
         return time.time()
     finally:
@@ -194,9 +202,9 @@ async def _throughput(bootstrap: str, prefix: str, records: list[tuple[str, byte
     produced = time.time()
     ends = await end_offsets(bootstrap, inputs, PARTITIONS)
     assert sum(ends.values()) == len(records), "the input topics must start empty"
-    consumed = await _wait_lag_zero(bootstrap, group, ends, timeout=3600)
+    consumed = await _wait_lag_zero(bootstrap, group, ends, timeout=3600, services=services)
     internal = await end_offsets(bootstrap, [prefix + t for t in INTERNAL[:2]], PARTITIONS)
-    drained = await _wait_lag_zero(bootstrap, group, internal, timeout=3600)
+    drained = await _wait_lag_zero(bootstrap, group, internal, timeout=3600, services=services)
     cpu = sum(service.cpu_seconds() for service in services) - cpu_before
     produced_by_topic = await _records_by_topic(bootstrap, prefix)
     written = sum(count for topic, count in produced_by_topic.items() if topic != INTERNAL[2])
@@ -318,7 +326,8 @@ def _faust_floor(bootstrap: str, prefix: str, env: dict[str, str], tmp: Path, mo
     try:
         started, cpu_before = time.time(), service.cpu_seconds()
         ends = asyncio.run(end_offsets(bootstrap, [prefix + t for t in INPUTS], PARTITIONS))
-        done = asyncio.run(_wait_lag_zero(bootstrap, f"{prefix}forewarn-faust-floor-{mode}", ends, timeout=3600))
+        done = asyncio.run(_wait_lag_zero(bootstrap, f"{prefix}forewarn-faust-floor-{mode}", ends, timeout=3600,
+                                          services=[service]))
         cpu = service.cpu_seconds() - cpu_before
     finally:
         service.stop()

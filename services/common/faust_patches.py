@@ -1,11 +1,12 @@
 """Every private part of faust-streaming we patch or read, behind one module and one version check.
 
 faust-streaming exposes no hooks for what the services need, so a few of its private parts are
-patched or read. They are listed here, and only here, each pinned by a unit test against the
+patched or read. They are listed here, and only here, each pinned by a test against the
 version of constraints.txt:
 
-* `rewind` (`Consumer.__init__`, `Consumer._add_gap`, mode's `FlowControlQueue.clear`): every record
-  of a committed partition reaches its agent in order, none skipped around a seek;
+* `rewind` (`Consumer.__init__`, `Consumer._add_gap`, `Consumer.ack`, mode's `FlowControlQueue.clear`
+  and `ThrowableQueue.clear`): every record of a committed partition reaches its agent in order, none
+  skipped around a seek; and `ThreadDelegateConsumer._seek` seeks in the consumer thread;
 * `fetching` (`AIOKafkaConsumerThread._create_worker_consumer`): the broker's fetch wait and least fetch;
 * `acting_for` (`faust.streams._current_event`): a table write placed by an event of a batch;
 * `committed_offsets` (`Consumer._committed_offset`): the group's commits as the worker knows them;
@@ -14,7 +15,8 @@ version of constraints.txt:
 `install()` refuses (`UnsupportedFaust`) any faust-streaming version but `TESTED_VERSION`, so an
 upgrade fails at start with a clear message instead of misbehaving in silence: bump the pin, run
 the tests that pin these parts (`tests/unit/common/test_rewind.py`, `test_fetching.py`,
-`test_ticks.py`, `test_faust_patches.py`), then bump `TESTED_VERSION`.
+`test_ticks.py`, `test_faust_patches.py`,
+`tests/integration/test_seek_thread.py`), then bump `TESTED_VERSION`.
 """
 
 from __future__ import annotations

@@ -224,6 +224,9 @@ class ReadOffsets(dict[Any, int | None]):
         return True
 
 
+SEEK_TIMEOUT_S = 30.0
+"""Longest a seek waits for the consumer thread (one that is stopping never makes it)."""
+
 _faust_add_gap: Callable[..., Awaitable[None]] | None = None
 _consumers: weakref.WeakSet[Any] = weakref.WeakSet()
 _seeking: set[asyncio.Future[None]] = set()
@@ -302,9 +305,18 @@ async def _rewind_to_start(consumer: Any, offsets: ReadOffsets, tp: Any, sought:
 
 async def _seek(consumer: Any, tp: Any, offset: int) -> None:
     try:
-        await consumer._seek(tp, offset)
+        await consumer._seek(tp, offset)  # in the consumer thread (`_seeking_in_the_consumer_thread`)
     except Exception as exc:  # revoked meanwhile, say: the next assignment seeks to the committed offset anyway
         logger.warning("could not seek %s back to %d: %s: %s", tp, offset, exc.__class__.__name__, exc)
+
+
+async def _seeking_in_the_consumer_thread(self: Any, partition: Any, offset: int) -> None:
+    """Replaces `ThreadDelegateConsumer._seek`, which seeks the aiokafka consumer from the event loop's thread
+    while the consumer thread may be handing fetched records over: aiokafka is not thread-safe, and a seek that
+    dropped a partition's fetched records in the middle of `Fetcher.fetched_records` crashed the worker
+    (KeyError on that partition). The seek is queued to the consumer thread, which makes it between its calls."""
+    thread = self._thread
+    await asyncio.wait_for(thread.call_thread(thread.seek, partition, offset), timeout=SEEK_TIMEOUT_S)
 
 
 def _rewinding_what_clear_drops(original: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -353,7 +365,7 @@ def install() -> None:
     Both queue classes are patched: an agent's channel has mode's `ThrowableQueue` (`App.FlowControlQueue`),
     whose `clear` replaces `FlowControlQueue.clear` without calling it and also cancels the puts waiting for
     room in a full queue (the conductor's, for a record of any partition of the agent's topics)."""
-    from faust.transport.consumer import Consumer
+    from faust.transport.consumer import Consumer, ThreadDelegateConsumer
     from mode.utils.queues import FlowControlQueue, ThrowableQueue
 
     global _faust_add_gap
@@ -382,6 +394,7 @@ def install() -> None:
 
     Consumer.__init__ = __init__
     Consumer._add_gap = _hole_seen_on_delivery
+    ThreadDelegateConsumer._seek = _seeking_in_the_consumer_thread
     Consumer.ack = _counting_only_acks_of_this_generation(Consumer.ack)
     Consumer._forewarn_rewind = True
     for queue_class in (FlowControlQueue, ThrowableQueue):

@@ -53,7 +53,7 @@ class _Outlet:
         self.hold = hold
         self.fail = fail
 
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+    async def send(self, *, key: bytes, value: bytes, partition: int | None = None) -> asyncio.Future[None]:
         if self.fail is not None:
             raise self.fail
         self.sent.append((key, value))
@@ -138,10 +138,10 @@ class _Refusing(_Outlet):
         super().__init__()
         self.refused = refused
 
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+    async def send(self, *, key: bytes, value: bytes, partition: int | None = None) -> asyncio.Future[None]:
         if value == self.refused:
             raise ValueError("message too large")
-        return await super().send(key=key, value=value)
+        return await super().send(key=key, value=value, partition=partition)
 
 
 async def test_when_the_sends_fail_nothing_is_applied_and_each_event_goes_one_at_a_time() -> None:

@@ -335,7 +335,8 @@ def _faust_floor(bootstrap: str, prefix: str, env: dict[str, str], tmp: Path, mo
 
 
 def watcher_env(bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
-    """The environment of an order_watcher under bench: topics of its own, 4 partitions, ship grace 0."""
+    """The environment of an order_watcher under bench: topics of its own, 4 partitions, ship grace 0 (by its `_S`
+    name, which an older checkout measured by `bench watermark --baseline` reads too)."""
     return {"FOREWARN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "FOREWARN_TOPIC_PREFIX": prefix,
             "FOREWARN_PARTITIONS": str(PARTITIONS), "FOREWARN_DATA_DIR": str(data_dir),
             "FOREWARN_WATCH_SHIP_GRACE_S": "0"}

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_LINK_SECRET", "PLACEHOLDER_SECRETS", "CommonSettings", "EventLoopKind", "refuse_placeholder"]
+__all__ = [
+    "DEV_LINK_SECRET",
+    "PLACEHOLDER_SECRETS",
+    "CommonSettings",
+    "Duration",
+    "EventLoopKind",
+    "duration_knob",
+    "refuse_placeholder",
+]
 
 EventLoopKind = Literal["uvloop", "asyncio"]
 """The event loop a service process runs on."""
@@ -15,6 +24,28 @@ EventLoopKind = Literal["uvloop", "asyncio"]
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "test", "xxx"})
 DEV_LINK_SECRET = "forewarn-development-link-secret"  # noqa: S105 (refused outside development and tests)
 """Signs links in development and tests only; production refuses to start with it."""
+
+
+def _number_is_seconds(value: Any) -> Any:
+    """Pydantic reads a number as seconds, but not a number written as text, which is all the environment has."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Duration = Annotated[timedelta, Field(ge=timedelta(0)), BeforeValidator(_number_is_seconds)]
+"""A duration knob's value: ISO 8601 (`PT6H`, `P30D`) or seconds (`7200`, `0.5`); never negative (the bound
+comes before the validator so pydantic checks it on the timedelta itself: "greater than or equal to 0 seconds")."""
+
+
+def duration_knob(env_prefix: str, name: str) -> Any:
+    """The field of a Duration knob `name`: set by `<env_prefix><NAME>` or `<env_prefix><NAME>_S` (the name
+    it had when durations were seconds only). Unset it is None, so the rule settings' default applies."""
+    variable = (env_prefix + name).upper()
+    return Field(default=None, validation_alias=AliasChoices(variable, variable + "_S"))
 
 
 def refuse_placeholder(env: str, name: str, value: SecretStr | None) -> None:

@@ -42,7 +42,7 @@ from services.returns.rules import (
     on_event,
     pending_deadlines,
 )
-from services.returns.settings import ReturnsEnv
+from services.returns.settings import ReturnsSettings
 
 __all__ = ["SERVICE", "SOURCE", "TICKS", "ReturnSteps", "ReturnsWork", "build", "return_deadlines"]
 
@@ -56,9 +56,9 @@ CANDIDATES: Final = "candidates"
 
 
 def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock: Clock | None = None,
-          settings: ReturnsEnv | None = None) -> faust.App:
+          settings: ReturnsSettings | None = None) -> faust.App:
     """Wire the app: every topic this service reads and writes is named here."""
-    settings = settings or ReturnsEnv()
+    settings = settings or ReturnsSettings()
     rules = rules or settings.rules()
     clock = clock or SystemClock()
     app = create_app(SERVICE, common)

@@ -16,7 +16,7 @@ from services.common.settings import CommonSettings
 from services.gateway.settings import GatewaySettings
 from services.notifier.settings import NotifierSettings
 from services.order_watcher.settings import OrderWatcherSettings
-from services.returns.settings import ReturnsEnv
+from services.returns.settings import ReturnsSettings
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +25,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 OURS = {name: spec for name, spec in COMPOSE["services"].items() if "build" in spec}
 SETTINGS: dict[str, type[BaseSettings]] = {
     "FOREWARN_GATEWAY_": GatewaySettings, "FOREWARN_NOTIFIER_": NotifierSettings, "FOREWARN_CARE_": CareSettings,
-    "FOREWARN_WATCH_": OrderWatcherSettings, "FOREWARN_RETURNS_": ReturnsEnv, "FOREWARN_": CommonSettings,
+    "FOREWARN_WATCH_": OrderWatcherSettings, "FOREWARN_RETURNS_": ReturnsSettings, "FOREWARN_": CommonSettings,
 }
 
 

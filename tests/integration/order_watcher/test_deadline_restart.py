@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_ship_by_deadline_fires_once_after_kill_and_restart(kafka: str, topic_prefix: str, tmp_path: Path) -> None:
-    watcher = start_watcher(kafka, topic_prefix, tmp_path, ship_grace_s="0")
+    watcher = start_watcher(kafka, topic_prefix, tmp_path, ship_grace="0")
     try:
         placed_at = datetime.now(UTC) - timedelta(minutes=5)
         due = datetime.now(UTC) + timedelta(seconds=10)

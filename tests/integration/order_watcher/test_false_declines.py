@@ -25,7 +25,7 @@ def test_decline_then_success_within_window_is_quiet_and_decline_alone_is_not(
         declined("ord-paid", now), succeeded("ord-paid", now + timedelta(seconds=1)),
         declined("ord-unpaid", now),
     ]
-    watcher = start_watcher(kafka, topic_prefix, tmp_path, decline_window_s=str(WINDOW_S))
+    watcher = start_watcher(kafka, topic_prefix, tmp_path, decline_window=str(WINDOW_S))
     try:
         send(kafka, f"{topic_prefix}orders", placed)
         send(kafka, f"{topic_prefix}payments", payments)

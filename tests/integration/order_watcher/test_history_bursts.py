@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PLACED = NOW - timedelta(days=3)
-QUIET_TRACKING = {"tracking_stall_after_s": str(30 * 86400)}
+QUIET_TRACKING = {"tracking_stall_after": str(30 * 86400)}
 
 
 def _order(order_id: str) -> CloudEvent:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.returns.rules import MAX_RETURN_WINDOW, ReturnSettings
-from services.returns.settings import ReturnsEnv
+from services.returns.settings import ReturnsSettings
 
 pytestmark = pytest.mark.unit
 
@@ -71,7 +71,7 @@ def test_environment_sets_knobs_in_seconds_or_iso_and_per_store(monkeypatch: pyt
     monkeypatch.setenv("FOREWARN_RETURNS_RETURN_WINDOW", "P90D")
     monkeypatch.setenv("FOREWARN_RETURNS_JOURNEY_REFUND_ISSUED", "true")
     monkeypatch.setenv("FOREWARN_RETURNS_OVERRIDES", '{"acme": {"journey_return_received": false}}')
-    rules = ReturnsEnv().rules()
+    rules = ReturnsSettings().rules()
     assert rules.refund_sla == timedelta(seconds=30)
     assert rules.refund_escalate_after == timedelta(hours=2)
     assert rules.return_window == timedelta(days=90)
@@ -84,19 +84,27 @@ def test_environment_sets_knobs_in_seconds_or_iso_and_per_store(monkeypatch: pyt
 def test_environment_unset_gives_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REFUND_SLA", "REFUND_SLA_S", "RETURN_WINDOW", "OVERRIDES", "JOURNEY_REFUND_ISSUED"):
         monkeypatch.delenv(f"FOREWARN_RETURNS_{name}", raising=False)
-    assert ReturnsEnv().rules() == ReturnSettings()
+    assert ReturnsSettings().refund_sla is None
+    assert ReturnsSettings().rules() == ReturnSettings()
+
+
+@pytest.mark.parametrize("name", ["REFUND_ESCALATE_AFTER", "REFUND_ESCALATE_AFTER_S"])
+def test_environment_refuses_a_negative_duration(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"FOREWARN_RETURNS_{name}", "-60")
+    with pytest.raises(ValidationError):
+        ReturnsSettings()
 
 
 def test_environment_refuses_a_window_over_a_year(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOREWARN_RETURNS_RETURN_WINDOW", "P400D")
     with pytest.raises(ValidationError):
-        ReturnsEnv().rules()
+        ReturnsSettings().rules()
 
 
 def test_batching_comes_from_the_environment_apart_from_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOREWARN_RETURNS_BATCH_SIZE", "7")
     monkeypatch.setenv("FOREWARN_RETURNS_BATCH_WAIT_S", "0.2")
-    env = ReturnsEnv()
-    assert (env.batch_size, env.batch_wait_s) == (7, 0.2)
-    assert env.rules() == ReturnSettings()
+    settings = ReturnsSettings()
+    assert (settings.batch_size, settings.batch_wait_s) == (7, 0.2)
+    assert settings.rules() == ReturnSettings()
 

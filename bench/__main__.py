@@ -34,6 +34,7 @@ def available() -> list[str]:
 def run_one(name: str, argv: list[str]) -> dict[str, Any]:
     module = importlib.import_module(f"bench.{name}")
     started = datetime.now(UTC)
+    measured = commit()  # the checkout when the bench began (a commit made while it runs is not what it measured)
     t0 = time.monotonic()
     figures: dict[str, Any] = module.run(argv)
     result = {
@@ -42,7 +43,7 @@ def run_one(name: str, argv: list[str]) -> dict[str, Any]:
         "started_at": started.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 1),
         "machine": figures.get("machine") or machine(),
-        "commit": figures.get("commit") or commit(),
+        "commit": figures.get("commit") or measured,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

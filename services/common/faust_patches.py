@@ -10,11 +10,12 @@ version of constraints.txt:
 * `fetching` (`AIOKafkaConsumerThread._create_worker_consumer`): the broker's fetch wait and least fetch;
 * `acting_for` (`faust.streams._current_event`): a table write placed by an event of a batch;
 * `committed_offsets` (`Consumer._committed_offset`): the group's commits as the worker knows them;
+* `stored_keys` (the RocksDB store's `_dbs`, `_visible_keys`, `_decode_key`): one partition's stored keys;
 * `quiet_worker_logging` (`Worker._setup_logging`): Faust's log handler left out, ours kept.
 
 `install()` refuses (`UnsupportedFaust`) any faust-streaming version but `TESTED_VERSION`, so an
 upgrade fails at start with a clear message instead of misbehaving in silence: bump the pin, run
-the tests that pin these parts (`tests/unit/common/test_rewind.py`, `test_fetching.py`,
+the tests that pin these parts (`tests/unit/common/test_rewind.py`, `test_fetching.py`, `test_deadlines.py`,
 `test_ticks.py`, `test_faust_patches.py`,
 `tests/integration/test_seek_thread.py`), then bump `TESTED_VERSION`.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "committed_offsets",
     "install",
     "quiet_worker_logging",
+    "stored_keys",
 ]
 
 TESTED_VERSION: Final = "0.15.3"
@@ -96,3 +98,16 @@ def committed_offsets(app: faust.App, topics: Sequence[str], partition: int) -> 
 def quiet_worker_logging(worker: Any) -> None:
     """Keep Faust's worker from installing its own (unmasked) log handler; ours is already on the root logger."""
     worker._setup_logging = lambda: None
+
+
+def stored_keys(table: Any, partition: int) -> list[str]:
+    """The keys a per-partition store (RocksDB) already holds for `partition` (recovery brings in only what it
+    lacks); none for the memory store, which recovers a newly assigned partition whole from its changelog.
+
+    faust-streaming offers no way to list one partition's keys: this reads the RocksDB store's
+    partition databases (`Store._dbs`, `_visible_keys`, `_decode_key`)."""
+    store = table.data
+    databases = getattr(store, "_dbs", None)
+    if databases is None or partition not in databases:
+        return []
+    return [store._decode_key(raw) for raw in store._visible_keys(databases[partition])]

@@ -227,10 +227,8 @@ class Work:
 
 
 class Outlet(Protocol):
-    """Where records of one outlet go (a Faust topic): `send` returns the future of the broker's ack.
-
-    `partition` is passed only for a record that names one (an outlet that is never given such records may
-    leave it out)."""
+    """Where records of one outlet go (a Faust topic): `send` returns the future of the broker's ack; `partition`
+    None lets the record's key place it."""
 
     async def send(self, *, key: bytes, value: bytes, partition: int | None = None) -> Awaitable[Any]: ...
 
@@ -413,9 +411,7 @@ class Processor(Generic[W]):
 
     async def _send_once(self, records: Sequence[Record]) -> None:
         """Produce every record, then wait for every ack: the broker has all of them when this returns."""
-        pending = [await (self.outlets[r.to].send(key=r.key, value=r.value) if r.partition is None else
-                          self.outlets[r.to].send(key=r.key, value=r.value, partition=r.partition))
-                   for r in records]
+        pending = [await self.outlets[r.to].send(key=r.key, value=r.value, partition=r.partition) for r in records]
         if pending:
             await asyncio.gather(*pending)
 

@@ -22,13 +22,13 @@ from aiokafka.structs import TopicPartition
 from schemas import CloudEvent
 from services.common.clock import Clock
 from services.common.deadlines import DerivedDeadlines, DueEntry
-from services.common.faust_patches import committed_offsets
+from services.common.faust_patches import committed_offsets, stored_keys
 from services.common.processing import BatchStaged
 from services.common.streams import Guard
 from services.common.watermark import InputOffsets, Tick, Watermark
 
 __all__ = ["TICK_TOPIC", "Clocked", "clocked_step", "committed_positions", "derive_deadlines", "encode_tick",
-           "install_ticker", "note_recovered", "parse_tick", "stored_keys"]
+           "install_ticker", "note_recovered", "parse_tick"]
 
 logger = logging.getLogger(__name__)
 
@@ -219,17 +219,3 @@ def derive_deadlines(
                                    entries=entries_of, clock=clock, hold=hold)
         logger.info("deadline index: partitions %s rebuilt from %s, %d buckets held, in %.2f s", rebuilt,
                     state.name, len(derived.buckets), time.perf_counter() - started)
-
-
-def stored_keys(table: Any, partition: int) -> list[str]:
-    """The keys a per-partition store (RocksDB) already holds for `partition` (recovery brings in only what it
-    lacks); none for the memory store, which recovers a newly assigned partition whole from its changelog.
-
-    faust-streaming offers no way to list one partition's keys: this reads the RocksDB store's
-    partition databases (`Store._dbs`, `_visible_keys`, `_decode_key`), private parts of the version
-    `faust_patches.TESTED_VERSION` checks."""
-    store = table.data
-    databases = getattr(store, "_dbs", None)
-    if databases is None or partition not in databases:
-        return []
-    return [store._decode_key(raw) for raw in store._visible_keys(databases[partition])]

@@ -11,10 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.deadlines import DeadlineIndex, DerivedDeadlines, DueEntry
-from services.common.faust_patches import acting_for
+from services.common.faust_patches import acting_for, stored_keys
 from services.common.settings import CommonSettings
 from services.common.streams import create_app
-from services.common.ticks import stored_keys
 from tests.support.faust_events import Event, Message
 
 pytestmark = pytest.mark.unit

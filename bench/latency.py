@@ -1,9 +1,11 @@
 """End-to-end latency: an event produced -> the provider request received, at a steady 1,000 events/s.
 
-    python -m bench latency [--rates 300,1000,2000] [--seconds 60] [--probe-every 50] [--bootstrap HOST:PORT]
+    python -m bench latency [--rates 300,1000,2000] [--seconds 60] [--probe-every 50] [--order-watchers 1]
+                            [--bootstrap HOST:PORT]
 
 Everything real but the provider: a local Apache Kafka broker (started on its own port and wiped
-afterwards unless --bootstrap is given), order_watcher and the notifier as their own processes
+afterwards unless --bootstrap is given), order_watcher (`--order-watchers` workers of one group, 1 by
+default) and the notifier as their own processes
 (SQLite ledger file, the official twilio SDK pointed at the fake Twilio, which runs in a process of
 its own and records when each request arrived).
 
@@ -126,6 +128,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--kafka-port", type=int, default=29094)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--order-watchers", type=int, default=1,
+                        help="order_watcher workers of one group (each with a data directory of its own)")
     args = parser.parse_args(argv)
     runs = [_run_at(args, int(rate)) for rate in args.rates.split(",")]
     return {**runs[-1], "by_rate": runs, "method": __doc__.split("\n\n", 2)[2].strip() if __doc__ else ""}
@@ -148,8 +152,10 @@ def _run_at(args: argparse.Namespace, rate: int) -> dict[str, Any]:
                    "FOREWARN_NOTIFIER_TWILIO_FROM": "+15005550006", "FOREWARN_NOTIFIER_TWILIO_BASE_URL": url,
                    "FOREWARN_NOTIFIER_SMS_WINDOW_START": "00:00", "FOREWARN_NOTIFIER_SMS_WINDOW_END": "00:00",
                    "FOREWARN_NOTIFIER_CAP_PER_24H": "1000"}
-            services = [Service("services.order_watcher", env, Path(tmp)).start(),
-                        Service("services.notifier", env, Path(tmp)).start()]
+            watchers = [Service("services.order_watcher", {**env, "FOREWARN_DATA_DIR": f"{tmp}/data-{k}"},
+                                Path(tmp), name=f"order_watcher-{k}") for k in range(args.order_watchers)]
+            notifier = Service("services.notifier", env, Path(tmp))
+            services = [*(watcher.start() for watcher in watchers), notifier.start()]
             try:
                 print(f"latency: {rate} events/s for {args.seconds:.0f} s", file=sys.stderr)
                 sent_at, achieved = asyncio.run(_load(bootstrap, prefix, rate, args.seconds,
@@ -180,6 +186,7 @@ def _run_at(args: argparse.Namespace, rate: int) -> dict[str, Any]:
         "latency_ms_max": round(counted[-1], 1) if counted else None,
         "target_p99_ms": TARGET_P99_MS,
         "rate_events_per_s": rate,
+        "order_watchers": args.order_watchers,
         "achieved_events_per_s": achieved,
         "seconds": args.seconds,
         "probes": len(sent_at),

@@ -11,25 +11,31 @@ version of constraints.txt:
 * `acting_for` (`faust.streams._current_event`): a table write placed by an event of a batch;
 * `committed_offsets` (`Consumer._committed_offset`): the group's commits as the worker knows them;
 * `stored_keys` (the RocksDB store's `_dbs`, `_visible_keys`, `_decode_key`): one partition's stored keys;
+* `write_through` (what `Table.__setitem__`, `on_key_set` and `_on_changelog_sent` do, by their public parts):
+  a batch's table writes and their changelog records in bulk;
 * `quiet_worker_logging` (`Worker._setup_logging`): Faust's log handler left out, ours kept.
 
 `install()` refuses (`UnsupportedFaust`) any faust-streaming version but `TESTED_VERSION`, so an
 upgrade fails at start with a clear message instead of misbehaving in silence: bump the pin, run
 the tests that pin these parts (`tests/unit/common/test_rewind.py`, `test_fetching.py`, `test_deadlines.py`,
 `test_ticks.py`, `test_faust_patches.py`,
-`tests/integration/test_seek_thread.py`), then bump `TESTED_VERSION`.
+`tests/integration/test_seek_thread.py`, `test_write_through.py`), then bump `TESTED_VERSION`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
+import logging
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Final
 
 import faust
 import faust.streams
+from faust.tables.base import Collection
 from faust.types import TP
 
 __all__ = [
@@ -41,7 +47,10 @@ __all__ = [
     "install",
     "quiet_worker_logging",
     "stored_keys",
+    "write_through",
 ]
+
+logger = logging.getLogger(__name__)
 
 TESTED_VERSION: Final = "0.15.3"
 """The faust-streaming version these patches were written and tested against (as pinned in constraints.txt)."""
@@ -111,3 +120,52 @@ def stored_keys(table: Any, partition: int) -> list[str]:
     if databases is None or partition not in databases:
         return []
     return [store._decode_key(raw) for raw in store._visible_keys(databases[partition])]
+
+
+def changelogged(table: Any) -> bool:
+    """Whether `table` is a Faust table (its writes go to a store and a changelog topic)."""
+    return isinstance(table, Collection)
+
+
+async def write_through(table: Any, writes: Sequence[tuple[Any, str, Any]]) -> None:
+    """Write `(event, key, value)` to a Faust table (value None: delete the key) as `table[key] = value` (or
+    `del table[key]`) inside `acting_for(event)` would: the store of the event's partition, and one changelog
+    record on that partition; but in bulk.
+
+    Faust sends each changelog record through its topic machinery (a FutureMessage, the producer buffer, a
+    callback per record that writes the changelog offset into RocksDB): the largest part of a table write.
+    Here each record goes straight to the producer, and the persisted offset of each changelog partition is
+    written once, when its last record is acknowledged (what Faust's per-record callback leaves in the end). The
+    records are in the producer when this returns: the commit that follows flushes it before it commits the
+    offsets, as for Faust's own changelog sends. Windowed tables and `use_partitioner` are not supported."""
+    if getattr(table, "use_partitioner", False) or getattr(table, "_window", None) is not None:
+        raise TypeError(f"table {table.name} places its keys itself: write it with table[key] = value")
+    store, app = table.data, table.app
+    topic = table.changelog_topic.get_topic_name()
+    last: dict[int, asyncio.Future[Any]] = {}
+    for event, key, value in writes:
+        partition = event.message.partition
+        with acting_for(event):  # the RocksDB store places a key by the current event's partition
+            if value is None:
+                if key not in store:
+                    continue
+                del store[key]
+            else:
+                store[key] = value
+        key_bytes = app.serializers.dumps_key(table.key_type, key, serializer=table.key_serializer)
+        value_bytes = None if value is None else app.serializers.dumps_value(
+            table.value_type, value, serializer=table.value_serializer)
+        last[partition] = await app.producer.send(topic, key_bytes, value_bytes, partition, None, None)
+    for future in last.values():
+        future.add_done_callback(partial(_persisted, table))
+
+
+def _persisted(table: Any, future: asyncio.Future[Any]) -> None:
+    """The last changelog record of a batch on its partition is acknowledged: the store holds the changelog up to
+    its offset (read back from there on recovery)."""
+    if future.cancelled() or future.exception() is not None:
+        logger.warning("a changelog record of table %s was not acknowledged: %r", table.name,
+                       None if future.cancelled() else future.exception())
+        return
+    metadata = future.result()
+    table.data.set_persisted_offset(TP(metadata.topic, metadata.partition), metadata.offset)

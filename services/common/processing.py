@@ -20,7 +20,8 @@ events of one agent, in stream order:
 3. Only then runs the `settle` hook for each decided event (what may happen once its effects are
    acknowledged: counting incidents, dead-lettering what a step could not do) and writes each
    layer to its table, every key as the event that wrote it last (one changelog record per key
-   per batch, however often the batch changed it).
+   per batch, however often the batch changed it; a Faust table's records straight to the producer,
+   `faust_patches.write_through`).
 4. Returns; `take_events` acks the batch afterwards, so the offsets are committed only now.
 
 Produce effects -> await acks -> write state -> commit: a crash anywhere before the end leaves
@@ -48,7 +49,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from schemas import CloudEvent
 from services.common.deadletter import DeadLetterFailed
-from services.common.faust_patches import acting_for
+from services.common.faust_patches import acting_for, changelogged, write_through
 from services.common.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from services.common.streams import TRANSIENT, Guard
 
@@ -174,6 +175,21 @@ class BatchStaged(Staged):
                 self._write(key, value)
         self._writes.clear()
         self._owners.clear()
+
+    def drain(self) -> list[tuple[Any, str, Any]]:
+        """Everything staged as (owner, key, value; None for a delete), in the order first staged; start afresh."""
+        writes = [(self._owners[key], key, None if value is _DELETED else value) for key, value in self._writes.items()]
+        self._writes.clear()
+        self._owners.clear()
+        return writes
+
+    async def write(self) -> None:
+        """Write everything staged to the table, each key as its owner, and start afresh: a Faust table in bulk
+        (`faust_patches.write_through`), any other mapping key by key."""
+        if changelogged(self.table):
+            await write_through(self.table, self.drain())
+        else:
+            self.apply_as(acting_for)
 
     def discard(self) -> None:
         super().discard()
@@ -304,7 +320,7 @@ class Processor(Generic[W]):
         for event, work in decided:
             await self._settle(event, work)
         for layer in layers:
-            layer.apply_as(acting_for)
+            await layer.write()
 
     async def process_together(self, events: Sequence[Any],
                                together: Callable[[list[CloudEvent]], Awaitable[None]]) -> None:
@@ -347,7 +363,7 @@ class Processor(Generic[W]):
                 await self._send_once(self._combined(list(work.sends)))
                 await self._settle(event, work)
                 for layer in layers:
-                    layer.apply_as(acting_for)
+                    await layer.write()
             except DeadLetterFailed:
                 raise  # never passed over: the message stays uncommitted
             except TRANSIENT as exc:

@@ -114,8 +114,10 @@ def build(
     sku_demand = table("sku-demand")
     stock_guard = Guard(service=SERVICE, app=app, topics={demand_name: DEMAND_BY_SKU, inventory_name: INVENTORY})
 
+    parsed_demand = steps.ParsedDemand()  # hot SKUs' states, parsed once (see `ParsedDemand`)
+
     async def stock_step(event: Any, views: Sequence[BatchStaged]) -> steps.Work | None:
-        stock_steps = steps.StockSteps(views[0], watch)
+        stock_steps = steps.StockSteps(views[0], watch, parsed_demand)
         if event.message.topic == demand_name:
             return stock_steps.changes(steps.parse_demand_changes(event.value))
         parsed = await stock_guard.parse(event)

@@ -24,6 +24,7 @@ Three steps, three keys:
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,6 +75,7 @@ __all__ = [
     "INCIDENTS",
     "EscalationSteps",
     "OrderSteps",
+    "ParsedDemand",
     "Send",
     "StockSteps",
     "Work",
@@ -290,12 +292,44 @@ def bundle_demand(partitions: int) -> Any:
     return combine
 
 
-class StockSteps:
-    """Stock rules over the `sku-demand` table (keyed by SKU)."""
+class ParsedDemand:
+    """The SKU states last read or written, parsed, each with the very bytes it was parsed from (a bounded LRU).
 
-    def __init__(self, demand: MutableMapping[str, Any], watch: WatchSettings) -> None:
+    A SKU many open orders wait for (a sale's one product) has a state as large as its queue, and a demand change
+    for it arrives with almost every batch: parsing that state again each time made one hot SKU cost more than
+    all the others. A state is reused only while the table still holds the same bytes (compared, not trusted), so
+    a write dropped with its batch, or one made by another worker, is parsed afresh. The rules never change a
+    state they are given (they work on a `draft`), so sharing the parsed one is safe."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._states: OrderedDict[str, tuple[bytes, SkuDemand]] = OrderedDict()
+
+    def read(self, sku: str, raw: bytes) -> SkuDemand:
+        known = self._states.get(sku)
+        if known is not None and known[0] == raw:
+            self._states.move_to_end(sku)
+            return known[1]
+        state = SkuDemand.model_validate_json(raw)
+        self.wrote(sku, raw, state)
+        return state
+
+    def wrote(self, sku: str, raw: bytes, state: SkuDemand) -> None:
+        self._states[sku] = (raw, state)
+        self._states.move_to_end(sku)
+        if len(self._states) > self.size:
+            self._states.popitem(last=False)
+
+
+class StockSteps:
+    """Stock rules over the `sku-demand` table (keyed by SKU); `parsed` keeps hot SKUs' states parsed across
+    steps (see `ParsedDemand`; the agent keeps one for its life)."""
+
+    def __init__(self, demand: MutableMapping[str, Any], watch: WatchSettings,
+                 parsed: ParsedDemand | None = None) -> None:
         self.demand = demand
         self.watch = watch
+        self.parsed = parsed if parsed is not None else ParsedDemand()
 
     def change(self, change: DemandChange) -> Work:
         return self.changes([change])
@@ -320,13 +354,14 @@ class StockSteps:
         for sku, rule in rules:
             if sku not in read:
                 raw = table.get(sku)
-                read[sku] = now[sku] = SkuDemand.model_validate_json(raw) if raw is not None else None
+                read[sku] = now[sku] = self.parsed.read(sku, raw) if raw is not None else None
             outcome = rule(now[sku])
             now[sku] = outcome.demand
             work.sends.extend(_candidates(outcome.incidents, outcome.resolutions))
         for sku, demand in now.items():
             if demand is not None and demand != read[sku]:
-                table[sku] = _dump(demand)
+                table[sku] = raw = _dump(demand)
+                self.parsed.wrote(sku, raw, demand)
         return work
 
 

@@ -188,6 +188,8 @@ def _short_orders(demand: SkuDemand) -> set[str]:
 
 
 def _reconcile(demand: SkuDemand, at: datetime, cause_id: str) -> StockOutcome:
+    if demand.available is None and not any(line.short for line in demand.lines):
+        return StockOutcome(demand=demand)  # no stock level yet: nothing is short, and nothing was (no queue sorted)
     short = _short_orders(demand)
     incidents, resolutions = [], []
     changed: dict[str, DemandLine] = {}

@@ -20,6 +20,7 @@ from services.order_watcher.steps import (
     INCIDENTS,
     EscalationSteps,
     OrderSteps,
+    ParsedDemand,
     StockSteps,
     Work,
     bundle_demand,
@@ -149,6 +150,31 @@ def test_stock_steps_send_stockouts_for_the_latest_orders() -> None:
     assert [(s.to, s.key) for s in work.sends] == [(CANDIDATES, b"cus-2"), (CANDIDATES, b"cus-3")]
     with pytest.raises(ContractError):
         parse_demand_change(b'{"change": "placed"}')
+
+
+def test_a_sku_state_is_parsed_again_only_when_the_table_holds_other_bytes() -> None:
+    table: dict[str, Any] = {}
+    parsed = ParsedDemand(size=2)
+    orders = order_steps()[0]
+    for n in (1, 2):
+        placed = orders.event(order_placed(f"o-{n}", at=T0 + n * H, customer_id=f"cus-{n}"), 0)
+        StockSteps(table, WATCH, parsed).change(parse_demand_change(placed.sends[0].value)).apply()
+    (sku,) = table
+    first = parsed.read(sku, table[sku])
+    assert parsed.read(sku, bytes(table[sku])) is first  # the same bytes (another object): the parsed state
+    assert [line.order_id for line in first.lines] == ["o-1", "o-2"]
+    stale = first.model_copy(update={"lines": first.lines[:1]}).model_dump_json(exclude_defaults=True).encode()
+    other = parsed.read(sku, stale)  # the table holds other bytes (a write dropped, another worker's): parsed
+    assert other is not first and [line.order_id for line in other.lines] == ["o-1"]
+    # a step reads through it and sees what the table holds, not what it parsed before
+    table[sku] = stale
+    work = StockSteps(table, WATCH, parsed).stock(stock_changed(0, T0 + 4 * H))
+    assert [parse_event(s.value, topic="incidents").data.order_id for s in work.sends] == ["o-1"]
+    for n in range(3):  # bounded: the least recently used goes
+        parsed.wrote(f"sku-{n}", b"{}", first)
+    assert parsed.read("sku-2", b"{}") is first
+    with pytest.raises(ValueError):
+        parsed.read("sku-0", b"{}")  # forgotten, so parsed: and b"{}" is no SKU state
 
 
 def test_escalation_publishes_the_second_trouble_escalated_and_passes_withdrawals_on() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import re
@@ -9,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ __all__ = [
     "commit",
     "end_offsets",
     "group_lag",
+    "in_process_main",
     "kafka_version",
     "local_broker",
     "machine",
@@ -34,6 +37,15 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 BROKER_SH = ROOT / "deploy" / "kafka" / "broker.sh"
+
+
+def in_process_main(doc: str, run: Callable[[int, int], dict[str, Any]]) -> None:
+    """The command line of an in-process bench (`bench.rules`, `bench.steps`): `--events`, `--seed`, one JSON line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    print(json.dumps(run(args.events, args.seed)))
 
 
 def kafka_version() -> str | None:

@@ -11,11 +11,10 @@ per open order. Prints one JSON line: events, the rule CPU seconds and microseco
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from datetime import UTC, datetime
 
+from bench._support import in_process_main
 from bench.detection import mixed_events
 from schemas import StockChanged, parse_event
 from services.order_watcher.rules import (
@@ -59,11 +58,7 @@ def run(count: int, seed: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    print(json.dumps(run(args.events, args.seed)))
+    in_process_main(__doc__ or "", run)
 
 
 if __name__ == "__main__":

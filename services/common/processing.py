@@ -43,7 +43,6 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -150,9 +149,9 @@ class Staged(MutableMapping[str, Any]):
 class BatchStaged(Staged):
     """A `Staged` layer for a whole batch that remembers, per key, which message wrote it last.
 
-    Set `owner` to the message being decided before its writes are merged in; `apply_as` then
-    writes each key inside `acting(owner)`, the context a Faust table needs to place the write
-    (the changelog partition and the RocksDB partition store of that message).
+    Set `owner` to the message being decided before its writes are merged in; `write` then writes
+    each key as its owner, as a Faust table needs to place it (the changelog partition and the
+    RocksDB partition store of that message).
     """
 
     def __init__(self, table: MutableMapping[str, Any]) -> None:
@@ -168,28 +167,22 @@ class BatchStaged(Staged):
         super().__delitem__(key)
         self._owners[key] = self.owner
 
-    def apply_as(self, acting: Callable[[Any], AbstractContextManager[Any]]) -> None:
-        """Write everything staged to the table, each key as its owner, and start afresh."""
-        for key, value in self._writes.items():
-            with acting(self._owners[key]):
-                self._write(key, value)
-        self._writes.clear()
-        self._owners.clear()
-
-    def drain(self) -> list[tuple[Any, str, Any]]:
-        """Everything staged as (owner, key, value; None for a delete), in the order first staged; start afresh."""
-        writes = [(self._owners[key], key, None if value is _DELETED else value) for key, value in self._writes.items()]
-        self._writes.clear()
-        self._owners.clear()
-        return writes
-
     async def write(self) -> None:
         """Write everything staged to the table, each key as its owner, and start afresh: a Faust table in bulk
-        (`faust_patches.write_through`), any other mapping key by key."""
+        (`faust_patches.write_through`), any other mapping key by key inside `acting_for(owner)`."""
+        writes = [(self._owners[key], key, value) for key, value in self._writes.items()]
+        self.discard()
         if changelogged(self.table):
-            await write_through(self.table, self.drain())
-        else:
-            self.apply_as(acting_for)
+            await write_through(self.table, [(owner, key, None if value is _DELETED else value)
+                                             for owner, key, value in writes])
+            return
+        for owner, key, value in writes:
+            with acting_for(owner):
+                self._write(key, value)
+
+    def apply(self) -> None:
+        super().apply()
+        self._owners.clear()
 
     def discard(self) -> None:
         super().discard()

@@ -1,7 +1,8 @@
 """A batch's table writes in bulk (`faust_patches.write_through`) leave what Faust's own `table[key] = value` leaves.
 
 Two RocksDB tables of one app get the same writes (sets, an overwrite, a delete, a delete of an absent key), one
-through Faust's path (`table[key] = value` inside `acting_for(event)`), one through `write_through`; then the
+through Faust's path (`table[key] = value` inside `acting_for(event)`), one through `write_through`, one through the
+processing core's batch layer (`BatchStaged.write`, which picks `write_through` for a Faust table); then the
 changelog topics on the real broker hold the same records (partition, key, value, tombstones included), the
 stores the same keys in the same partitions, and each store's persisted offset is its changelog's last offset.
 """
@@ -19,6 +20,7 @@ from aiokafka.structs import TopicPartition
 from faust.types import TP
 
 from services.common.faust_patches import acting_for, changelogged, stored_keys, write_through
+from services.common.processing import BatchStaged
 from services.common.settings import CommonSettings
 from services.common.streams import create_app
 from tests.support.faust_events import Event, Message
@@ -67,7 +69,7 @@ async def test_bulk_writes_leave_what_faust_s_own_writes_leave(kafka: str, topic
     app = create_app("write-through-test", CommonSettings(
         kafka_bootstrap_servers=kafka, topic_prefix=topic_prefix, store="rocksdb://", data_dir=str(tmp_path)))
     tables = {name: app.Table(name, default=None, partitions=PARTITIONS, key_type=str, value_type=bytes)
-              for name in ("by-faust", "in-bulk")}
+              for name in ("by-faust", "in-bulk", "by-layer")}
     topics = {name: table.changelog_topic.get_topic_name() for name, table in tables.items()}
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     await admin.start()
@@ -88,16 +90,27 @@ async def test_bulk_writes_leave_what_faust_s_own_writes_leave(kafka: str, topic
                     else:
                         faust_table[key] = value
             await write_through(tables["in-bulk"], writes)
+            layer = BatchStaged(tables["by-layer"])
+            for event, key, value in writes:
+                layer.owner = event
+                if value is None:
+                    if key in layer:
+                        del layer[key]
+                else:
+                    layer[key] = value
+            await layer.write()
             await app.producer.flush()
         await asyncio.sleep(0.5)  # the ack callbacks of the last sends
         by_faust, in_bulk = await _changelog(kafka, topics["by-faust"]), await _changelog(kafka, topics["in-bulk"])
         assert in_bulk == by_faust
+        assert await _changelog(kafka, topics["by-layer"]) == by_faust
         assert (1, b'"ord-2"', None) in in_bulk and not any(r[1] == b'"ord-9"' for r in in_bulk)  # one tombstone
         assert len(in_bulk) == 7
         for p in range(PARTITIONS):
             assert sorted(stored_keys(tables["in-bulk"], p)) == sorted(stored_keys(tables["by-faust"], p))
+            assert sorted(stored_keys(tables["by-layer"], p)) == sorted(stored_keys(tables["by-faust"], p))
             expected = max((i for i, r in enumerate(r for r in in_bulk if r[0] == p)), default=None)
-            for name in tables:
+            for name in tables:  # each changelog got the same records, so the same last offset
                 assert tables[name].data.persisted_offset(TP(topics[name], p)) == expected
         assert sorted(stored_keys(tables["in-bulk"], 0)) == ["ord-1", "ord-4"]
         with acting_for(_event(0, 9)):

@@ -13,5 +13,7 @@ class BatchSettings(BaseSettings):
 
     batch_size: int = Field(default=500, ge=1, description="messages an agent takes from its stream per batch")
     batch_wait_s: float = Field(
-        default=0.05, gt=0, description="longest wait to fill a batch (adds at most this to latency)"
+        default=0.05, gt=0,
+        description="longest a batch keeps taking messages that keep coming; it goes at once when they stop "
+                    "(`faust_patches.take_ready`)",
     )

@@ -13,13 +13,16 @@ version of constraints.txt:
 * `stored_keys` (the RocksDB store's `_dbs`, `_visible_keys`, `_decode_key`): one partition's stored keys;
 * `write_through` (what `Table.__setitem__`, `on_key_set` and `_on_changelog_sent` do, by their public parts):
   a batch's table writes and their changelog records in bulk;
+* `take_ready` (`Stream.take_events`' body and its buffering processor): batches that go once events stop
+  coming, not when a fixed wait runs out;
 * `quiet_worker_logging` (`Worker._setup_logging`): Faust's log handler left out, ours kept.
 
 `install()` refuses (`UnsupportedFaust`) any faust-streaming version but `TESTED_VERSION`, so an
 upgrade fails at start with a clear message instead of misbehaving in silence: bump the pin, run
 the tests that pin these parts (`tests/unit/common/test_rewind.py`, `test_fetching.py`, `test_deadlines.py`,
 `test_ticks.py`, `test_faust_patches.py`,
-`tests/integration/test_seek_thread.py`, `test_write_through.py`), then bump `TESTED_VERSION`.
+`tests/integration/test_seek_thread.py`, `test_write_through.py`, `order_watcher/test_ready_batches.py`), then bump
+`TESTED_VERSION`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import asyncio
 import importlib.metadata
 import logging
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Final
@@ -47,6 +50,7 @@ __all__ = [
     "install",
     "quiet_worker_logging",
     "stored_keys",
+    "take_ready",
     "write_through",
 ]
 
@@ -86,7 +90,7 @@ def acting_for(event: Any) -> Iterator[None]:
 
     A Faust table places every read and write by the current event: the changelog partition a
     write goes to, and the RocksDB partition store it reads and writes. Faust sets it while an
-    agent iterates `stream.events()`, but not for the events of a `take_events` batch, which the
+    agent iterates `stream.events()`, but not for the events of a batch (`take_ready`), which the
     agent handles after they were all taken. faust-streaming keeps it in a context variable of
     `faust.streams` and exposes no setter, hence the private name.
     """
@@ -169,3 +173,93 @@ def _persisted(table: Any, future: asyncio.Future[Any]) -> None:
         return
     metadata = future.result()
     table.data.set_persisted_offset(TP(metadata.topic, metadata.partition), metadata.offset)
+
+
+QUIET_S: Final = 0.002
+"""A batch taken by `take_ready` goes once no event has joined it for this long."""
+
+
+def take_ready(stream: Any, max_: int, within: float, quiet: float = QUIET_S) -> AsyncIterator[list[Any]]:
+    """The stream's events in batches, as `stream.take_events(max_, within)` takes them (each batch acked after it
+    is handled), but a batch goes once events stop coming (`quiet` seconds without one), instead of when `within`
+    runs out.
+
+    `take_events` waits `within` after every batch unless `max_` events come first: a fixed delay added at every
+    hop of a pipeline, and paid even when nothing more was coming. Here a batch starts with its first event and
+    goes when it is full, when no event joined it for `quiet`, or `within` after it started: an event on a quiet
+    stream goes at once, with whatever came along with it, and under load, when events keep coming, batches
+    still fill. (The stream's queue is no sign of what is coming: Faust hands the records of a fetch over one at
+    a time, each taken from the queue before the next is put in.)
+
+    The body is `take_events`' (faust-streaming 0.15.3) but for when a batch goes: its buffering processor
+    (`Stream.add_processor`, `_enable_passive`, `current_event`, `enable_acks`, `_processors`); `_active_agens`
+    lets the stream close it when it stops, as it closes its own."""
+    batches = _take_ready(stream, max_, within, quiet)
+    stream._active_agens.add(batches)
+    return batches
+
+
+async def _take_ready(stream: Any, max_: int, within: float, quiet: float) -> AsyncIterator[list[Any]]:
+    buffer: list[Any] = []
+    events: list[Any] = []
+    started = asyncio.Event()  # the batch has its first event
+    consumed = asyncio.Event()
+    consuming: asyncio.Future[None] | None = None
+    enable_acks: bool = stream.enable_acks
+    channel_it = aiter(stream.channel)
+    loop = asyncio.get_running_loop()
+
+    async def add_to_buffer(value: Any) -> Any:
+        nonlocal consuming
+        try:
+            if consuming is not None:  # the batch is being handled: wait for it
+                try:
+                    await consuming
+                finally:
+                    consuming = None
+            buffer.append(value)
+            event = stream.current_event
+            if event is None:
+                raise RuntimeError("take_ready found no current event")
+            events.append(event)
+            started.set()
+            if len(buffer) >= max_:
+                consumed.clear()
+                await stream.wait(consumed)  # never more than max_ in a batch
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            stream.log.exception("Error adding to take buffer: %r", exc)
+            await stream.crash(exc)
+        return value
+
+    stream.enable_acks = False  # the events are acked here, after their batch is handled
+    stream.add_processor(add_to_buffer)
+    stream._enable_passive(channel_it)
+    try:
+        while not stream.should_stop:
+            await stream.wait_for_stopped(started, timeout=within)
+            if not buffer:
+                continue
+            until = loop.time() + within
+            while len(buffer) < max_ and loop.time() < until:
+                size = len(buffer)
+                await asyncio.sleep(quiet)
+                if len(buffer) == size:
+                    break
+            handled: asyncio.Future[None] = loop.create_future()
+            consuming = handled
+            try:
+                yield list(events)
+            finally:
+                buffer.clear()
+                for event in events:
+                    await stream.ack(event)
+                events.clear()
+                if not handled.done():
+                    handled.set_result(None)
+                started.clear()
+                consumed.set()
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(add_to_buffer)

@@ -22,7 +22,7 @@ events of one agent, in stream order:
    layer to its table, every key as the event that wrote it last (one changelog record per key
    per batch, however often the batch changed it; a Faust table's records straight to the producer,
    `faust_patches.write_through`).
-4. Returns; `take_events` acks the batch afterwards, so the offsets are committed only now.
+4. Returns; `take_ready` acks the batch afterwards, so the offsets are committed only now.
 
 Produce effects -> await acks -> write state -> commit: a crash anywhere before the end leaves
 every event of the batch to be handled again, with the same outcome. If the sends still fail,

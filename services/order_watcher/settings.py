@@ -23,7 +23,7 @@ WatchSettings field names and ISO 8601 durations, e.g. `{"acme": {"ship_grace": 
 | `FOREWARN_WATCH_RETAIN_FOR` | `P30D` | how long a closed order's state is kept |
 | `FOREWARN_WATCH_OVERRIDES` | `{}` | per-store overrides (JSON, see above) |
 | `FOREWARN_WATCH_BATCH_SIZE` | 500 | messages an agent takes from its stream per batch |
-| `FOREWARN_WATCH_BATCH_WAIT_S` | 0.05 | longest wait, in seconds, to fill a batch (adds at most this to latency) |
+| `FOREWARN_WATCH_BATCH_WAIT_S` | 0.05 | longest, in seconds, a batch takes messages that keep coming |
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import faust
 from schemas import INCIDENT_CANDIDATES, ORDERS, RETURNS, CloudEvent, make_event
 from services.common.clock import Clock, SystemClock
 from services.common.deadlines import DeadlineIndex, DerivedDeadlines, DueEntry
+from services.common.faust_patches import take_ready
 from services.common.metrics import INCIDENTS_EMITTED
 from services.common.processing import Processor, Send, Staged, Work
 from services.common.settings import CommonSettings
@@ -84,7 +85,7 @@ def build(common: CommonSettings, *, rules: ReturnSettings | None = None, clock:
 
     @app.agent(source, concurrency=1)
     async def follow_returns(stream: Any) -> None:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait_s):
+        async for batch in take_ready(stream, settings.batch_size, settings.batch_wait_s):
             await returns.process(batch)
 
     return app

@@ -240,6 +240,7 @@ async def _take_ready(stream: Any, max_: int, within: float, quiet: float) -> As
         while not stream.should_stop:
             await stream.wait_for_stopped(started, timeout=within)
             if not buffer:
+                started.clear()
                 continue
             until = loop.time() + within
             while len(buffer) < max_ and loop.time() < until:

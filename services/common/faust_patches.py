@@ -200,32 +200,25 @@ def take_ready(stream: Any, max_: int, within: float, quiet: float = QUIET_S) ->
 
 
 async def _take_ready(stream: Any, max_: int, within: float, quiet: float) -> AsyncIterator[list[Any]]:
-    buffer: list[Any] = []
     events: list[Any] = []
     started = asyncio.Event()  # the batch has its first event
-    consumed = asyncio.Event()
-    consuming: asyncio.Future[None] | None = None
+    taking = asyncio.Event()  # clear while the batch is full or being handled: an event waits to join the next one
+    taking.set()
     enable_acks: bool = stream.enable_acks
     channel_it = aiter(stream.channel)
     loop = asyncio.get_running_loop()
 
     async def add_to_buffer(value: Any) -> Any:
-        nonlocal consuming
         try:
-            if consuming is not None:  # the batch is being handled: wait for it
-                try:
-                    await consuming
-                finally:
-                    consuming = None
-            buffer.append(value)
+            if not taking.is_set():
+                await taking.wait()
             event = stream.current_event
             if event is None:
                 raise RuntimeError("take_ready found no current event")
             events.append(event)
             started.set()
-            if len(buffer) >= max_:
-                consumed.clear()
-                await stream.wait(consumed)  # never more than max_ in a batch
+            if len(events) >= max_:
+                taking.clear()  # never more than max_ in a batch
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -239,28 +232,24 @@ async def _take_ready(stream: Any, max_: int, within: float, quiet: float) -> As
     try:
         while not stream.should_stop:
             await stream.wait_for_stopped(started, timeout=within)
-            if not buffer:
+            if not events:
                 started.clear()
                 continue
             until = loop.time() + within
-            while len(buffer) < max_ and loop.time() < until:
-                size = len(buffer)
+            while len(events) < max_ and loop.time() < until:
+                size = len(events)
                 await asyncio.sleep(quiet)
-                if len(buffer) == size:
+                if len(events) == size:
                     break
-            handled: asyncio.Future[None] = loop.create_future()
-            consuming = handled
+            taking.clear()
             try:
                 yield list(events)
             finally:
-                buffer.clear()
                 for event in events:
                     await stream.ack(event)
                 events.clear()
-                if not handled.done():
-                    handled.set_result(None)
                 started.clear()
-                consumed.set()
+                taking.set()
     finally:
         stream.enable_acks = enable_acks
         stream._processors.remove(add_to_buffer)

@@ -204,9 +204,12 @@ class Ledger:
             order_rows = list(await session.execute(select(table).where(
                 table.c.order_id.in_({order for _, order in orders}),
                 table.c.customer_id.in_(customer_ids)).order_by(table.c.id))) if orders else []
-            sends = list(await session.execute(select(table.c.customer_id, table.c.updated_at).where(
-                table.c.customer_id.in_(customer_ids), table.c.state.in_(CAPPED_STATES),
-                table.c.purpose != "answer", table.c.updated_at >= cap_since)))
+            # The state is checked here, not in SQL: given a state condition, SQLite searches the state index,
+            # which holds every message ever sent, rather than the customers' (a few rows each).
+            sends = [(row.customer_id, row.updated_at) for row in await session.execute(
+                select(table.c.customer_id, table.c.updated_at, table.c.state).where(
+                    table.c.customer_id.in_(customer_ids), table.c.purpose != "answer",
+                    table.c.updated_at >= cap_since)) if row.state in CAPPED_STATES]
         by_order: dict[tuple[str, str], list[Any]] = {}
         for row in order_rows:
             if (row.customer_id, row.order_id) in orders:

@@ -100,8 +100,11 @@ class ProfileStore:
             merged = [_merge(c, stored.get(c.customer_id)) for c in contacts]
             addresses = {_normalise("sms", c.phone) for c in merged if c.phone} | {
                 _normalise("email", c.email) for c in merged if c.email}
+            # The channel named too: the key is (channel, address), and without its first column a read walks
+            # every opt-out there is.
             optouts = {(row.channel, row.address): row for row in (await session.execute(
-                select(ContactOptOut).where(ContactOptOut.address.in_(addresses)))).scalars()} if addresses else {}
+                select(ContactOptOut).where(ContactOptOut.channel.in_(("sms", "email")),
+                                            ContactOptOut.address.in_(addresses)))).scalars()} if addresses else {}
         return {c.customer_id: _profile(c, stored.get(c.customer_id), optouts) for c in merged}
 
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
 from services.common.db import create_engine, session_factory
 from services.notifier.delivery_states import TRANSITIONS
 from services.notifier.ledger import DeliveryState, IllegalTransition, Ledger
 from services.notifier.migrate import alembic_config, upgrade
+from services.notifier.profiles import Contact, ProfileStore
 from tests.support.notifier import incident_event
 from tests.support.postgres import fresh_database
 
@@ -186,3 +188,33 @@ async def test_rows_from_before_the_event_time_column_get_their_incidents_time(
         assert bare is not None and bare.incident_at == NOW  # nothing better is known of it
     finally:
         await engine.dispose()
+
+
+async def test_a_batchs_reads_search_by_its_keys_however_long_the_history(tmp_path: Path) -> None:
+    """The reads every incident batch makes (the ledger's context, the profiles and opt-outs) look rows up by the
+    batch's own keys on SQLite: none walks a table, or an index as long as the history (the state index holds
+    every message ever sent, so a cap read through it gets slower with every send)."""
+    database = tmp_path / "plans.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    await upgrade(engine)
+    statements: list[tuple[str, object]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        ledger, profiles = Ledger(session_factory(engine)), ProfileStore(session_factory(engine))
+        await ledger.batch_context([("inc-1", "cus_1", "ord-1"), ("inc-2", "cus_2", None)],
+                                   cap_since=NOW - timedelta(hours=24))
+        await profiles.profiles_for([Contact("cus_1", "store-1", "Ada", "ada@example.com", "+14155550100", "en", None)])
+    finally:
+        await engine.dispose()
+    assert len(statements) == 6  # the ledger's four reads, the profiles and the opt-outs
+    with sqlite3.connect(database) as connection:
+        for statement, parameters in statements:
+            plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]  # type: ignore[arg-type]
+            steps = [step for step in plan if step.startswith(("SCAN", "SEARCH"))]
+            assert steps and all(step.startswith("SEARCH") for step in steps), (statement, plan)
+            assert not any("ix_deliveries_state" in step for step in steps), (statement, plan)

@@ -394,7 +394,12 @@ class Dispatcher:
 
     async def _send_claimed(self, outs: Sequence[Outgoing]) -> None:
         """Call the provider for rows in `sending` (the attempt counted), at most `send_concurrency` at once;
-        record the sends in one statement and every other outcome one by one."""
+        report the sends and record them in one statement, then every other outcome one by one.
+
+        Reported before recorded: should the outcome events not be acked, the rows stay `sending`, so a
+        redelivered batch sends nothing again and the sends, once taken as cut off, are looked up at the
+        provider and reported then (`reconcile`). Recorded first, they would be `sent` rows whose events
+        nothing would ever write."""
         answers: dict[int, SendResult] = {}
         queue = iter(enumerate(outs))
 
@@ -407,13 +412,13 @@ class Dispatcher:
         results = [answers[i] for i in range(len(outs))]
         settled = self.clock.now()
         sent = [(out, result) for out, result in zip(outs, results, strict=True) if result.outcome == "sent"]
-        await self.ledger.settle_sent([
-            {"nid": out.nid, "now": settled, "provider": result.provider,
-             "provider_message_id": result.provider_message_id} for out, result in sent])
         await self.emit_all([
             _outcome(out.about, "notification.sent", out.nid, out.channel, settled,
                      {"provider": result.provider, "provider_message_id": result.provider_message_id})
             for out, result in sent])
+        await self.ledger.settle_sent([
+            {"nid": out.nid, "now": settled, "provider": result.provider,
+             "provider_message_id": result.provider_message_id} for out, result in sent])
         for out, result in zip(outs, results, strict=True):
             if result.outcome != "sent":
                 await self._settle(out, result)
@@ -464,7 +469,7 @@ class Dispatcher:
 
     async def _settle(self, out: Outgoing, result: SendResult) -> None:
         """Record a provider's answer other than a send (those are recorded together): ambiguous (looked up
-        later, `reconcile`), or failed."""
+        later, `reconcile`), or failed (reported, then recorded)."""
         now = self.clock.now()
         nid, channel = out.nid, out.channel
         if result.outcome == "ambiguous":
@@ -476,10 +481,10 @@ class Dispatcher:
             if result.outcome == "opted_out" and channel == "sms" and out.about.opt_out_phone:
                 await self.profiles.set_opt_out("sms", out.about.opt_out_phone, opted_out=True,
                                                 source="twilio_21610", now=now)
-            await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.SENDING, S.AMBIGUOUS),
-                                         provider=result.provider, reason=reason)
             await self._report(out.about, "notification.failed", nid, channel, now, reason=reason,
                                provider=result.provider)
+            await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.SENDING, S.AMBIGUOUS),
+                                         provider=result.provider, reason=reason)
 
     async def reconcile(self, nid: str) -> None:
         """An ambiguous send: ask the provider whether it went before deciding anything."""
@@ -488,14 +493,15 @@ class Dispatcher:
             return
         found = await self._lookup(row)
         now = self.clock.now()
+        # Reported, then recorded (see `_send_claimed`): a report the broker did not take is made again next pass.
         if found is not None:
-            await self.ledger.transition(nid, S.SENT, now=now, expect=(S.AMBIGUOUS,), provider_message_id=found,
-                                         reason="reconciled")
             await self._emit_row(row, "notification.sent", now, provider=row.provider or "unknown",
                                  provider_message_id=found)
+            await self.ledger.transition(nid, S.SENT, now=now, expect=(S.AMBIGUOUS,), provider_message_id=found,
+                                         reason="reconciled")
         elif row.attempts >= self.settings.max_attempts:
-            await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.AMBIGUOUS,), reason="gave_up_ambiguous")
             await self._emit_row(row, "notification.failed", now, reason="gave_up_ambiguous")
+            await self.ledger.transition(nid, S.FAILED, now=now, expect=(S.AMBIGUOUS,), reason="gave_up_ambiguous")
         elif await self.ledger.transition(nid, S.RESERVED, now=now, expect=(S.AMBIGUOUS,),
                                           reason="not_found_at_provider"):
             await self._resume(row)  # it never reached the provider: sending again cannot duplicate it

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import make_event
+from schemas import CloudEvent, make_event
 from services.notifier.ledger import DeliveryState
 from services.notifier.outgoing import About, Outgoing
 from services.notifier.policy import Profile
@@ -126,6 +126,31 @@ async def test_500_is_reconciled_not_resent(rig: NotifierRig, fake_providers: Fa
     assert row is not None and row.state == "sent" and row.reason == "reconciled"
     assert len(fake_providers.sends("twilio")) == 1  # no second message
     assert len(rig.outcomes("notification.sent")) == 1
+
+
+async def test_a_send_found_at_the_provider_is_recorded_only_once_reported(
+    rig: NotifierRig, fake_providers: FakeProviders,
+) -> None:
+    """A send found at the provider is reported, then recorded: when the broker does not take the report, the
+    row stays ambiguous and the next pass reports it (recorded first, nothing would ever report it)."""
+    fake_providers.script("twilio", [500])
+    await rig.dispatcher.on_incident(incident_event("inc-unacked", at=NOON_NY))
+    emit = rig.dispatcher.emit
+
+    async def broker_down(event: CloudEvent) -> None:
+        raise ConnectionError("the broker did not ack the outcome event")
+
+    rig.dispatcher.emit = broker_down
+    with pytest.raises(ConnectionError):
+        await rig.dispatcher.send_due()
+    row = await rig.ledger.find_any(incident_id="inc-unacked", customer_id="cus_1")
+    assert row is not None and row.state == "ambiguous"
+    rig.dispatcher.emit = emit
+    await rig.dispatcher.send_due()
+    row = await rig.ledger.find_any(incident_id="inc-unacked", customer_id="cus_1")
+    assert row is not None and row.state == "sent" and row.reason == "reconciled"
+    assert len(rig.outcomes("notification.sent")) == 1
+    assert len(fake_providers.sends("twilio")) == 1
 
 
 async def test_timeout_is_reconciled_not_resent(rig: NotifierRig, fake_providers: FakeProviders) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,3 +68,35 @@ async def test_a_batch_is_sent_at_most_send_concurrency_at_once_and_reported_tog
     assert len(reported) == 1 and rig.emitted == []
     assert [e.type for e in reported[0]] == ["notification.sent"] * 12
     assert sorted(e.data.customer_id for e in reported[0]) == sorted(f"cus_{i}" for i in range(12))
+
+
+async def test_sends_whose_outcomes_were_not_acked_are_reported_once_found_at_the_provider(
+    fake_providers: FakeProviders, tmp_path: Path,
+) -> None:
+    """The outcome events of a batch are effects: acked before the ledger records the sends. When the broker
+    does not take them, the rows stay `sending`; the redelivered batch sends nothing again, and once the sends
+    count as cut off they are looked up at the provider and reported. (Recorded first, they would be `sent`
+    rows the redelivery skips, and their outcome events would never be written.)"""
+    reported: list[CloudEvent] = []
+    broker_down = True
+
+    async def emit_all(events: Sequence[CloudEvent]) -> None:
+        if broker_down:
+            raise ConnectionError("the broker did not ack the outcome events")
+        reported.extend(events)
+
+    async with notifier_rig(fake_providers, NOON_NY, tmp_dir=str(tmp_path)) as rig:
+        dispatcher = Dispatcher(ledger=rig.ledger, profiles=rig.profiles, providers=rig.dispatcher.providers,
+                                settings=rig.dispatcher.settings, clock=rig.clock, emit=rig._emit, emit_all=emit_all)
+        events = [incident_event(f"inc-{i}", at=NOON_NY, customer_id=f"cus_{i}", order_id=f"ord-{i}",
+                                 phone=f"+1415555{i:04d}") for i in range(3)]
+        with pytest.raises(ConnectionError):
+            await dispatcher.on_incidents(events)
+        broker_down = False
+        await dispatcher.on_incidents(events)  # the batch again, as after a restart: nothing is sent twice
+        rig.clock.advance(timedelta(seconds=dispatcher.settings.interrupted_after_s + 1))
+        await dispatcher.send_due()  # cut off: ambiguous
+        await dispatcher.send_due()  # looked up at the provider: found, reported
+    assert len(fake_providers.sends("twilio")) == 3
+    sent = [e for e in [*reported, *rig.emitted] if e.type == "notification.sent"]
+    assert sorted(e.data.customer_id for e in sent) == ["cus_0", "cus_1", "cus_2"]

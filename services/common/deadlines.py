@@ -1,9 +1,12 @@
 """Deadlines indexed by due time, so a tick touches only what is due (no scan of open work).
 
 The buckets live in a mutable mapping with keys `"<partition>|<bucket>"` (a bucket is
-`bucket_seconds` wide, 5 s by default), each value a small list of `[due_iso, ref, kind]`. Narrow
+`bucket_seconds` wide, 5 s by default), each value a small tuple of `(due_iso, ref, kind)`. Narrow
 buckets keep each schedule/cancel cheap (it rewrites one bucket), while a tick reads only the
-buckets between the previous tick and now. Each partition's *clock* lives apart, under
+buckets between the previous tick and now. Rows and buckets are tuples of strings: the garbage collector
+stops tracking those, where it walks every list at each full collection (two or three rows per open order:
+as lists, 200,000 events through order_watcher spent 7 s in full collections, the longest 200 ms; as
+tuples 1 s, the longest 55 ms). Each partition's *clock* lives apart, under
 `"<partition>|clock"`: the `cursor` (the last bucket drained) and what has been `read` of the
 inputs (see `watermark`).
 
@@ -29,6 +32,8 @@ from typing import Any
 __all__ = ["DeadlineIndex", "DerivedDeadlines", "DueEntry"]
 
 BUCKET_SECONDS = 5
+Row = tuple[str, str, str]
+"""A bucket's entry: (due time, ISO 8601 in UTC; ref; kind)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -94,11 +99,10 @@ class DeadlineIndex:
         """Add an entry (idempotent per ref+kind+due). A due time already drained lands `hold` after the cursor."""
         bucket = self._slots(partition, entry.due)[-1]
         key = self._key(partition, bucket)
-        row = [entry.due.astimezone(UTC).isoformat(), entry.ref, entry.kind]
-        current = list(self.table.get(key) or [])
+        row = _row(entry)
+        current = self.table.get(key) or ()
         if row not in current:
-            current.append(row)
-            self.table[key] = current  # reassign: an in-place change would not reach the changelog
+            self.table[key] = (*current, row)  # a new value: written through a staged view like any other
 
     def cancel(self, partition: int, entry: DueEntry) -> None:
         for bucket in self._slots(partition, entry.due):
@@ -106,8 +110,8 @@ class DeadlineIndex:
             current = self.table.get(key)
             if not current:
                 continue
-            row = [entry.due.astimezone(UTC).isoformat(), entry.ref, entry.kind]
-            kept = [r for r in current if r != row]
+            row = _row(entry)
+            kept = tuple(r for r in current if r != row)
             if len(kept) != len(current):
                 self._put(key, kept)
 
@@ -130,7 +134,7 @@ class DeadlineIndex:
             if not ready:
                 continue
             due.extend(DueEntry(datetime.fromisoformat(r[0]), r[1], r[2]) for r in ready)
-            self._put(key, [r for r in rows if r not in ready])
+            self._put(key, tuple(r for r in rows if r not in ready))
         drained = now_bucket - 1  # the current bucket may still hold entries due later in it
         if cursor is None or drained > cursor:
             self._set_clock(partition, cursor=drained)
@@ -147,11 +151,15 @@ class DeadlineIndex:
         suffixes = (key[len(prefix):] for key in list(self.table.keys()) if key.startswith(prefix))
         return [int(suffix) for suffix in suffixes if suffix.isdigit()]
 
-    def _put(self, key: str, rows: list[list[str]]) -> None:
+    def _put(self, key: str, rows: tuple[Row, ...]) -> None:
         if rows:
             self.table[key] = rows
         else:
             del self.table[key]
+
+
+def _row(entry: DueEntry) -> Row:
+    return entry.due.astimezone(UTC).isoformat(), entry.ref, entry.kind
 
 
 @dataclass

@@ -210,7 +210,8 @@ def test_a_rocksdb_store_lists_the_keys_it_holds_for_one_partition(tmp_path: Pat
 def test_the_index_leaves_the_garbage_collector_nothing_to_walk() -> None:
     """Every full collection walks each object the collector tracks; the index holds two or three rows per open
     order, so it must hold none: its rows and buckets are tuples of strings, which the collector stops tracking
-    (lists it walks every time: at a million open orders, hundreds of milliseconds per full collection)."""
+    (lists it walks every time: 200,000 events through order_watcher spent 7 s in full collections with lists,
+    1 s with tuples)."""
     buckets: dict[str, Any] = {}
     index = DeadlineIndex(buckets)
     index.pop_due(0, T0)

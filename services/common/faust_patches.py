@@ -179,14 +179,14 @@ QUIET_S: Final = 0.002
 """A batch taken by `take_ready` goes once no event has joined it for this long."""
 
 
-def take_ready(stream: Any, max_: int, within: float, quiet: float = QUIET_S) -> AsyncIterator[list[Any]]:
+def take_ready(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
     """The stream's events in batches, as `stream.take_events(max_, within)` takes them (each batch acked after it
-    is handled), but a batch goes once events stop coming (`quiet` seconds without one), instead of when `within`
+    is handled), but a batch goes once events stop coming (`QUIET_S` without one), instead of when `within`
     runs out.
 
     `take_events` waits `within` after every batch unless `max_` events come first: a fixed delay added at every
     hop of a pipeline, and paid even when nothing more was coming. Here a batch starts with its first event and
-    goes when it is full, when no event joined it for `quiet`, or `within` after it started: an event on a quiet
+    goes when it is full, when no event joined it for `QUIET_S`, or `within` after it started: an event on a quiet
     stream goes at once, with whatever came along with it, and under load, when events keep coming, batches
     still fill. (The stream's queue is no sign of what is coming: Faust hands the records of a fetch over one at
     a time, each taken from the queue before the next is put in.)
@@ -194,12 +194,12 @@ def take_ready(stream: Any, max_: int, within: float, quiet: float = QUIET_S) ->
     The body is `take_events`' (faust-streaming 0.15.3) but for when a batch goes: its buffering processor
     (`Stream.add_processor`, `_enable_passive`, `current_event`, `enable_acks`, `_processors`); `_active_agens`
     lets the stream close it when it stops, as it closes its own."""
-    batches = _take_ready(stream, max_, within, quiet)
+    batches = _take_ready(stream, max_, within)
     stream._active_agens.add(batches)
     return batches
 
 
-async def _take_ready(stream: Any, max_: int, within: float, quiet: float) -> AsyncIterator[list[Any]]:
+async def _take_ready(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
     events: list[Any] = []
     started = asyncio.Event()  # the batch has its first event
     taking = asyncio.Event()  # clear while the batch is full or being handled: an event waits to join the next one
@@ -238,7 +238,7 @@ async def _take_ready(stream: Any, max_: int, within: float, quiet: float) -> As
             until = loop.time() + within
             while len(events) < max_ and loop.time() < until:
                 size = len(events)
-                await asyncio.sleep(quiet)
+                await asyncio.sleep(QUIET_S)
                 if len(events) == size:
                     break
             taking.clear()

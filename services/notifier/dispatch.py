@@ -7,7 +7,8 @@ One decision path: incidents are decided in batches (`on_incidents`; one inciden
 against one read of the ledger. One send path: every message the notifier sends (about an incident, a
 follow-up, an answer to a reply, the feedback question, a case notice) goes out through `send` (or, for
 fresh incidents reserved straight into `sending` in bulk, `_send_fresh`), which calls the provider,
-records the outcome and reports it; an ambiguous outcome is looked up at the provider by `reconcile`.
+reports the outcome and then records it (an outcome event is an effect: acked before the ledger moves on); an
+ambiguous outcome is looked up at the provider by `reconcile`.
 A row's states and their moves are `delivery_states`, enforced by the ledger."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import UtcDateTime
 from services.notifier.ledger import Base
-from services.notifier.policy import Profile
+from services.notifier.policy import CHANNELS, Profile
 
 __all__ = ["Contact", "ContactOptOut", "CustomerProfile", "ProfileStore"]
 
@@ -103,7 +103,7 @@ class ProfileStore:
             # The channel named too: the key is (channel, address), and without its first column a read walks
             # every opt-out there is.
             optouts = {(row.channel, row.address): row for row in (await session.execute(
-                select(ContactOptOut).where(ContactOptOut.channel.in_(("sms", "email")),
+                select(ContactOptOut).where(ContactOptOut.channel.in_(CHANNELS),
                                             ContactOptOut.address.in_(addresses)))).scalars()} if addresses else {}
         return {c.customer_id: _profile(c, stored.get(c.customer_id), optouts) for c in merged}
 

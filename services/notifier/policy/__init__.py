@@ -6,6 +6,7 @@ from .coalescing import coalesce, is_news
 from .follow_up import PROMISE_SPANS, FollowUpDecision, Promise, PromiseSettings, follow_up_due, promise_for
 from .frequency import frequency_cap
 from .model import (
+    CHANNELS,
     CapDecision,
     ChannelChoice,
     CoalesceDecision,
@@ -21,6 +22,7 @@ from .quiet_hours import quiet_hours, resolve_zone
 from .staleness import is_stale, withdraw_resolved
 
 __all__ = [
+    "CHANNELS",
     "PROMISE_SPANS",
     "CapDecision",
     "ChannelChoice",
